@@ -1,0 +1,16 @@
+"""kale-argo: plain Python @step/@pipeline scripts, run locally or as Argo Workflows.
+
+>>> from kale_argo import pipeline, step
+
+Importing this package stays light (standard library only): every step process imports it.
+"""
+
+from .errors import KaleArgoError, MarshalError, PipelineError, RunFailed, UserError
+from .sdk.decorators import Pipeline, Step, pipeline, step
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "KaleArgoError", "MarshalError", "Pipeline", "PipelineError", "RunFailed", "Step",
+    "UserError", "__version__", "pipeline", "step",
+]

@@ -1,0 +1,49 @@
+"""What calling a @pipeline function does: run locally, or Kale's ``--kfp``/``--argo``/``--dry-run``.
+
+Flags are read from the command line only when the pipeline is defined in the script being run
+(``python script.py --kfp``). In a notebook or library the call runs locally and errors raise.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from ..errors import KaleArgoError, PipelineError
+from .decorators import Pipeline
+
+SCRIPT_FLAGS = ("--kfp", "--argo", "--dry-run", "--debug")
+
+
+def script_mode(argv: list[str]) -> tuple[str, bool]:
+    """``("submit" | "compile" | "run", debug)`` from Kale's flags in ``argv``."""
+    mode = "run"
+    if "--kfp" in argv or "--argo" in argv:
+        mode = "submit"
+    elif "--dry-run" in argv:
+        mode = "compile"
+    return mode, "--debug" in argv
+
+
+def call_pipeline(pipe: Pipeline, args: tuple[Any, ...], params: dict[str, Any]) -> Any:
+    """Run, compile or submit ``pipe`` with ``params`` as Kale's SDK did."""
+    as_script = pipe.func.__module__ == "__main__"
+    mode, debug = script_mode(sys.argv[1:]) if as_script else ("run", False)
+    try:
+        if args:
+            raise PipelineError(f"pipeline {pipe.name!r} was called with positional arguments",
+                                where=_caller(), hint="pass parameters by name: "
+                                f"{pipe.func.__name__}(name=value)")
+        from ..cli.script_mode import dispatch
+
+        return dispatch(pipe, params, mode)
+    except KaleArgoError as exc:
+        if not as_script or debug:
+            raise
+        print(f"kale-argo: error: {exc.one_line()}", file=sys.stderr)
+        raise SystemExit(exc.exit_code) from None
+
+
+def _caller() -> str:
+    frame = sys._getframe(3)
+    return f"{frame.f_code.co_filename}:{frame.f_lineno}"

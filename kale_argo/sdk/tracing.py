@@ -1,0 +1,211 @@
+"""Trace a @pipeline function into a :class:`~kale_argo.spec.PipelineSpec`.
+
+The pipeline function is called once with :class:`ParamRef` placeholders for its parameters;
+each step call records a node and returns :class:`ValueRef` placeholders for its outputs, named
+after the variables the body assigns them to. Dependencies follow from that data flow.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import os
+import sys
+from types import FrameType
+from typing import Any
+
+from ..errors import KaleArgoError, PipelineError
+from ..spec import PipelineSpec, first_error
+from .context import reset_tracer, set_tracer
+from .decorators import Pipeline, Step
+from .options import merge_options, pipeline_fields, step_options
+from .refs import ParamRef, ValueRef
+from .targets import call_targets
+
+_PARAM_TYPES = {bool: "bool", int: "int", float: "float", str: "str"}
+
+
+def _user_frame() -> FrameType:
+    frame = sys._getframe(1)
+    while frame.f_globals.get("__name__", "").startswith("kale_argo"):
+        frame = frame.f_back  # type: ignore[assignment]
+    return frame
+
+
+def _where(frame: FrameType) -> str:
+    return f"{frame.f_code.co_filename}:{frame.f_lineno}"
+
+
+def _const(value: Any, where: str, step: str, arg: str) -> dict[str, Any]:
+    if isinstance(value, (ValueRef, ParamRef)):
+        raise AssertionError("refs are converted by the caller")
+    try:
+        text = json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError):
+        raise PipelineError(
+            f"step {step!r}: argument {arg!r} is a {type(value).__name__}, which cannot be passed "
+            "from the pipeline body", where=where,
+            hint="pass JSON-like literals, parameters or step outputs; build objects in a step",
+        ) from None
+    if _contains_ref(value):
+        raise PipelineError(f"step {step!r}: argument {arg!r} nests a step output or parameter "
+                            "in a container", where=where,
+                            hint="pass each output or parameter as its own argument")
+    return {"kind": "const", "value": json.loads(text)}
+
+
+def _contains_ref(value: Any) -> bool:
+    if isinstance(value, (ValueRef, ParamRef)):
+        return True
+    if isinstance(value, (list, tuple)):
+        return any(_contains_ref(v) for v in value)
+    if isinstance(value, dict):
+        return any(_contains_ref(v) for v in value.values())
+    return False
+
+
+class Tracer:
+    """Records step calls while a pipeline function runs."""
+
+    def __init__(self, pipe: Pipeline, defaults: Any) -> None:
+        self.pipeline = pipe
+        self.defaults = defaults
+        self.steps: list[dict[str, Any]] = []
+        self.node_names: set[str] = set()
+        self.keys: set[str] = set()
+        self.by_name: dict[str, Step] = {}
+
+    def _input(self, value: Any, where: str, step: str, arg: str,
+               depends: list[str]) -> dict[str, Any]:
+        if isinstance(value, ValueRef):
+            if value.producer not in depends:
+                depends.append(value.producer)
+            return {"kind": "value", "key": value.key, "producer": value.producer}
+        if isinstance(value, ParamRef):
+            return {"kind": "param", "name": value.name}
+        if isinstance(value, (list, tuple)) and _contains_ref(value):
+            raise PipelineError(f"step {step!r}: argument {arg!r} nests a step output or "
+                                "parameter in a container", where=where,
+                                hint="pass each output or parameter as its own argument")
+        return _const(value, where, step, arg)
+
+    def _unique(self, base: str, taken: set[str]) -> str:
+        name, n = base, 1
+        while name in taken:
+            n += 1
+            name = f"{base}_{n}"
+        taken.add(name)
+        return name
+
+    def call(self, step: Step, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """Record one call of ``step`` and return placeholders for its outputs."""
+        frame = _user_frame()
+        where = _where(frame)
+        other = self.by_name.get(step.name)
+        if other is not None and other is not step:
+            raise PipelineError(f"two different steps are named {step.name!r}", where=where,
+                                hint=f"rename one (the other is defined at {other.location})")
+        self.by_name[step.name] = step
+        options = merge_options(self.defaults, step_options(step))
+        try:
+            inspect.signature(step.func).bind(*args, **kwargs)
+        except TypeError as exc:
+            raise PipelineError(f"step {step.name!r} called with bad arguments: {exc}",
+                                where=where) from None
+        node = self._unique(step.name, self.node_names)
+        depends: list[str] = []
+        params = inspect.signature(step.func).parameters
+        positional = list(params)
+        arg_inputs = [
+            self._input(v, where, node, positional[i] if i < len(positional) else f"#{i}", depends)
+            for i, v in enumerate(args)
+        ]
+        kw_inputs = {k: self._input(v, where, node, k, depends) for k, v in kwargs.items()}
+        targets = call_targets(frame)
+        keys = [self._unique(name or f"{node}_output{'' if i == 0 else i}", self.keys)
+                for i, name in enumerate(targets.names)]
+        self.steps.append({
+            "name": node, "step": step.name, "function": step.func.__qualname__,
+            "args": arg_inputs, "kwargs": kw_inputs, "outputs": keys, "unpack": targets.unpack,
+            "depends": depends, "options": options.model_dump(exclude_defaults=True),
+            "location": where,
+        })
+        refs = [ValueRef(k, node) for k in keys]
+        if targets.unpack:
+            return tuple(refs)
+        return refs[0] if refs else None
+
+
+def _parameters(pipe: Pipeline) -> list[dict[str, Any]]:
+    func = pipe.func
+    code = func.__code__
+    where = f"{code.co_filename}:{code.co_firstlineno}"
+    result = []
+    for param in inspect.signature(func).parameters.values():
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            raise PipelineError(f"pipeline {pipe.name!r} cannot take *{param.name}", where=where,
+                                hint="declare each parameter with a default")
+        if param.default is param.empty:
+            raise PipelineError(f"pipeline parameter {param.name!r} has no default", where=where,
+                                hint=f"give it one, e.g. {param.name}=0")
+        kind = _PARAM_TYPES.get(type(param.default))
+        if kind is None:
+            raise PipelineError(
+                f"pipeline parameter {param.name!r} has a default of type "
+                f"{type(param.default).__name__}", where=where,
+                hint="parameters must be int, float, str or bool")
+        result.append({"name": param.name, "type": kind, "default": param.default})
+    return result
+
+
+def _failing_line(exc: BaseException, code: Any) -> str | None:
+    tb = exc.__traceback__
+    found = None
+    while tb is not None:
+        if tb.tb_frame.f_code is code:
+            found = f"{code.co_filename}:{tb.tb_lineno}"
+        tb = tb.tb_next
+    return found
+
+
+def script_path_of(pipe: Pipeline) -> str:
+    """The file that defines the pipeline function."""
+    return os.path.abspath(pipe.func.__code__.co_filename)
+
+
+def trace_pipeline(pipe: Pipeline, source_path: str | None = None) -> PipelineSpec:
+    """Run the pipeline body with placeholders and return its validated IR."""
+    fields = pipeline_fields(pipe)
+    path = os.path.abspath(source_path or script_path_of(pipe))
+    parameters = _parameters(pipe)
+    tracer = Tracer(pipe, fields["steps_defaults"])
+    token = set_tracer(tracer)
+    code = pipe.func.__code__
+    try:
+        pipe.func(**{p["name"]: ParamRef(p["name"]) for p in parameters})
+    except KaleArgoError:
+        raise
+    except NameError as exc:  # includes UnboundLocalError
+        name = getattr(exc, "name", None) or str(exc)
+        raise PipelineError(f"variable {name!r} is used before any step produced it",
+                            where=_failing_line(exc, code),
+                            hint="assign it from a step call earlier in the pipeline") from None
+    except Exception as exc:
+        raise PipelineError(f"the pipeline body failed while tracing: {type(exc).__name__}: {exc}",
+                            where=_failing_line(exc, code) or pipe.location,
+                            hint="the pipeline body may only call steps") from exc
+    finally:
+        reset_tracer(token)
+    with open(path, "rb") as fh:
+        digest = hashlib.sha256(fh.read()).hexdigest()
+    fields.update(
+        parameters=parameters,
+        steps=tracer.steps,
+        script={"path": path, "sha256": digest, "pipeline_function": pipe.func.__qualname__},
+    )
+    fields["steps_defaults"] = fields["steps_defaults"].model_dump(exclude_defaults=True)
+    try:
+        return PipelineSpec.model_validate(fields)
+    except Exception as exc:  # pydantic.ValidationError
+        raise PipelineError(first_error(exc), where=pipe.location) from None

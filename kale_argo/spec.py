@@ -1,0 +1,345 @@
+"""The IR: a typed, validated, JSON-serialisable description of a traced pipeline.
+
+Every backend (the local executor, the Argo compiler, the cluster layer) consumes a
+:class:`PipelineSpec`; nothing downstream re-reads the user's source to learn about the pipeline.
+The argv that runs one step is built by :func:`kale_argo.runtime.contract.step_argv` from
+:meth:`StepSpec.runtime_call`, identically for local runs and Argo pods.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from .errors import PipelineError, UserError, did_you_mean
+from .names import dns1123_label
+from .units import validate_duration, validate_quantity
+
+ParamType = Literal["int", "float", "str", "bool"]
+AccessMode = Literal["rwo", "rwm", "rom"]
+WorkspaceMode = Literal["snapshot", "clone", "mount"]
+JSONValue = Any
+
+ACCESS_MODES: dict[str, str] = {"rwo": "ReadWriteOnce", "rwm": "ReadWriteMany", "rom": "ReadOnlyMany"}
+DEFAULT_IMAGE = "python:3.11-slim"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ParameterSpec(_Model):
+    """A pipeline parameter: an argument of the pipeline function with a default."""
+
+    name: str
+    type: ParamType
+    default: int | float | str | bool
+
+    def convert(self, raw: object, where: str | None = None) -> int | float | str | bool:
+        """``raw`` (a CLI string or a Python value) as this parameter's type."""
+        return convert_parameter(self.name, self.type, raw, where)
+
+
+class ValueInput(_Model):
+    """An argument fed by an output of an earlier step, stored under ``key`` in the marshal dir."""
+
+    kind: Literal["value"] = "value"
+    key: str
+    producer: str
+
+
+class ParamInput(_Model):
+    """An argument fed by a pipeline parameter."""
+
+    kind: Literal["param"] = "param"
+    name: str
+
+
+class ConstInput(_Model):
+    """An argument given as a JSON-serialisable literal in the pipeline body."""
+
+    kind: Literal["const"] = "const"
+    value: JSONValue
+
+
+StepInput = Annotated[ValueInput | ParamInput | ConstInput, Field(discriminator="kind")]
+
+
+class StepOptions(_Model):
+    """Kale's per-step options, normalised (durations in seconds, quantities as strings)."""
+
+    image: str | None = None
+    limits: dict[str, str] = Field(default_factory=dict)
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+    retry_count: int = Field(default=0, ge=0)
+    retry_interval: float | None = Field(default=None, ge=0)
+    retry_factor: float | None = Field(default=None, gt=0)
+    retry_max_interval: float | None = Field(default=None, ge=0)
+    timeout: float | None = Field(default=None, gt=0)
+
+    @field_validator("image")
+    @classmethod
+    def _image(cls, value: str | None) -> str | None:
+        if value is not None and (not value.strip() or any(c.isspace() for c in value)):
+            raise ValueError(f"image {value!r} is not a valid image reference (it has spaces)")
+        return value
+
+
+class StepSpec(_Model):
+    """One call of a step function in the pipeline body (a node of the DAG)."""
+
+    name: str = Field(description="unique node name, Kale style: the step's name, then _2, _3")
+    step: str = Field(description="the @step name")
+    function: str = Field(description="qualified name of the function in the script")
+    args: list[StepInput] = Field(default_factory=list)
+    kwargs: dict[str, StepInput] = Field(default_factory=dict)
+    outputs: list[str] = Field(default_factory=list, description="marshal keys, in return order")
+    unpack: bool = Field(default=False, description="the return value is a tuple of len(outputs)")
+    depends: list[str] = Field(default_factory=list)
+    options: StepOptions = Field(default_factory=StepOptions)
+    location: str | None = Field(default=None, description="file:line of the call")
+
+    def inputs(self) -> list[StepInput]:
+        """All inputs, positional first."""
+        return [*self.args, *self.kwargs.values()]
+
+    def parameters_used(self) -> list[str]:
+        """Names of the pipeline parameters this step reads, sorted."""
+        return sorted({i.name for i in self.inputs() if isinstance(i, ParamInput)})
+
+    def runtime_call(self, param_types: dict[str, str]) -> dict[str, Any]:
+        """The JSON-able call description the step runtime executes (see runtime.contract)."""
+        return {
+            "step": self.name,
+            "function": self.function,
+            "args": [i.model_dump() for i in self.args],
+            "kwargs": {k: i.model_dump() for k, i in self.kwargs.items()},
+            "outputs": list(self.outputs),
+            "unpack": self.unpack,
+            "params": {p: param_types[p] for p in self.parameters_used()},
+        }
+
+
+class MarshalSpec(_Model):
+    """Where values travel between steps."""
+
+    volume: bool = True
+    size: str = "1Gi"
+    path: str = "/marshal"
+    access_mode: AccessMode = "rwm"
+    storage_class: str | None = None
+
+    @field_validator("size")
+    @classmethod
+    def _size(cls, value: str) -> str:
+        return validate_quantity(value, "marshal_volume_size")
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError(f"marshal_path {value!r} must be an absolute path")
+        return value.rstrip("/") or "/"
+
+
+class VolumeSpec(_Model):
+    """A workspace volume: an existing PVC mounted, cloned or snapshotted into every step."""
+
+    claim: str
+    mount_path: str
+    mode: WorkspaceMode = "snapshot"
+    size: str | None = None
+    storage_class: str | None = None
+    access_modes: list[str] = Field(default_factory=list)
+    snapshot_class: str | None = None
+    snapshot: str | None = Field(default=None, description="an existing VolumeSnapshot to clone")
+
+    @field_validator("mount_path")
+    @classmethod
+    def _mount(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError(f"mount path {value!r} must be absolute")
+        return value.rstrip("/") or "/"
+
+    @field_validator("size")
+    @classmethod
+    def _size(cls, value: str | None) -> str | None:
+        return None if value is None else validate_quantity(value, "volume size")
+
+
+class ScriptSpec(_Model):
+    """The user's script: where it was traced from and its content hash."""
+
+    path: str
+    sha256: str
+    pipeline_function: str
+
+
+class PipelineSpec(_Model):
+    """A traced pipeline. Validated once; every backend trusts it."""
+
+    name: str
+    experiment: str | None = None
+    description: str | None = None
+    parameters: list[ParameterSpec] = Field(default_factory=list)
+    steps: list[StepSpec]
+    marshal: MarshalSpec = Field(default_factory=MarshalSpec)
+    volumes: list[VolumeSpec] = Field(default_factory=list)
+    docker_image: str | None = None
+    steps_defaults: StepOptions = Field(default_factory=StepOptions)
+    autosnapshot: bool | None = None
+    timeout: float | None = Field(default=None, gt=0)
+    script: ScriptSpec
+    version: str = "1"
+
+    @model_validator(mode="after")
+    def _check(self) -> PipelineSpec:
+        if not dns1123_label(self.name):
+            raise ValueError(f"pipeline name {self.name!r} cannot become a Kubernetes name")
+        if not self.steps:
+            raise ValueError(f"pipeline {self.name!r} calls no step")
+        if not self.marshal.volume and not self.volumes:
+            raise ValueError(
+                "marshal_volume=False needs a workspace volume to hold the values; "
+                "add volumes=[...] or set marshal_volume=True"
+            )
+        names = [s.name for s in self.steps]
+        if len(set(names)) != len(names):
+            raise ValueError(f"step names are not unique: {names}")
+        params = {p.name for p in self.parameters}
+        produced: dict[str, str] = {}
+        for s in self.steps:
+            for dep in s.depends:
+                if dep not in names:
+                    raise ValueError(f"step {s.name!r} depends on unknown step {dep!r}")
+            for i in s.inputs():
+                if isinstance(i, ParamInput) and i.name not in params:
+                    raise ValueError(f"step {s.name!r} reads unknown parameter {i.name!r}")
+                if isinstance(i, ValueInput) and produced.get(i.key) != i.producer:
+                    raise ValueError(
+                        f"step {s.name!r} reads {i.key!r} before step {i.producer!r} produced it"
+                    )
+            for key in s.outputs:
+                if key in produced:
+                    raise ValueError(f"marshal key {key!r} is produced twice")
+                produced[key] = s.name
+        order = topological_order(self.steps)
+        if order is None:
+            raise ValueError("the steps' dependencies form a cycle")
+        return self
+
+    def step(self, name: str) -> StepSpec:
+        """The step called ``name``."""
+        for s in self.steps:
+            if s.name == name:
+                return s
+        raise UserError(f"no step {name!r} in pipeline {self.name!r}",
+                        hint=did_you_mean(name, [s.name for s in self.steps]))
+
+    def param_types(self) -> dict[str, str]:
+        """Parameter name -> type name."""
+        return {p.name: p.type for p in self.parameters}
+
+    def resolve_parameters(self, overrides: dict[str, object] | None = None) -> dict[str, Any]:
+        """Defaults with ``overrides`` applied and converted; unknown names are a UserError."""
+        values: dict[str, Any] = {p.name: p.default for p in self.parameters}
+        by_name = {p.name: p for p in self.parameters}
+        for key, raw in (overrides or {}).items():
+            if key not in by_name:
+                known = ", ".join(by_name) or "none"
+                raise UserError(f"pipeline {self.name!r} has no parameter {key!r} (it has: {known})",
+                                where=f"-p {key}", hint=did_you_mean(key, by_name))
+            values[key] = by_name[key].convert(raw, where=f"-p {key}")
+        return values
+
+    def to_json(self) -> str:
+        """Canonical JSON (sorted keys), stable across runs."""
+        return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> PipelineSpec:
+        """Parse and validate a spec written by :meth:`to_json`."""
+        return cls.model_validate_json(text)
+
+
+def topological_order(steps: list[StepSpec]) -> list[str] | None:
+    """Step names in a dependency-respecting order (stable: ties keep call order); None on a cycle."""
+    pending = {s.name: set(s.depends) for s in steps}
+    order: list[str] = []
+    while pending:
+        ready = [n for n, deps in pending.items() if not deps]
+        if not ready:
+            return None
+        for name in ready:
+            del pending[name]
+            order.append(name)
+        for deps in pending.values():
+            deps.difference_update(ready)
+    return order
+
+
+_TRUE = {"true", "1", "yes", "y", "on"}
+_FALSE = {"false", "0", "no", "n", "off"}
+
+
+def convert_parameter(name: str, type_: str, raw: object, where: str | None = None) -> Any:
+    """Convert ``raw`` to a parameter's type; strings are parsed the way the CLI receives them."""
+    try:
+        if type_ == "bool":
+            if isinstance(raw, bool):
+                return raw
+            text = str(raw).strip().lower()
+            if text in _TRUE:
+                return True
+            if text in _FALSE:
+                return False
+            raise ValueError(raw)
+        if type_ == "int":
+            if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
+                raise ValueError(raw)
+            return int(raw) if not isinstance(raw, str) else int(raw.strip(), 0)
+        if type_ == "float":
+            if isinstance(raw, bool):
+                raise ValueError(raw)
+            return float(raw)  # type: ignore[arg-type]
+        return str(raw)
+    except (TypeError, ValueError):
+        raise UserError(f"parameter {name!r} expects {type_}, got {raw!r}", where=where,
+                        hint="true/false" if type_ == "bool" else f"pass a valid {type_}") from None
+
+
+def validate_options(raw: dict[str, Any], where: str | None, step: str | None = None) -> StepOptions:
+    """Kale-style step options (durations, quantities) as a validated :class:`StepOptions`."""
+    label = f"step {step!r}: " if step else ""
+    data = dict(raw)
+    for key in ("retry_interval", "retry_max_interval", "timeout"):
+        if data.get(key) is not None:
+            data[key] = validate_duration(data[key], f"{label}{key}", where)
+    if data.get("limits"):
+        limits = {}
+        for resource, amount in dict(data["limits"]).items():
+            limits[str(resource)] = validate_quantity(amount, f"{label}limit {resource!r}", where)
+        data["limits"] = limits
+    for key in ("labels", "annotations"):
+        if data.get(key):
+            data[key] = {str(k): str(v) for k, v in dict(data[key]).items()}
+    clean = {k: v for k, v in data.items() if v is not None}
+    try:
+        return StepOptions.model_validate(clean)
+    except Exception as exc:  # pydantic.ValidationError
+        raise PipelineError(f"{label}{first_error(exc)}", where=where) from None
+
+
+def first_error(exc: Exception) -> str:
+    """The first message of a pydantic ValidationError, one line."""
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        items = errors()
+        if items:
+            loc = ".".join(str(p) for p in items[0].get("loc", ()))
+            msg = str(items[0].get("msg", "")).removeprefix("Value error, ")
+            return f"{loc}: {msg}" if loc else msg
+    return str(exc).splitlines()[0]
