@@ -1,0 +1,79 @@
+"""Shared benchmark plumbing: medians of repeated timings and one result format for `make bench`.
+
+Each ``bench/bench_*.py`` script measures ours against a reference *in the same run*, prints its
+rows and, with ``--json FILE``, writes them for ``bench/run_all.py`` to gather into RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+
+@dataclass
+class Row:
+    """One figure: ours vs the reference, the ratio and whether it meets the target."""
+
+    figure: str
+    ours: float
+    reference: float
+    unit: str
+    target: str
+    passed: bool
+    note: str = ""
+
+    @property
+    def ratio(self) -> float:
+        return self.ours / self.reference if self.reference else float("inf")
+
+
+def median_time(fn: Callable[[], object], repeat: int = 5, setup: Callable[[], object] | None = None
+                ) -> float:
+    """Median wall time in seconds of ``fn()`` over ``repeat`` runs (``setup`` untimed before each)."""
+    times = []
+    for _ in range(repeat):
+        if setup is not None:
+            setup()
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def ratio_row(figure: str, ours: float, reference: float, max_ratio: float, unit: str = "s",
+              note: str = "") -> Row:
+    """A row passing when ``ours / reference <= max_ratio``."""
+    ratio = ours / reference if reference else float("inf")
+    return Row(figure, ours, reference, unit, f"<= {max_ratio:g}x", ratio <= max_ratio, note)
+
+
+def format_table(rows: list[Row]) -> str:
+    """A Markdown table of ``rows``."""
+    lines = ["| figure | ours | reference | ratio | target | result |",
+             "|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r.figure} | {r.ours:.4g} {r.unit} | {r.reference:.4g} {r.unit} | "
+                     f"{r.ratio:.3g}x | {r.target} | {'pass' if r.passed else 'MISS'} |"
+                     + (f" {r.note}" if r.note else ""))
+    return "\n".join(lines)
+
+
+def main_args(description: str) -> argparse.Namespace:
+    """Common flags: ``--json FILE``, ``--quick`` (tiny sizes, for the smoke test), ``--repeat N``."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--json", help="write the rows as JSON to this file")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run, not a figure")
+    parser.add_argument("--repeat", type=int, default=5, help="runs per figure (median taken)")
+    return parser.parse_args()
+
+
+def emit(rows: list[Row], args: argparse.Namespace) -> None:
+    """Print the table and write the JSON file if asked."""
+    print(format_table(rows))
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump([asdict(r) for r in rows], fh, indent=1)
