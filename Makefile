@@ -1,0 +1,38 @@
+# kale-argo: `make run` runs the seed example locally, `make test` passes the tests.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test lint bench bench-quick e2e clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install  ## install, then run examples/binary_classification.py locally
+	$(PY) examples/binary_classification.py
+
+test: install  ## install, then run the test suite (the e2e suite is collected and skips without kind)
+	$(PY) -m pytest -q
+
+lint: install
+	$(PY) -m ruff check kale_argo tests bench e2e examples
+	$(PY) -m mypy
+
+bench: install  ## the benchmarks; writes bench/RESULTS.md
+	$(PY) bench/run_all.py
+
+bench-quick: install
+	$(PY) bench/run_all.py --quick
+
+e2e: install  ## the kind e2e suite: needs Docker, kind's image and the internet
+	$(PY) -m pip install -q -e '.[dev,e2e]'
+	KALE_ARGO_E2E=1 $(PY) -m pytest -v e2e
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .kale-runs bench/.data
