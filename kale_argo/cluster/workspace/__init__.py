@@ -1,0 +1,15 @@
+"""Workspace volumes of a run: the notebook's PVCs snapshotted, cloned or mounted into every step.
+
+Public surface (the cluster layer's ``submit_pipeline`` calls these):
+
+- :func:`prepare_workspace` -- discover, preflight, snapshot; returns a :class:`PreparedWorkspace`.
+- :class:`PreparedWorkspace` -- ``compile_options()``, ``rollback()``, ``adopt(workflow)``.
+- :func:`explain_pending_claims` -- why a run's PVCs are stuck Pending (their events), or None.
+- :func:`plan_workspace` -- what a submit would do, creating nothing (``kale-argo workspace``).
+"""
+
+from __future__ import annotations
+
+from .api import PreparedWorkspace, explain_pending_claims, plan_workspace, prepare_workspace
+
+__all__ = ["PreparedWorkspace", "explain_pending_claims", "plan_workspace", "prepare_workspace"]
