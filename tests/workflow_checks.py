@@ -1,0 +1,315 @@
+"""Checks every compiled Workflow must pass: Argo's JSON schema (strict) and Argo's submit-time rules.
+
+``check_workflow(manifest)`` raises ``AssertionError`` naming the first problem found. The schema
+part reads ``<repo>/../shared/argo/schema.json`` and skips the test (``pytest.skip``) when it is
+absent. The rules follow Argo's ``workflow/validate/validate.go``: template and task names match
+``[a-zA-Z0-9][-a-zA-Z0-9]*`` (at most 128 characters) and are unique, DAG task names do not begin
+with a digit, the entrypoint and every task's template exist, dependencies exist and form no cycle,
+``{{tasks.X...}}`` names an ancestor, ``{{workflow.parameters.X}}`` / ``{{inputs.parameters.X}}``
+resolve, every volumeMount has a volume, and a container mounts each path once. The Workflow's name
+is at most 63 characters (``maxCharsInObjectName``), so a ``generateName`` is at most 58 (Kubernetes
+appends 5 random characters).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+SCHEMA_PATH = Path(__file__).resolve().parents[1].parent / "shared" / "argo" / "schema.json"
+WORKFLOW_DEF = "io.argoproj.workflow.v1alpha1.Workflow"
+
+FIELD_NAME = re.compile(r"^[a-zA-Z0-9][-a-zA-Z0-9]*$")
+FIELD_MAX = 128
+PARAM_NAME = re.compile(r"^[-a-zA-Z0-9_]+$")
+DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+GENERATE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*)?$")
+OBJECT_NAME_MAX = 63
+RANDOM_SUFFIX = 5
+VARIABLE = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
+DEPENDS_TOKEN = re.compile(r"[A-Za-z0-9][-A-Za-z0-9]*(?:\.[A-Za-z]+)?")
+DEPENDS_RESULTS = {"Succeeded", "Failed", "Errored", "Skipped", "Omitted", "Daemoned",
+                   "AnySucceeded", "AllFailed"}
+
+# Variables Argo provides everywhere in a Workflow (see Argo's docs/variables.md).
+GLOBAL_VARIABLES = {
+    "workflow.name", "workflow.namespace", "workflow.uid", "workflow.serviceAccountName",
+    "workflow.mainEntrypoint", "workflow.priority", "workflow.duration", "workflow.parameters",
+    "workflow.creationTimestamp", "workflow.scheduledTime", "node.name",
+}
+GLOBAL_PREFIXES = ("workflow.labels.", "workflow.annotations.", "workflow.creationTimestamp.")
+
+
+class _Skip(Exception):
+    """Raised (and turned into pytest.skip) when the schema file is absent."""
+
+
+def _strict(node: Any) -> Any:
+    """A copy of a schema where every object that declares ``properties`` forbids others."""
+    if isinstance(node, dict):
+        out = {k: _strict(v) for k, v in node.items()}
+        if "properties" in node and isinstance(node["properties"], dict):
+            out.setdefault("additionalProperties", False)
+        return out
+    if isinstance(node, list):
+        return [_strict(v) for v in node]
+    return node
+
+
+@functools.lru_cache(maxsize=1)
+def _validator() -> Any:
+    """A Draft 2020-12 validator for a Workflow, unknown fields rejected (built once)."""
+    import jsonschema
+
+    if not SCHEMA_PATH.is_file():
+        raise _Skip(f"Argo schema not found at {SCHEMA_PATH} (only on developer machines and CI)")
+    schema = json.loads(SCHEMA_PATH.read_text())
+    definitions = _strict(schema["definitions"])
+    root = {"$ref": f"#/definitions/{WORKFLOW_DEF}", "definitions": definitions}
+    return jsonschema.Draft202012Validator(root)
+
+
+def check_schema(manifest: dict[str, Any]) -> None:
+    """Validate against Argo's JSON schema with unknown fields treated as errors."""
+    try:
+        validator = _validator()
+    except _Skip as exc:
+        import pytest
+
+        pytest.skip(str(exc))
+    errors = sorted(validator.iter_errors(manifest), key=lambda e: list(e.absolute_path))
+    if errors:
+        err = errors[0]
+        where = "/".join(str(p) for p in err.absolute_path) or "<root>"
+        raise AssertionError(f"schema: {where}: {err.message[:300]} ({len(errors)} error(s))")
+
+
+def _fail(message: str) -> None:
+    raise AssertionError(message)
+
+
+def _check_field_names(items: list[dict[str, Any]], where: str) -> list[str]:
+    names: list[str] = []
+    for i, item in enumerate(items):
+        name = item.get("name")
+        if not name:
+            _fail(f"{where}[{i}].name is required")
+        if len(name) > FIELD_MAX:
+            _fail(f"{where}[{i}].name {name!r} is longer than {FIELD_MAX} characters")
+        if not FIELD_NAME.match(name):
+            _fail(f"{where}[{i}].name {name!r} is invalid: alphanumerics or '-', starting alphanumeric")
+        if name in names:
+            _fail(f"{where}[{i}].name {name!r} is not unique")
+        names.append(name)
+    return names
+
+
+def _check_metadata(meta: dict[str, Any]) -> None:
+    name, generate = meta.get("name"), meta.get("generateName")
+    if not name and not generate:
+        _fail("metadata: name or generateName is required")
+    if name and (len(name) > OBJECT_NAME_MAX or not DNS1123_SUBDOMAIN.match(name)):
+        _fail(f"metadata.name {name!r} is not a DNS-1123 name of at most {OBJECT_NAME_MAX} characters")
+    if generate:
+        limit = OBJECT_NAME_MAX - RANDOM_SUFFIX
+        if len(generate) > limit or not GENERATE_NAME.match(generate):
+            _fail(f"metadata.generateName {generate!r} is not a DNS-1123 prefix "
+                  f"of at most {limit} characters")
+
+
+def _depends_names(task: dict[str, Any]) -> list[str]:
+    """Names of the tasks a DAG task depends on (``dependencies`` or the ``depends`` expression)."""
+    names = list(task.get("dependencies") or [])
+    expr = task.get("depends") or ""
+    for token in DEPENDS_TOKEN.findall(expr):
+        base, _, result = token.partition(".")
+        if result and result not in DEPENDS_RESULTS:
+            _fail(f"task {task['name']!r}: depends {expr!r} uses unknown result {result!r}")
+        names.append(base)
+    return names
+
+
+def _ancestors(deps: dict[str, list[str]]) -> dict[str, set[str]]:
+    memo: dict[str, set[str]] = {}
+
+    def visit(name: str, stack: tuple[str, ...]) -> set[str]:
+        if name in memo:
+            return memo[name]
+        if name in stack:
+            _fail("dependency cycle detected: " + "->".join((*stack[stack.index(name):], name)))
+        result: set[str] = set()
+        for dep in deps.get(name, []):
+            result.add(dep)
+            result |= visit(dep, (*stack, name))
+        memo[name] = result
+        return result
+
+    import sys
+
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 4 * len(deps) + 1000))
+    for name in deps:
+        visit(name, ())
+    return memo
+
+
+def _variables(node: Any) -> Iterator[str]:
+    """Every ``{{...}}`` variable in the strings of ``node`` (expressions ``{{=...}}`` excluded)."""
+    for text in _strings(node):
+        if "{{" in text:
+            for match in VARIABLE.finditer(text):
+                var = match.group(1)
+                if not var.startswith("="):
+                    yield var
+
+
+def _strings(node: Any) -> Iterator[str]:
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, dict):
+        for v in node.values():
+            yield from _strings(v)
+    elif isinstance(node, list):
+        for v in node:
+            yield from _strings(v)
+
+
+def _resolves(var: str, scope: set[str]) -> bool:
+    return var in scope or var in GLOBAL_VARIABLES or var.startswith(GLOBAL_PREFIXES)
+
+
+def _containers(tmpl: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for key in ("container", "script"):
+        if tmpl.get(key):
+            yield key, tmpl[key]
+    for key in ("initContainers", "sidecars"):
+        for i, c in enumerate(tmpl.get(key) or []):
+            yield f"{key}[{i}]", c
+    for i, c in enumerate((tmpl.get("containerSet") or {}).get("containers") or []):
+        yield f"containerSet.containers[{i}]", c
+
+
+def _check_leaf(tmpl: dict[str, Any], global_vars: set[str], volumes: set[str]) -> None:
+    name = tmpl["name"]
+    inputs = tmpl.get("inputs") or {}
+    params = inputs.get("parameters") or []
+    for p in params:
+        if not PARAM_NAME.match(p.get("name", "")):
+            _fail(f"templates.{name}.inputs.parameters: invalid name {p.get('name')!r}")
+    scope = set(global_vars) | {"pod.name", "inputs.parameters"}
+    scope |= {f"inputs.parameters.{p['name']}" for p in params}
+    for a in inputs.get("artifacts") or []:
+        scope |= {f"inputs.artifacts.{a['name']}", f"inputs.artifacts.{a['name']}.path"}
+    if tmpl.get("retryStrategy"):
+        scope.add("retries")
+    for p in (tmpl.get("outputs") or {}).get("parameters") or []:
+        scope.add(f"outputs.parameters.{p['name']}.path")
+    for a in (tmpl.get("outputs") or {}).get("artifacts") or []:
+        scope.add(f"outputs.artifacts.{a['name']}.path")
+    for var in _variables(tmpl):
+        if not _resolves(var, scope):
+            _fail(f"templates.{name}: failed to resolve {{{{{var}}}}}")
+    own = {v["name"] for v in tmpl.get("volumes") or []}
+    for where, container in _containers(tmpl):
+        paths: set[str] = set()
+        for m in container.get("volumeMounts") or []:
+            if m.get("name") not in own | volumes:
+                _fail(f"templates.{name}.{where}: volumeMount {m.get('name')!r} has no volume")
+            path = m.get("mountPath")
+            if path in paths:
+                _fail(f"templates.{name}.{where}: mountPath {path!r} is used more than once")
+            paths.add(path)
+
+
+def _check_dag(tmpl: dict[str, Any], templates: dict[str, dict[str, Any]], global_vars: set[str]) -> None:
+    name = tmpl["name"]
+    tasks = (tmpl.get("dag") or {}).get("tasks") or []
+    if not tasks:
+        _fail(f"templates.{name} must have at least one task")
+    names = _check_field_names(tasks, f"templates.{name}.tasks")
+    using_depends = any(t.get("depends") for t in tasks)
+    deps: dict[str, list[str]] = {}
+    for task in tasks:
+        tname = task["name"]
+        if tname[0].isdigit():
+            _fail(f"templates.{name}.tasks.{tname} name cannot begin with a digit")
+        if using_depends and task.get("dependencies"):
+            _fail(f"templates.{name} cannot use both 'depends' and 'dependencies'")
+        target = task.get("template")
+        if not task.get("templateRef") and target not in templates:
+            _fail(f"templates.{name}.tasks.{tname}: template {target!r} not found")
+        deps[tname] = _depends_names(task)
+        for dep in deps[tname]:
+            if dep not in names:
+                _fail(f"templates.{name}.tasks.{tname}: dependency {dep!r} not defined")
+    ancestry = _ancestors(deps)
+    for task in tasks:
+        tname = task["name"]
+        scope = set(global_vars) | {"inputs.parameters"}
+        own = (tmpl.get("inputs") or {}).get("parameters") or []
+        scope |= {f"inputs.parameters.{p['name']}" for p in own}
+        for var in _variables(task):
+            if var.startswith("tasks."):
+                ref = var.split(".")[1]
+                if ref not in ancestry[tname]:
+                    _fail(f"templates.{name}.tasks.{tname}: {{{{{var}}}}} refers to {ref!r}, "
+                          "which is not an ancestor")
+            elif not _resolves(var, scope):
+                _fail(f"templates.{name}.tasks.{tname}: failed to resolve {{{{{var}}}}}")
+        target = templates.get(task.get("template") or "")
+        if target is not None:
+            given = {p["name"] for p in (task.get("arguments") or {}).get("parameters") or []}
+            for p in (target.get("inputs") or {}).get("parameters") or []:
+                if p["name"] not in given and "value" not in p and "default" not in p:
+                    _fail(f"templates.{name}.tasks.{tname}: input parameter {p['name']!r} "
+                          f"of template {target['name']!r} not supplied")
+
+
+def check_rules(manifest: dict[str, Any]) -> None:
+    """Argo's submit-time rules (a subset of validate.go that matters for compiled Workflows)."""
+    if manifest.get("apiVersion") != "argoproj.io/v1alpha1" or manifest.get("kind") != "Workflow":
+        _fail("apiVersion/kind must be argoproj.io/v1alpha1 Workflow")
+    _check_metadata(manifest.get("metadata") or {})
+    spec = manifest.get("spec") or {}
+    templates_list = spec.get("templates") or []
+    names = _check_field_names(templates_list, "spec.templates")
+    templates = dict(zip(names, templates_list, strict=True))
+    entry = spec.get("entrypoint")
+    if not entry:
+        _fail("spec.entrypoint is required")
+    if entry not in templates:
+        _fail(f"spec.entrypoint {entry!r} is not a template")
+    global_vars: set[str] = set()
+    arg_params = (spec.get("arguments") or {}).get("parameters") or []
+    seen: set[str] = set()
+    for i, p in enumerate(arg_params):
+        pname = p.get("name", "")
+        if not PARAM_NAME.match(pname):
+            _fail(f"spec.arguments.parameters[{i}].name {pname!r} is invalid")
+        if pname in seen:
+            _fail(f"spec.arguments.parameters[{i}].name {pname!r} is not unique")
+        if "value" not in p and "valueFrom" not in p:
+            _fail(f"spec.arguments.parameters.{pname}.value is required")
+        seen.add(pname)
+        global_vars.add(f"workflow.parameters.{pname}")
+    volumes = {v["name"] for v in spec.get("volumes") or []}
+    volumes |= {c["metadata"]["name"] for c in spec.get("volumeClaimTemplates") or []}
+    for var in _variables({k: v for k, v in spec.items() if k not in ("templates", "arguments")}):
+        if not _resolves(var, global_vars):
+            _fail(f"spec: failed to resolve {{{{{var}}}}}")
+    for tmpl in templates_list:
+        if tmpl.get("dag"):
+            _check_dag(tmpl, templates, global_vars)
+        elif tmpl.get("steps"):
+            _fail(f"templates.{tmpl['name']}: steps templates are not checked here")
+        else:
+            _check_leaf(tmpl, global_vars, volumes)
+
+
+def check_workflow(manifest: dict[str, Any]) -> None:
+    """Raise AssertionError unless ``manifest`` is a Workflow Argo would accept (schema + rules)."""
+    check_rules(manifest)
+    check_schema(manifest)
