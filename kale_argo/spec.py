@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from .errors import PipelineError, UserError, did_you_mean
 from .names import dns1123_label
+from .runtime.params import convert_parameter
 from .units import validate_duration, validate_quantity
 
 ParamType = Literal["int", "float", "str", "bool"]
@@ -279,36 +280,6 @@ def topological_order(steps: list[StepSpec]) -> list[str] | None:
         for deps in pending.values():
             deps.difference_update(ready)
     return order
-
-
-_TRUE = {"true", "1", "yes", "y", "on"}
-_FALSE = {"false", "0", "no", "n", "off"}
-
-
-def convert_parameter(name: str, type_: str, raw: object, where: str | None = None) -> Any:
-    """Convert ``raw`` to a parameter's type; strings are parsed the way the CLI receives them."""
-    try:
-        if type_ == "bool":
-            if isinstance(raw, bool):
-                return raw
-            text = str(raw).strip().lower()
-            if text in _TRUE:
-                return True
-            if text in _FALSE:
-                return False
-            raise ValueError(raw)
-        if type_ == "int":
-            if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
-                raise ValueError(raw)
-            return int(raw) if not isinstance(raw, str) else int(raw.strip(), 0)
-        if type_ == "float":
-            if isinstance(raw, bool):
-                raise ValueError(raw)
-            return float(raw)  # type: ignore[arg-type]
-        return str(raw)
-    except (TypeError, ValueError):
-        raise UserError(f"parameter {name!r} expects {type_}, got {raw!r}", where=where,
-                        hint="true/false" if type_ == "bool" else f"pass a valid {type_}") from None
 
 
 def validate_options(raw: dict[str, Any], where: str | None, step: str | None = None) -> StepOptions:

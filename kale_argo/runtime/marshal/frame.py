@@ -1,0 +1,80 @@
+"""pandas DataFrames and Series as Arrow IPC files (Feather v2, uncompressed), when pyarrow is installed.
+
+Columns are written from pandas' own memory (no copy for numeric columns) and read back with one
+copy into pandas blocks. Only frames that round-trip exactly are claimed: unique string column
+labels, numeric/bool/datetime columns, a simple index, no ``attrs``. Everything else (and every
+frame when pyarrow is missing) goes to pickle protocol 5.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from typing import Any
+
+from .backend import Backend
+
+_SERIES_COLUMN = "__kale_series__"
+_KINDS = "biufmM"
+
+
+def _simple_dtype(dtype: Any, np: Any) -> bool:
+    return isinstance(dtype, np.dtype) and dtype.kind in _KINDS and dtype.itemsize > 0
+
+
+def _arrow_safe(value: Any, pd: Any) -> bool:
+    import numpy as np
+
+    if getattr(value, "attrs", None):
+        return False
+    index = value.index
+    if type(index) is not pd.RangeIndex and not (
+        type(index) is pd.Index and _simple_dtype(index.dtype, np)
+        and (index.name is None or isinstance(index.name, str))):
+        return False
+    if isinstance(value, pd.Series):
+        return (value.name is None or isinstance(value.name, str)) and _simple_dtype(value.dtype, np)
+    columns = value.columns
+    if type(columns) is not pd.Index or columns.name is not None or not columns.is_unique:
+        return False
+    if any(not isinstance(c, str) or c == index.name for c in columns):
+        return False
+    return all(_simple_dtype(d, np) for d in value.dtypes)
+
+
+class FrameBackend(Backend):
+    name = "arrow"
+    suffix = ".arrow"
+    _has_arrow: bool | None = None
+
+    def claims(self, value: Any) -> bool:
+        pd = sys.modules.get("pandas")
+        if pd is None or not isinstance(value, (pd.DataFrame, pd.Series)):
+            return False
+        if FrameBackend._has_arrow is None:
+            FrameBackend._has_arrow = importlib.util.find_spec("pyarrow") is not None
+        return FrameBackend._has_arrow and _arrow_safe(value, pd)
+
+    def dump(self, value: Any, out: Any) -> dict[str, Any]:
+        import pandas as pd
+        import pyarrow as pa
+
+        series = isinstance(value, pd.Series)
+        frame = value.to_frame(_SERIES_COLUMN) if series else value
+        table = pa.Table.from_pandas(frame)
+        with pa.ipc.new_file(out, table.schema) as writer:
+            writer.write_table(table)
+        extra: dict[str, Any] = {"shape": list(value.shape)}
+        if series:
+            extra.update(series=True, name=value.name)
+        return extra
+
+    def loads(self, data: memoryview, meta: dict[str, Any]) -> Any:
+        import pyarrow as pa
+
+        frame = pa.ipc.open_file(pa.py_buffer(data)).read_all().to_pandas()
+        if meta.get("series"):
+            series = frame[_SERIES_COLUMN]
+            series.name = meta.get("name")
+            return series
+        return frame

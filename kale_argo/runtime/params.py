@@ -1,0 +1,36 @@
+"""Pipeline parameter conversion (standard library only), shared by the IR and the step runtime."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import UserError
+
+_TRUE = {"true", "1", "yes", "y", "on"}
+_FALSE = {"false", "0", "no", "n", "off"}
+
+
+def convert_parameter(name: str, type_: str, raw: object, where: str | None = None) -> Any:
+    """Convert ``raw`` to a parameter's type; strings are parsed the way the CLI receives them."""
+    try:
+        if type_ == "bool":
+            if isinstance(raw, bool):
+                return raw
+            text = str(raw).strip().lower()
+            if text in _TRUE:
+                return True
+            if text in _FALSE:
+                return False
+            raise ValueError(raw)
+        if type_ == "int":
+            if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
+                raise ValueError(raw)
+            return int(raw) if not isinstance(raw, str) else int(raw.strip(), 0)
+        if type_ == "float":
+            if isinstance(raw, bool):
+                raise ValueError(raw)
+            return float(raw)  # type: ignore[arg-type]
+        return str(raw)
+    except (TypeError, ValueError):
+        raise UserError(f"parameter {name!r} expects {type_}, got {raw!r}", where=where,
+                        hint="true/false" if type_ == "bool" else f"pass a valid {type_}") from None
