@@ -12,16 +12,19 @@ from typing import Any
 from ..errors import KaleArgoError, PipelineError
 from .decorators import Pipeline
 
-SCRIPT_FLAGS = ("--kfp", "--argo", "--dry-run", "--debug")
+SCRIPT_FLAGS = ("--kfp", "-K", "--argo", "--dry-run", "-D", "--debug")
 
 
 def script_mode(argv: list[str]) -> tuple[str, bool]:
-    """``("submit" | "compile" | "run", debug)`` from Kale's flags in ``argv``."""
+    """``("submit" | "compile" | "run", debug)`` from Kale's flags in ``argv``.
+
+    As in Kale, ``--dry-run`` (``-D``) compiles even with ``--kfp`` (``-K``); ``--argo`` submits.
+    """
     mode = "run"
-    if "--kfp" in argv or "--argo" in argv:
-        mode = "submit"
-    elif "--dry-run" in argv:
+    if "--dry-run" in argv or "-D" in argv:
         mode = "compile"
+    elif "--kfp" in argv or "-K" in argv or "--argo" in argv:
+        mode = "submit"
     return mode, "--debug" in argv
 
 
@@ -42,6 +45,11 @@ def call_pipeline(pipe: Pipeline, args: tuple[Any, ...], params: dict[str, Any])
             raise
         print(f"kale-argo: error: {exc.one_line()}", file=sys.stderr)
         raise SystemExit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        if not as_script or debug:
+            raise
+        print("kale-argo: interrupted", file=sys.stderr)
+        raise SystemExit(130) from None
 
 
 def _caller() -> str:

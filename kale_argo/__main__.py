@@ -1,0 +1,55 @@
+"""``python -m kale_argo SCRIPT [--kfp | --argo | --dry-run] [-p NAME=VALUE] [--debug]``.
+
+Kale's script flags, for a script whose pipeline call is not under ``__main__`` (or to pass
+parameters from the shell): run locally by default, ``--dry-run`` compiles to ``<script>.yaml``,
+``--kfp``/``--argo`` submit (``--kfp --dry-run`` compiles, as in Kale).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from .errors import KaleArgoError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of ``python -m kale_argo``."""
+    from .cli.common import add_script_args
+
+    parser = argparse.ArgumentParser(prog="python -m kale_argo",
+                                     description="Run, compile or submit the pipeline of SCRIPT.")
+    add_script_args(parser)
+    parser.add_argument("-K", "--kfp", action="store_true", help="submit (Kale's flag)")
+    parser.add_argument("--argo", action="store_true", help="submit to Argo")
+    parser.add_argument("-D", "--dry-run", action="store_true",
+                        help="compile to <script>.yaml next to the script, submit nothing")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    mode = "compile" if args.dry_run else "submit" if (args.kfp or args.argo) else "run"
+    try:
+        from .cli.common import parse_params
+        from .cli.script_mode import dispatch
+        from .sdk.loader import load_pipeline
+
+        pipe = load_pipeline(args.script, args.pipeline)
+        dispatch(pipe, parse_params(args.params), mode)
+    except KaleArgoError as exc:
+        if args.debug:
+            raise
+        print(f"kale-argo: error: {exc.one_line()}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("kale-argo: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,45 @@
+"""``kale-argo run SCRIPT``: run a pipeline on this machine, one process per step."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from .common import add_script_args, load_spec
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``run`` subcommand."""
+    parser = subparsers.add_parser(
+        "run", help="run a pipeline locally (each step in its own process)",
+        description="Run the pipeline of SCRIPT on this machine: each step runs in its own process "
+        "through the step runtime, independent steps in parallel. Values pass through a local "
+        "marshal folder, by default ./.kale-runs/<pipeline>-<timestamp>/.")
+    add_script_args(parser)
+    parser.add_argument("-j", "--jobs", type=positive_int, default=None, metavar="N",
+                        help="run at most N steps at once (default: the number of CPUs)")
+    parser.add_argument("--marshal-dir", default=None, metavar="DIR",
+                        help="the folder that holds the values passed between steps")
+    parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show tracebacks")
+    parser.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    """Trace, resolve -p overrides, run; RunFailed propagates (exit 1)."""
+    from ..local import run_local
+
+    spec, values = load_spec(args)
+    run_local(spec, values, jobs=args.jobs, marshal_dir=args.marshal_dir)
+    return 0

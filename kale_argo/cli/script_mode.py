@@ -1,0 +1,64 @@
+"""What a pipeline call does in a script (``python script.py [--kfp|--argo|--dry-run]``) and in
+``python -m kale_argo SCRIPT``: run locally, compile to YAML next to the script, or submit."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from collections.abc import Mapping
+from typing import Any
+
+from ..errors import ConfigError
+
+MODES = ("run", "compile", "submit")
+
+
+def compiled_path(script: str) -> str:
+    """Where ``--dry-run`` writes the Workflow: ``<script stem>.yaml`` next to the script."""
+    return os.path.splitext(os.path.abspath(script))[0] + ".yaml"
+
+
+def write_atomic(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename."""
+    folder = os.path.dirname(path) or "."
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".yaml", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def dispatch(pipe: Any, params: Mapping[str, Any] | None, mode: str, **options: Any) -> Any:
+    """Trace ``pipe`` and run it locally (``"run"``), compile it (``"compile"``) or submit it
+    (``"submit"``). Returns the LocalRun, the YAML's path, or the submitted run's name.
+
+    ``options`` go to the backend: ``jobs``/``marshal_dir`` for runs, ``namespace``/``backend``/
+    ``watch`` for submissions.
+    """
+    if mode not in MODES:
+        raise ConfigError(f"unknown mode {mode!r}", hint=f"one of {', '.join(MODES)}")
+    spec = pipe.trace()
+    values = spec.resolve_parameters(dict(params or {}))
+    if mode == "run":
+        from ..local import run_local
+
+        return run_local(spec, values, jobs=options.get("jobs"),
+                         marshal_dir=options.get("marshal_dir"))
+    if mode == "compile":
+        from ..argo import compile_yaml
+
+        path = compiled_path(spec.script.path)
+        write_atomic(path, compile_yaml(spec, values))
+        print(f"compiled pipeline {spec.name!r} to {path}", file=sys.stdout)
+        return path
+    from ..cluster import submit_pipeline
+
+    return submit_pipeline(spec, values, namespace=options.get("namespace"),
+                           backend=options.get("backend", "auto"), watch=bool(options.get("watch")))

@@ -1,0 +1,10 @@
+"""The local executor: run a traced pipeline on this machine, one process per step.
+
+>>> from kale_argo.local import run_local
+>>> run = run_local(spec, {"lr": 0.1}, jobs=2)   # raises RunFailed if a step fails
+"""
+
+from .executor import run_local
+from .result import LocalRun, StepResult
+
+__all__ = ["LocalRun", "StepResult", "run_local"]

@@ -1,0 +1,275 @@
+"""Run a traced pipeline's DAG on this machine, each step in its own process.
+
+Every step runs exactly :func:`kale_argo.runtime.contract.step_argv` (the command every Argo pod
+runs), so a local run rehearses a cluster run. One thread schedules: it starts ready steps up to
+``jobs`` at a time, streams each child's output line by line (``[step] ...``) through a selector,
+and starts dependents as soon as their inputs exist. Like Argo's DAG ``failFast``, a failed step
+stops everything not yet started (marked skipped) and lets running steps finish.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import json
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any, TextIO
+
+from ..errors import ConfigError, RunFailed
+from ..runtime.contract import step_argv
+from ..spec import PipelineSpec
+from .result import CANCELLED, FAILED, PENDING, RUNNING, SKIPPED, SUCCEEDED, LocalRun, StepResult, read_record
+from .rundir import create_marshal_dir
+from .summary import format_summary
+
+TAIL_LINES = 60           # output lines kept per step, shown again if it fails without a record
+MAX_PARTIAL = 1 << 16     # a "line" longer than this is flushed without waiting for its newline
+TERMINATE_GRACE = 5.0     # seconds between SIGTERM and SIGKILL when interrupted
+
+
+def param_text(value: Any) -> str:
+    """A parameter value as the text the step runtime converts back (bools as true/false)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def step_commands(spec: PipelineSpec, values: Mapping[str, Any], marshal_dir: str,
+                  python: str | None = None) -> dict[str, list[str]]:
+    """Each step's argv, as the local executor runs it."""
+    types = spec.param_types()
+    return {
+        s.name: step_argv(python=python or sys.executable, script=spec.script.path,
+                          marshal_dir=marshal_dir, call=s.runtime_call(types),
+                          params={p: param_text(values[p]) for p in s.parameters_used()})
+        for s in spec.steps
+    }
+
+
+class _Child:
+    """A running step: its process, start time and the unfinished last line of its output."""
+
+    __slots__ = ("partial", "proc", "result", "started")
+
+    def __init__(self, result: StepResult, proc: subprocess.Popen[bytes]) -> None:
+        self.result = result
+        self.proc = proc
+        self.started = time.monotonic()
+        self.partial = b""
+
+
+class Scheduler:
+    """Runs the steps of ``spec`` with at most ``jobs`` processes at once."""
+
+    def __init__(self, spec: PipelineSpec, commands: dict[str, list[str]], jobs: int,
+                 stream: TextIO) -> None:
+        self.commands = commands
+        self.jobs = jobs
+        self.stream = stream
+        self.results = {s.name: StepResult(s.name) for s in spec.steps}
+        self.index = {s.name: i for i, s in enumerate(spec.steps)}
+        self.waiting = {s.name: set(s.depends) for s in spec.steps}
+        self.dependents: dict[str, list[str]] = {s.name: [] for s in spec.steps}
+        for s in spec.steps:
+            for dep in s.depends:
+                self.dependents[dep].append(s.name)
+        self.ready = [(self.index[n], n) for n, deps in self.waiting.items() if not deps]
+        heapq.heapify(self.ready)
+        self.running: dict[int, _Child] = {}
+        self.failed = False
+        self.selector = selectors.DefaultSelector()
+        self.env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+
+    # -- the loop -----------------------------------------------------------------------------
+    def run(self) -> None:
+        """Run until every step finished or was skipped; Ctrl-C terminates the children."""
+        try:
+            while True:
+                self._launch_ready()
+                if not self.running:
+                    break
+                for key, _ in self.selector.select():
+                    self._read(key.fd)
+                self.stream.flush()
+        except KeyboardInterrupt:
+            self._terminate_all()
+            raise
+        finally:
+            self.selector.close()
+            for result in self.results.values():
+                if result.status == PENDING:
+                    result.status = SKIPPED
+
+    def _launch_ready(self) -> None:
+        while self.ready and not self.failed and len(self.running) < self.jobs:
+            _, name = heapq.heappop(self.ready)
+            result = self.results[name]
+            proc = subprocess.Popen(self.commands[name], stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=self.env,
+                                    start_new_session=True)
+            assert proc.stdout is not None
+            fd = proc.stdout.fileno()
+            result.status = RUNNING
+            self.running[fd] = _Child(result, proc)
+            self.selector.register(fd, selectors.EVENT_READ)
+
+    def _read(self, fd: int) -> None:
+        child = self.running[fd]
+        chunk = os.read(fd, 1 << 16)
+        if chunk:
+            lines = (child.partial + chunk).split(b"\n")
+            child.partial = lines.pop()
+            if len(child.partial) > MAX_PARTIAL:
+                lines.append(child.partial)
+                child.partial = b""
+            self._emit(child.result, lines)
+            return
+        if child.partial:
+            self._emit(child.result, [child.partial])
+        self.selector.unregister(fd)
+        del self.running[fd]
+        assert child.proc.stdout is not None
+        child.proc.stdout.close()
+        self._finished(child, child.proc.wait())
+
+    def _emit(self, result: StepResult, lines: list[bytes]) -> None:
+        prefix = f"[{result.name}] "
+        texts = [line.decode("utf-8", "replace").rstrip("\r") for line in lines]
+        self.stream.write("".join(f"{prefix}{t}\n" for t in texts))
+        result.tail.extend(texts)
+        del result.tail[:-TAIL_LINES]
+
+    def _finished(self, child: _Child, returncode: int) -> None:
+        result = child.result
+        result.duration = time.monotonic() - child.started
+        result.returncode = returncode
+        result.status = SUCCEEDED if returncode == 0 else FAILED
+        if returncode != 0:
+            self.failed = True
+            return
+        for name in self.dependents[result.name]:
+            deps = self.waiting[name]
+            deps.discard(result.name)
+            if not deps:
+                heapq.heappush(self.ready, (self.index[name], name))
+
+    def _terminate_all(self) -> None:
+        children = list(self.running.values())
+        for child in children:
+            _signal_group(child.proc, signal.SIGTERM)
+        deadline = time.monotonic() + TERMINATE_GRACE
+        for child in children:
+            try:
+                child.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                _signal_group(child.proc, signal.SIGKILL)
+                child.proc.wait()
+            assert child.proc.stdout is not None
+            child.proc.stdout.close()
+            child.result.status = CANCELLED
+            child.result.returncode = child.proc.returncode
+            child.result.duration = time.monotonic() - child.started
+        self.running.clear()
+
+
+def _signal_group(proc: subprocess.Popen[bytes], signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signum)
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _collect_records(run: LocalRun) -> None:
+    for result in run.steps.values():
+        if result.status not in (SUCCEEDED, FAILED):
+            continue
+        record = read_record(run.marshal_dir, result.name) or {}
+        outputs = record.get("outputs")
+        if isinstance(outputs, dict):
+            result.outputs = {k: v for k, v in outputs.items() if isinstance(v, dict)}
+        if record.get("error"):
+            result.error = str(record["error"])
+
+
+def _failure_report(result: StepResult) -> str:
+    text = result.error if result.error and "\n" in result.error.strip() else None
+    if text is None:
+        text = "\n".join(result.tail) or (result.error or "(no output)")
+        if result.error and result.error not in text:
+            text += f"\n{result.error}"
+    code = result.returncode
+    return f"---- step {result.name!r} failed (exit code {code}) ----\n{text.rstrip()}\n"
+
+
+def _write_spec(spec: PipelineSpec, marshal_dir: str) -> None:
+    folder = os.path.join(marshal_dir, ".kale")
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, "pipeline.json")
+    with open(path + ".tmp", "w", encoding="utf-8") as fh:
+        json.dump(json.loads(spec.to_json()), fh, indent=1, sort_keys=True)
+    os.replace(path + ".tmp", path)
+
+
+def run_local(spec: PipelineSpec, params: Mapping[str, Any] | None = None, *, jobs: int | None = None,
+              marshal_dir: str | None = None, stream: TextIO = sys.stdout) -> LocalRun:
+    """Run ``spec`` on this machine: each step in its own process, independent steps in parallel.
+
+    ``params`` override the pipeline's defaults (values or CLI strings); ``jobs`` caps concurrent
+    steps (default: the number of CPUs); ``marshal_dir`` defaults to a fresh
+    ``./.kale-runs/<pipeline>-<timestamp>/``. Returns the :class:`LocalRun`; raises
+    :class:`RunFailed` (with ``.run``) if a step failed, after printing its traceback and the
+    summary. Ctrl-C terminates the running steps and re-raises KeyboardInterrupt.
+    """
+    values = spec.resolve_parameters(dict(params or {}))
+    if jobs is None:
+        jobs = os.cpu_count() or 1
+    if jobs < 1:
+        raise ConfigError(f"--jobs must be at least 1, got {jobs}", where="--jobs")
+    folder = create_marshal_dir(spec.name, marshal_dir)
+    _write_spec(spec, folder)
+    run = LocalRun(spec.name, folder, values, {})
+    scheduler = Scheduler(spec, step_commands(spec, values, folder), jobs, stream)
+    run.steps = scheduler.results
+    shown = ", ".join(f"{k}={v!r}" for k, v in values.items())
+    stream.write(f"running pipeline {spec.name!r}: {len(spec.steps)} steps, jobs={jobs}"
+                 + (f", {shown}" if shown else "") + "\n")
+    stream.flush()
+    restore = None
+    if threading.current_thread() is threading.main_thread():
+        restore = signal.signal(signal.SIGTERM, _raise_interrupt)
+    started = time.monotonic()
+    try:
+        scheduler.run()
+    except KeyboardInterrupt:
+        run.duration = time.monotonic() - started
+        _collect_records(run)
+        stream.write("interrupted: running steps terminated\n" + format_summary(run) + "\n")
+        stream.flush()
+        raise
+    finally:
+        if restore is not None:
+            signal.signal(signal.SIGTERM, restore)
+    run.duration = time.monotonic() - started
+    _collect_records(run)
+    failed = run.failed_steps()
+    for result in failed:
+        stream.write(_failure_report(result))
+    stream.write(format_summary(run) + "\n")
+    stream.flush()
+    if failed:
+        skipped = sum(1 for s in run.steps.values() if s.status == SKIPPED)
+        names = ", ".join(repr(s.name) for s in failed)
+        exc = RunFailed(f"pipeline {spec.name!r} failed: step {names} failed"
+                        + (f", {skipped} skipped" if skipped else "") + f" (marshal dir: {folder})")
+        exc.run = run  # type: ignore[attr-defined]
+        raise exc
+    return run

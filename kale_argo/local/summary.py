@@ -1,0 +1,40 @@
+"""The closing summary of a local run: one row per step with status, duration and output sizes."""
+
+from __future__ import annotations
+
+from .result import LocalRun, StepResult
+
+
+def human_bytes(size: int) -> str:
+    """``1536`` -> ``"1.5 KiB"``."""
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def _outputs(step: StepResult) -> str:
+    if not step.outputs:
+        return "-"
+    return ", ".join(f"{key} {human_bytes(int(info.get('bytes') or 0))}"
+                     for key, info in step.outputs.items())
+
+
+def format_summary(run: LocalRun) -> str:
+    """The summary table as text (no trailing newline)."""
+    rows = [("step", "status", "duration", "outputs")]
+    for step in run.steps.values():
+        duration = "-" if step.duration is None else f"{step.duration:.2f}s"
+        rows.append((step.name, step.status, duration, _outputs(step)))
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r[:3], widths, strict=True)) + "  " + r[3]
+             for r in rows]
+    counts: dict[str, int] = {}
+    for step in run.steps.values():
+        counts[step.status] = counts.get(step.status, 0) + 1
+    tally = ", ".join(f"{n} {status}" for status, n in counts.items())
+    lines.append(f"pipeline {run.pipeline!r}: {tally} in {run.duration:.2f}s")
+    lines.append(f"marshal dir: {run.marshal_dir}")
+    return "\n".join(lines)
