@@ -1,12 +1,25 @@
-"""The workspace layer's entry points (signatures agreed with the cluster layer)."""
+"""The workspace layer's entry points, as the cluster layer's ``submit_pipeline`` calls them."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from ...errors import KaleArgoError
 from ...spec import PipelineSpec, VolumeSpec
+from ._k8s import Kube, Obj
+from .pending import explain_pending_claims
+from .plan import Planner, WorkspacePlan
+from .preflight import check_access
+from .snapshots import delete_snapshots, new_token, owner_reference, snapshot_body, snapshot_name, wait_ready
+from .storage import RWX_DRIVERS, STORAGE_DEFAULT_ANNOTATION
+
+WORKSPACE_ANNOTATION = "kale-argo.io/workspace"
+IMAGE_ANNOTATION = "kale-argo.io/notebook-image"
+
+__all__ = ["PreparedWorkspace", "explain_pending_claims", "plan_workspace", "prepare_workspace"]
 
 
 @dataclass
@@ -26,26 +39,89 @@ class PreparedWorkspace:
     snapshots: list[str] = field(default_factory=list)
     keep_snapshots: bool = False
     api_client: Any = None
+    plan: WorkspacePlan | None = None
 
     def compile_options(self) -> dict[str, Any]:
-        """Keyword arguments for ``kale_argo.argo.CompileOptions`` (only the fields this layer sets)."""
-        raise NotImplementedError
+        """Keyword arguments for ``kale_argo.argo.CompileOptions`` (only the fields this layer sets;
+        ``default_image``, ``script_path`` and ``working_dir`` only when known)."""
+        options: dict[str, Any] = {"volumes": list(self.volumes), "colocate": self.colocate,
+                                   "annotations": dict(self.annotations)}
+        for key in ("default_image", "script_path", "working_dir"):
+            if getattr(self, key):
+                options[key] = getattr(self, key)
+        return options
 
-    def rollback(self) -> None:
-        """Delete the VolumeSnapshots this workspace created (idempotent; missing ones are fine)."""
-        raise NotImplementedError
+    def rollback(self) -> list[str]:
+        """Delete the VolumeSnapshots this workspace created (idempotent; missing ones are fine).
+
+        Returns one line per snapshot that could not be deleted (empty when all went)."""
+        if not self.snapshots or self.api_client is None:
+            return []
+        failed = delete_snapshots(Kube(self.api_client), self.namespace, self.snapshots)
+        self.snapshots = []
+        return failed
 
     def adopt(self, workflow: dict[str, Any]) -> None:
         """Tie each created snapshot to the created Workflow (ownerReference), unless keep_snapshots.
 
         ``workflow`` is the Workflow as the server returned it (needs metadata.name and .uid).
         """
-        raise NotImplementedError
+        if self.keep_snapshots or not self.snapshots or self.api_client is None:
+            return
+        kube = Kube(self.api_client)
+        ref = owner_reference(workflow)
+        for name in self.snapshots:
+            kube.patch_snapshot(self.namespace, name, {"metadata": {"ownerReferences": [ref]}})
+
+
+def workspace_record(volumes: Sequence[VolumeSpec], plan: WorkspacePlan) -> str:
+    """The Workflow annotation value: which claim became which snapshot, mounted where, how."""
+    origins = {v.claim: v.origin for v in plan.volumes}
+    return json.dumps([{"claim": v.claim, "mountPath": v.mount_path, "mode": v.mode,
+                        "snapshot": v.snapshot, "origin": origins.get(v.claim)} for v in volumes],
+                      sort_keys=True, separators=(",", ":"))
+
+
+def marshal_needs_colocation(kube: Kube, spec: PipelineSpec) -> str | None:
+    """Why the marshal volume must be ReadWriteOnce and co-located, or None (best effort)."""
+    marshal = spec.marshal
+    if not marshal.volume or marshal.access_mode != "rwm":
+        return None
+    try:
+        if marshal.storage_class:
+            sc = kube.storage_class(marshal.storage_class)
+        else:
+            sc = next((c for c in kube.storage_classes() if (c.get("metadata") or {}).get(
+                "annotations", {}).get(STORAGE_DEFAULT_ANNOTATION) == "true"), None)
+    except KaleArgoError:
+        return None
+    if sc is None:
+        return None
+    provisioner = str(sc.get("provisioner", ""))
+    if any(d in provisioner for d in RWX_DRIVERS):
+        return None
+    name = (sc.get("metadata") or {}).get("name")
+    return (f"storage class {name} ({provisioner}) is not known to serve ReadWriteMany: the marshal "
+            "volume is ReadWriteOnce and the run's pods share one node")
+
+
+def plan_workspace(api_client: Any, namespace: str | None, spec: PipelineSpec | None, *,
+                   mode: str | None = None, volumes: Sequence[str] = (),
+                   snapshot_class: str | None = None, environ: Mapping[str, str] | None = None,
+                   cwd: str | None = None) -> WorkspacePlan:
+    """What :func:`prepare_workspace` would do, with reasons, creating nothing."""
+    kube = Kube(api_client)
+    plan = Planner(kube, namespace, snapshot_class=snapshot_class, environ=environ, cwd=cwd).plan(
+        spec, mode, volumes)
+    if spec is not None and (why := marshal_needs_colocation(kube, spec)):
+        plan.colocate = True
+        plan.notes.append(why)
+    return plan
 
 
 def prepare_workspace(
     api_client: Any,
-    namespace: str,
+    namespace: str | None,
     spec: PipelineSpec,
     *,
     mode: str | None = None,
@@ -54,33 +130,65 @@ def prepare_workspace(
     keep_snapshots: bool = False,
     snapshot_class: str | None = None,
     timeout: float = 300.0,
-    script_path: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    cwd: str | None = None,
+    progress_every: float = 10.0,
 ) -> PreparedWorkspace:
     """Discover, preflight and (for snapshot mode) snapshot the run's workspace volumes.
 
     ``mode``: "snapshot" | "clone" | "mount" | "none" | None (default: spec.autosnapshot, else
-    snapshot inside a pod whose storage supports it, none elsewhere). "none" returns an empty
-    workspace (the caller may skip the call). ``volumes``: ``CLAIM:/mount/path[:snapshot|clone|mount]``
-    strings from ``--volume``, added to ``spec.volumes``. ``out`` receives progress lines.
-    ``script_path`` defaults to ``spec.script.path``. Raises WorkspaceError (exit 2) naming what
-    is missing; on any failure after a snapshot was made, the snapshots are deleted first.
+    snapshot inside a pod whose storage supports it, none elsewhere). ``volumes``:
+    ``CLAIM:/mount/path[:snapshot|clone|mount]`` strings from ``--volume``, added to ``spec.volumes``
+    (named volumes are used even with mode "none"). ``namespace`` None means the notebook's.
+    ``out`` receives progress lines. ``environ``/``cwd`` default to the process's (tests pass them).
+    Raises WorkspaceError (exit 2) naming what is missing; if anything fails after a snapshot was
+    made, the snapshots are deleted before the error propagates.
     """
-    raise NotImplementedError
+    kube = Kube(api_client)
+    plan = plan_workspace(api_client, namespace, spec, mode=mode, volumes=volumes,
+                          snapshot_class=snapshot_class, environ=environ, cwd=cwd)
+    check_access(kube, plan, keep_snapshots)
+    prepared = PreparedWorkspace(namespace=plan.namespace, default_image=plan.image,
+                                 script_path=plan.script_path, working_dir=plan.working_dir,
+                                 colocate=plan.colocate, keep_snapshots=keep_snapshots,
+                                 api_client=api_client, plan=plan)
+    for line in plan.notes:
+        _say(out, f"note: {line}")
+    try:
+        made = _take_snapshots(kube, plan, spec, prepared, out, timeout, progress_every)
+    except BaseException:
+        failed = prepared.rollback()
+        for line in failed:
+            _say(out, f"could not delete snapshot {line}")
+        raise
+    prepared.volumes = [v.to_spec(*made.get(v.claim, (None, None))) for v in plan.volumes]
+    prepared.annotations = {WORKSPACE_ANNOTATION: workspace_record(prepared.volumes, plan)}
+    if plan.image:
+        prepared.annotations[IMAGE_ANNOTATION] = plan.image
+    return prepared
 
 
-def plan_workspace(
-    api_client: Any | None,
-    namespace: str | None,
-    spec: PipelineSpec | None,
-    *,
-    mode: str | None = None,
-    volumes: Sequence[str] = (),
-    snapshot_class: str | None = None,
-) -> Any:
-    """What :func:`prepare_workspace` would do, with reasons, creating nothing."""
-    raise NotImplementedError
+def _take_snapshots(kube: Kube, plan: WorkspacePlan, spec: PipelineSpec, prepared: PreparedWorkspace,
+                    out: TextIO | None, timeout: float, progress_every: float) -> dict[str, tuple[str, Any]]:
+    """Create and await the plan's snapshots; claim -> (snapshot name, restoreSize)."""
+    todo = plan.to_snapshot()
+    if not todo:
+        return {}
+    token = new_token()
+    names: dict[str, str] = {}
+    for vol in todo:
+        name = snapshot_name(spec.name, vol.claim, token)
+        body: Obj = snapshot_body(name, plan.namespace, vol.claim, vol.snapshot_class, token, spec.name)
+        kube.create_snapshot(plan.namespace, body)
+        prepared.snapshots.append(name)
+        names[name] = vol.claim
+        _say(out, f"snapshot {name} of claim {vol.claim} (class {vol.snapshot_class}) created")
+    sizes = wait_ready(kube, plan.namespace, names, token, timeout=timeout, out=out,
+                       progress_every=progress_every)
+    return {claim: (name, sizes.get(name)) for name, claim in names.items()}
 
 
-def explain_pending_claims(api_client: Any, namespace: str, workflow_name: str) -> str | None:
-    """One line naming the run's PVCs stuck Pending and their latest events, or None if none are."""
-    raise NotImplementedError
+def _say(out: TextIO | None, line: str) -> None:
+    if out is not None:
+        print(line, file=out, flush=True)
+
