@@ -1,0 +1,271 @@
+"""manifests/: every YAML parses, kustomizations reference what exists, and the RBAC is least privilege.
+
+``build`` is a small kustomize (resources, namespace, JSON6902 ``add``/``replace`` patches): enough
+for these manifests, so the checks run without kubectl. Each check is also fed a bad manifest to
+show it can fail.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+MANIFESTS = Path(__file__).resolve().parents[2] / "manifests"
+KUSTOMIZATION = "kustomization.yaml"
+CLUSTER_SCOPED = {"ClusterRole", "ClusterRoleBinding", "StorageClass", "VolumeSnapshotClass", "Namespace",
+                  "PersistentVolume", "CustomResourceDefinition"}
+# The most any kale-argo identity may hold: (apiGroup, resource) -> verbs. Anything beyond is a finding.
+ALLOWED: dict[tuple[str, str], set[str]] = {
+    ("argoproj.io", "workflows"): {"create", "get", "list", "watch", "patch", "delete"},
+    ("argoproj.io", "workflowtaskresults"): {"create", "patch"},
+    ("", "pods"): {"get", "list", "watch"},
+    ("", "pods/log"): {"get"},
+    ("", "persistentvolumeclaims"): {"get", "list"},
+    ("", "persistentvolumes"): {"get"},
+    ("", "events"): {"get", "list"},
+    ("snapshot.storage.k8s.io", "volumesnapshots"): {"create", "get", "list", "watch", "patch", "delete"},
+    ("snapshot.storage.k8s.io", "volumesnapshotclasses"): {"get", "list"},
+    ("storage.k8s.io", "storageclasses"): {"get", "list"},
+    ("authorization.k8s.io", "selfsubjectaccessreviews"): {"create"},
+}
+BUILTIN_POWERFUL = {"cluster-admin", "admin", "edit"}
+DANGEROUS_VERBS = {"escalate", "bind", "impersonate"}
+
+
+def yaml_files() -> list[Path]:
+    return sorted(p for p in MANIFESTS.rglob("*") if p.suffix in (".yaml", ".yml"))
+
+
+def kustomization_dirs() -> list[Path]:
+    return sorted(p.parent for p in MANIFESTS.rglob(KUSTOMIZATION))
+
+
+def load_docs(path: Path) -> list[dict[str, Any]]:
+    return [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
+
+
+def reference_problems(directory: Path) -> list[str]:
+    """Entries of ``directory``'s kustomization that point at nothing usable."""
+    k = load_docs(directory / KUSTOMIZATION)[0]
+    problems = []
+    for entry in k.get("resources", []):
+        target = directory / entry
+        if target.is_dir() and not (target / KUSTOMIZATION).is_file():
+            problems.append(f"{directory.name}: resource {entry} is a directory without {KUSTOMIZATION}")
+        elif not target.exists():
+            problems.append(f"{directory.name}: resource {entry} does not exist")
+    for patch in k.get("patches", []):
+        if "path" in patch and not (directory / patch["path"]).is_file():
+            problems.append(f"{directory.name}: patch {patch['path']} does not exist")
+        if "path" not in patch and "patch" not in patch:
+            problems.append(f"{directory.name}: a patch has neither path nor patch")
+    unknown = set(k) - {"apiVersion", "kind", "resources", "namespace", "patches", "labels",
+                        "commonLabels", "nameSuffix", "namePrefix"}
+    if unknown:
+        problems.append(f"{directory.name}: fields this check does not understand: {sorted(unknown)}")
+    return problems
+
+
+def build(directory: Path) -> list[dict[str, Any]]:
+    """The objects ``kubectl kustomize directory`` would produce (for the features used here)."""
+    k = load_docs(directory / KUSTOMIZATION)[0]
+    objects: list[dict[str, Any]] = []
+    for entry in k.get("resources", []):
+        target = directory / entry
+        objects += build(target) if target.is_dir() else copy.deepcopy(load_docs(target))
+    namespace = k.get("namespace")
+    if namespace:
+        for obj in objects:
+            if obj["kind"] not in CLUSTER_SCOPED:
+                obj["metadata"]["namespace"] = namespace
+            for subject in obj.get("subjects", []):  # kustomize's default: only subjects named default
+                if subject.get("kind") == "ServiceAccount" and subject.get("name") == "default":
+                    subject["namespace"] = namespace
+    for patch in k.get("patches", []):
+        ops = yaml.safe_load(patch["patch"] if "patch" in patch else (directory / patch["path"]).read_text())
+        target = patch.get("target", {})
+        for obj in objects:
+            if all(obj.get("kind") == v if f == "kind" else obj["metadata"].get(f) == v
+                   for f, v in target.items()):
+                for op in ops:
+                    _json_patch(obj, op)
+    return objects
+
+
+def _json_patch(obj: dict[str, Any], op: dict[str, Any]) -> None:
+    assert op["op"] in ("add", "replace"), f"unsupported patch op {op['op']}"
+    *parents, last = [p for p in op["path"].split("/") if p]
+    node: Any = obj
+    for part in parents:
+        node = node[int(part)] if isinstance(node, list) else node[part]
+    if isinstance(node, list) and last == "-":
+        node.append(op["value"])
+    elif isinstance(node, list) and op["op"] == "add":
+        node.insert(int(last), op["value"])
+    elif isinstance(node, list):
+        node[int(last)] = op["value"]
+    else:
+        node[last] = op["value"]
+
+
+def rbac_problems(objects: list[dict[str, Any]]) -> list[str]:
+    """Every way these objects grant more than kale-argo needs, or bind what does not exist."""
+    problems: list[str] = []
+    roles = {(o["kind"], o["metadata"]["name"]) for o in objects if o["kind"] in ("Role", "ClusterRole")}
+    accounts = {o["metadata"]["name"] for o in objects if o["kind"] == "ServiceAccount"} | {"default"}
+    for obj in objects:
+        kind, name = obj["kind"], obj["metadata"]["name"]
+        where = f"{kind} {name}"
+        if kind in ("Role", "ClusterRole"):
+            if obj.get("aggregationRule"):
+                problems.append(f"{where}: aggregationRule pulls in unknown rules")
+            for rule in obj.get("rules", []):
+                problems += _rule_problems(where, rule)
+        if kind in ("RoleBinding", "ClusterRoleBinding"):
+            ref = obj["roleRef"]
+            if ref["name"] in BUILTIN_POWERFUL or ref["name"].startswith("system:"):
+                problems.append(f"{where}: binds the built-in role {ref['name']}")
+            elif (ref["kind"], ref["name"]) not in roles:
+                problems.append(f"{where}: binds {ref['kind']} {ref['name']}, which these manifests lack")
+            if kind == "ClusterRoleBinding" and ref["kind"] == "Role":
+                problems.append(f"{where}: a ClusterRoleBinding cannot bind a Role")
+            for subject in obj.get("subjects", []):
+                if subject.get("kind") != "ServiceAccount":
+                    problems.append(f"{where}: binds {subject.get('kind')} {subject.get('name')}, "
+                                    "not one of kale-argo's service accounts")
+                elif subject["name"] not in accounts:
+                    problems.append(f"{where}: binds unknown service account {subject['name']}")
+                elif kind == "ClusterRoleBinding" and not subject.get("namespace"):
+                    problems.append(f"{where}: service account {subject['name']} has no namespace")
+    return problems
+
+
+def _rule_problems(where: str, rule: dict[str, Any]) -> list[str]:
+    problems = []
+    if rule.get("nonResourceURLs"):
+        problems.append(f"{where}: grants nonResourceURLs")
+    verbs, groups, resources = (set(rule.get(k, [])) for k in ("verbs", "apiGroups", "resources"))
+    if "*" in verbs | groups | resources or any("*" in r for r in resources):
+        problems.append(f"{where}: uses a wildcard")
+    if "secrets" in resources:
+        problems.append(f"{where}: grants access to secrets")
+    if verbs & DANGEROUS_VERBS:
+        problems.append(f"{where}: grants {sorted(verbs & DANGEROUS_VERBS)}")
+    for group in groups - {"*"}:
+        for resource in resources - {"*"}:
+            extra = verbs - ALLOWED.get((group, resource), set())
+            if extra:
+                problems.append(f"{where}: {sorted(extra)} on {group or 'core'}/{resource} "
+                                "is more than needed")
+    return problems
+
+
+# --- the real manifests -------------------------------------------------------------------------
+
+def test_there_are_manifests() -> None:
+    assert (MANIFESTS / "base" / KUSTOMIZATION).is_file()
+    assert (MANIFESTS / "overlays" / "e2e" / KUSTOMIZATION).is_file()
+
+
+@pytest.mark.parametrize("path", yaml_files(), ids=lambda p: str(p.relative_to(MANIFESTS)))
+def test_every_yaml_parses_into_named_objects(path: Path) -> None:
+    docs = load_docs(path)
+    assert docs, f"{path} is empty"
+    for doc in docs:
+        assert isinstance(doc, dict) and doc.get("apiVersion") and doc.get("kind"), path
+        if path.name != KUSTOMIZATION:
+            assert doc.get("metadata", {}).get("name"), f"{path}: an object without metadata.name"
+
+
+@pytest.mark.parametrize("directory", kustomization_dirs(), ids=lambda p: str(p.relative_to(MANIFESTS)))
+def test_kustomization_references_exist(directory: Path) -> None:
+    assert reference_problems(directory) == []
+
+
+@pytest.mark.parametrize("directory", kustomization_dirs(), ids=lambda p: str(p.relative_to(MANIFESTS)))
+def test_rbac_is_least_privilege(directory: Path) -> None:
+    objects = build(directory)
+    problems = rbac_problems(objects)
+    if directory == MANIFESTS / "base":  # the base leaves the ClusterRoleBinding's namespace to overlays
+        problems = [p for p in problems if "has no namespace" not in p]
+    assert problems == []
+
+
+def test_runner_and_step_hold_what_kale_argo_uses() -> None:
+    objects = build(MANIFESTS / "overlays" / "e2e")
+    granted: dict[str, set[tuple[str, str, str]]] = {}
+    for o in objects:
+        if o["kind"] in ("Role", "ClusterRole"):
+            for rule in o["rules"]:
+                granted.setdefault(o["metadata"]["name"], set()).update(
+                    (g, r, v) for g in rule["apiGroups"] for r in rule["resources"] for v in rule["verbs"])
+    runner = granted["kale-argo-runner"]
+    for need in [("argoproj.io", "workflows", "create"), ("argoproj.io", "workflows", "watch"),
+                 ("", "pods/log", "get"), ("snapshot.storage.k8s.io", "volumesnapshots", "create"),
+                 ("snapshot.storage.k8s.io", "volumesnapshotclasses", "list"),
+                 ("authorization.k8s.io", "selfsubjectaccessreviews", "create")]:
+        assert need in runner, need
+    assert granted["kale-argo-executor"] == {("argoproj.io", "workflowtaskresults", "create"),
+                                             ("argoproj.io", "workflowtaskresults", "patch")}
+
+
+def test_e2e_overlay_namespaces_and_storage() -> None:
+    objects = build(MANIFESTS / "overlays" / "e2e")
+    by_kind = {(o["kind"], o["metadata"]["name"]): o for o in objects}
+    for o in objects:
+        if o["kind"] in CLUSTER_SCOPED:
+            assert "namespace" not in o["metadata"], f"{o['kind']} {o['metadata']['name']} got a namespace"
+        else:
+            assert o["metadata"]["namespace"] == "argo", o["metadata"]["name"]
+    sc = by_kind[("StorageClass", "csi-hostpath-sc")]
+    vsc = by_kind[("VolumeSnapshotClass", "csi-hostpath-snapclass")]
+    assert sc["provisioner"] == vsc["driver"] == "hostpath.csi.k8s.io"
+    crb = by_kind[("ClusterRoleBinding", "kale-argo-runner")]
+    assert crb["subjects"] == [{"kind": "ServiceAccount", "name": "kale-argo-runner", "namespace": "argo"}]
+
+
+# --- the checks can fail ------------------------------------------------------------------------
+
+def _role(kind: str = "Role", **rule: Any) -> dict[str, Any]:
+    return {"kind": kind, "metadata": {"name": "r"}, "rules": [rule]}
+
+
+def _binding(kind: str, ref_kind: str, ref: str, subject: dict[str, Any]) -> dict[str, Any]:
+    return {"kind": kind, "metadata": {"name": "b"}, "roleRef": {"kind": ref_kind, "name": ref},
+            "subjects": [subject]}
+
+
+SA = {"kind": "ServiceAccount", "name": "kale-argo-runner"}
+
+
+@pytest.mark.parametrize(("objects", "finding"), [
+    ([_role(apiGroups=["argoproj.io"], resources=["workflows"], verbs=["*"])], "wildcard"),
+    ([_role(apiGroups=["*"], resources=["pods"], verbs=["get"])], "wildcard"),
+    ([_role(apiGroups=[""], resources=["secrets"], verbs=["get"])], "secrets"),
+    ([_role(apiGroups=[""], resources=["pods"], verbs=["get", "delete"])], "['delete'] on core/pods"),
+    ([_role(apiGroups=["rbac.authorization.k8s.io"], resources=["roles"], verbs=["bind"])], "bind"),
+    ([_role("ClusterRole", nonResourceURLs=["/metrics"], verbs=["get"])], "nonResourceURLs"),
+    ([_binding("ClusterRoleBinding", "ClusterRole", "cluster-admin", SA)], "built-in role cluster-admin"),
+    ([_binding("RoleBinding", "ClusterRole", "edit", SA)], "built-in role edit"),
+    ([_binding("RoleBinding", "Role", "missing", SA)], "lack"),
+    ([_role(apiGroups=[""], resources=["pods"], verbs=["get"]),
+      _binding("RoleBinding", "Role", "r", {"kind": "User", "name": "alice"})], "User alice"),
+    ([_role("ClusterRole", apiGroups=[""], resources=["pods"], verbs=["get"]),
+      {"kind": "ServiceAccount", "metadata": {"name": "kale-argo-runner"}},
+      _binding("ClusterRoleBinding", "ClusterRole", "r", SA)], "has no namespace"),
+])
+def test_rbac_check_flags_excess(objects: list[dict[str, Any]], finding: str) -> None:
+    assert any(finding in p for p in rbac_problems(objects)), rbac_problems(objects)
+
+
+def test_reference_check_flags_missing_files(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    (tmp_path / KUSTOMIZATION).write_text(yaml.safe_dump({
+        "resources": ["absent.yaml", "sub"], "patches": [{"path": "gone.yaml"}], "replicas": []}))
+    problems = " ".join(reference_problems(tmp_path))
+    assert "absent.yaml does not exist" in problems and "without kustomization.yaml" in problems
+    assert "gone.yaml does not exist" in problems and "replicas" in problems
