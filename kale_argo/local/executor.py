@@ -24,8 +24,9 @@ from typing import Any, TextIO
 
 from ..errors import ConfigError, RunFailed
 from ..runtime.contract import step_argv
+from ..runtime.record import read_record
 from ..spec import PipelineSpec
-from .result import CANCELLED, FAILED, PENDING, RUNNING, SKIPPED, SUCCEEDED, LocalRun, StepResult, read_record
+from .result import CANCELLED, FAILED, PENDING, RUNNING, SKIPPED, SUCCEEDED, LocalRun, StepResult
 from .rundir import create_marshal_dir
 from .summary import format_summary
 
@@ -201,13 +202,13 @@ def _collect_records(run: LocalRun) -> None:
 
 
 def _failure_report(result: StepResult) -> str:
-    text = result.error if result.error and "\n" in result.error.strip() else None
-    if text is None:
-        text = "\n".join(result.tail) or (result.error or "(no output)")
-        if result.error and result.error not in text:
-            text += f"\n{result.error}"
-    code = result.returncode
-    return f"---- step {result.name!r} failed (exit code {code}) ----\n{text.rstrip()}\n"
+    """The failed step's traceback (from its last ``Traceback`` line on), else its last lines."""
+    lines = result.tail
+    starts = [i for i, line in enumerate(lines) if line.startswith("Traceback (most recent call last)")]
+    text = "\n".join(lines[starts[-1]:] if starts else lines) or "(no output)"
+    if result.error and result.error not in text:
+        text += f"\n{result.error}"
+    return f"---- step {result.name!r} failed (exit code {result.returncode}) ----\n{text.rstrip()}\n"
 
 
 def _write_spec(spec: PipelineSpec, marshal_dir: str) -> None:

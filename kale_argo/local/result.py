@@ -1,10 +1,8 @@
-"""What a local run produced: each step's status, duration and outputs (read from the runtime's
-per-step record ``<marshal_dir>/.kale/steps/<step>.json``)."""
+"""What a local run produced: each step's status, duration and outputs (the outputs read from the
+runtime's per-step record, :mod:`kale_argo.runtime.record`)."""
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,18 +45,3 @@ class LocalRun:
     def failed_steps(self) -> list[StepResult]:
         """Steps that ran and failed."""
         return [s for s in self.steps.values() if s.status == FAILED]
-
-
-def record_path(marshal_dir: str, step: str) -> str:
-    """Where the step runtime writes a step's record."""
-    return os.path.join(marshal_dir, ".kale", "steps", f"{step}.json")
-
-
-def read_record(marshal_dir: str, step: str) -> dict[str, Any] | None:
-    """The runtime's record of ``step``, or None if it wrote none (or it is unreadable)."""
-    try:
-        with open(record_path(marshal_dir, step), encoding="utf-8") as fh:
-            data = json.load(fh)
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None

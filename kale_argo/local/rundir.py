@@ -7,6 +7,7 @@ import os
 import time
 
 from ..errors import ConfigError
+from ..names import dns1123_label
 
 RUNS_DIR = ".kale-runs"
 
@@ -23,7 +24,7 @@ def create_marshal_dir(pipeline: str, marshal_dir: str | None = None) -> str:
         return path
     root = os.path.abspath(RUNS_DIR)
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-    base = os.path.join(root, f"{pipeline}-{stamp}")
+    base = os.path.join(root, f"{dns1123_label(pipeline) or 'pipeline'}-{stamp}")
     os.makedirs(root, exist_ok=True)
     for n in range(1, 1000):
         path = base if n == 1 else f"{base}-{n}"

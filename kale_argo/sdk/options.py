@@ -2,14 +2,32 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ..errors import PipelineError, did_you_mean
+from ..names import dns1123_label
 from ..spec import ACCESS_MODES, StepOptions, validate_options
 from ..units import validate_duration, validate_quantity
 from .decorators import PIPELINE_OPTIONS, STEP_OPTIONS, Pipeline, Step
 
 _ACCESS_ALIASES = {v.lower(): k for k, v in ACCESS_MODES.items()}
+_STEP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def check_name(name: object, what: str, where: str, strict: bool) -> str:
+    """``name`` if it can become a Kubernetes/Argo name, else a PipelineError.
+
+    ``strict`` (step names, which also name files and Argo templates) allows only letters, digits,
+    '-', '_' and '.'; otherwise anything that leaves a non-empty DNS-1123 label is accepted.
+    """
+    hint = "use letters, digits and '-', starting with a letter or digit, e.g. 'train-model'"
+    if not isinstance(name, str) or not name.strip():
+        raise PipelineError(f"{what} name {name!r} must be a non-empty string", where=where, hint=hint)
+    if not dns1123_label(name) or (strict and not _STEP_NAME.match(name)):
+        raise PipelineError(f"{what} name {name!r} cannot become a valid Kubernetes/Argo name",
+                            where=where, hint=hint)
+    return name
 
 
 def check_keywords(given: dict[str, Any], allowed: tuple[str, ...], what: str, where: str) -> None:
@@ -26,6 +44,7 @@ def step_options(step: Step) -> StepOptions:
     if cached is None:
         check_keywords({"name": 1, **step.options}, STEP_OPTIONS, f"@step {step.name!r}",
                        step.location)
+        check_name(step.name, "step", step.location, strict=True)
         cached = validate_options(step.options, step.location, step.name)
         step._validated = cached  # type: ignore[attr-defined]
     return cached
@@ -63,6 +82,7 @@ def pipeline_fields(pipe: Pipeline) -> dict[str, Any]:
     """PipelineSpec fields from the @pipeline options (raises PipelineError with the location)."""
     opts, where = pipe.options, pipe.location
     check_keywords(opts, PIPELINE_OPTIONS, "@pipeline", where)
+    check_name(pipe.name, "pipeline", where, strict=False)
     fields: dict[str, Any] = {"name": pipe.name}
     for key in ("experiment", "description", "docker_image", "autosnapshot"):
         if opts.get(key) is not None:
