@@ -64,6 +64,21 @@ class WorkspacePlan:
         """Volumes that need a new VolumeSnapshot."""
         return [v for v in self.volumes if v.mode == "snapshot" and not v.snapshot]
 
+    def to_json(self) -> dict[str, object]:
+        """The plan as JSON-able data (``kale-argo workspace -o json``)."""
+        return {
+            "namespace": self.namespace, "mode": self.mode, "reason": self.reason,
+            "pod": self.notebook.name if self.notebook else None,
+            "container": self.notebook.container if self.notebook else None,
+            "image": self.image, "colocate": self.colocate, "script_path": self.script_path,
+            "working_dir": self.working_dir, "skipped": list(self.skipped), "notes": list(self.notes),
+            "volumes": [{"claim": v.claim, "mount_path": v.mount_path, "mode": v.mode, "origin": v.origin,
+                         "reason": v.reason, "size": v.size, "storage_class": v.storage_class,
+                         "access_modes": list(v.access_modes), "snapshot_class": v.snapshot_class,
+                         "snapshot": v.snapshot, "driver": v.info.driver if v.info else None}
+                        for v in self.volumes],
+        }
+
     def lines(self) -> list[str]:
         """A human-readable account of the plan."""
         out = [f"namespace: {self.namespace}", f"workspace: {self.mode} ({self.reason})"]

@@ -1,0 +1,62 @@
+"""``kale-argo workspace [SCRIPT]``: what a submit from here would snapshot, clone or mount, and why.
+
+Reads the cluster (this pod, its claims, storage and snapshot classes); creates nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+WORKSPACE_MODES = ("snapshot", "clone", "mount", "none")
+
+
+def add_workspace_args(parser: argparse.ArgumentParser) -> None:
+    """--workspace, --volume and --snapshot-class (shared with submit)."""
+    parser.add_argument("--workspace", choices=WORKSPACE_MODES, default=None,
+                        help="how the notebook's volumes reach the steps (default: snapshot inside a "
+                             "pod whose storage supports it, none elsewhere)")
+    parser.add_argument("--volume", dest="volumes", action="append", default=[],
+                        metavar="CLAIM:/PATH[:MODE]",
+                        help="a PVC to snapshot, clone or mount into every step (repeatable)")
+    parser.add_argument("--snapshot-class", default=None, metavar="NAME",
+                        help="the VolumeSnapshotClass to use (default: the one for the claim's driver)")
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``workspace`` subcommand."""
+    parser = subparsers.add_parser(
+        "workspace", help="show what a submit would snapshot, clone or mount (creates nothing)",
+        description="Show the workspace a submit from here would give the run: this pod's image and "
+                    "each PersistentVolumeClaim it mounts, whether it is snapshotted, cloned or "
+                    "mounted, and why. Nothing is created.")
+    parser.add_argument("script", nargs="?", default=None,
+                        help="a Python script with a @pipeline (for its volumes and autosnapshot)")
+    parser.add_argument("--pipeline", default=None, help="which pipeline, if the script has several")
+    parser.add_argument("-n", "--namespace", default=None, help="the run's namespace")
+    parser.add_argument("--context", default=None, help="kubeconfig context")
+    parser.add_argument("--kubeconfig", default=None, help="kubeconfig file")
+    add_workspace_args(parser)
+    parser.add_argument("-o", "--output", choices=("text", "json"), default="text")
+    parser.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    """Plan the workspace and print it."""
+    from ..cluster.kube import api_client
+    from ..cluster.workspace import plan_workspace
+
+    spec = None
+    if args.script:
+        from ..sdk.loader import load_pipeline
+
+        spec = load_pipeline(args.script, args.pipeline).trace()
+    api = api_client(context=args.context, kubeconfig=args.kubeconfig)
+    plan = plan_workspace(api, args.namespace, spec, mode=args.workspace, volumes=args.volumes,
+                          snapshot_class=args.snapshot_class)
+    if args.output == "json":
+        print(json.dumps(plan.to_json(), indent=2, sort_keys=True))
+    else:
+        print("\n".join(plan.lines()))
+    return 0
