@@ -189,14 +189,15 @@ def _raise_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
-def _collect_records(run: LocalRun) -> None:
-    for result in run.steps.values():
+def _collect_records(run: LocalRun, spec: PipelineSpec) -> None:
+    for step in spec.steps:
+        result = run.steps[step.name]
         if result.status not in (SUCCEEDED, FAILED):
             continue
         record = read_record(run.marshal_dir, result.name) or {}
         outputs = record.get("outputs")
         if isinstance(outputs, dict):
-            result.outputs = {k: v for k, v in outputs.items() if isinstance(v, dict)}
+            result.outputs = {k: outputs[k] for k in step.outputs if isinstance(outputs.get(k), dict)}
         if record.get("error"):
             result.error = str(record["error"])
 
@@ -252,7 +253,7 @@ def run_local(spec: PipelineSpec, params: Mapping[str, Any] | None = None, *, jo
         scheduler.run()
     except KeyboardInterrupt:
         run.duration = time.monotonic() - started
-        _collect_records(run)
+        _collect_records(run, spec)
         stream.write("interrupted: running steps terminated\n" + format_summary(run) + "\n")
         stream.flush()
         raise
@@ -260,7 +261,7 @@ def run_local(spec: PipelineSpec, params: Mapping[str, Any] | None = None, *, jo
         if restore is not None:
             signal.signal(signal.SIGTERM, restore)
     run.duration = time.monotonic() - started
-    _collect_records(run)
+    _collect_records(run, spec)
     failed = run.failed_steps()
     for result in failed:
         stream.write(_failure_report(result))

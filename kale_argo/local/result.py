@@ -42,6 +42,12 @@ class LocalRun:
     def succeeded(self) -> bool:
         return all(s.status == SUCCEEDED for s in self.steps.values())
 
+    def load(self, key: str) -> Any:
+        """The value a step stored under ``key`` (its variable name in the pipeline body)."""
+        from ..runtime import marshal
+
+        return marshal.load(self.marshal_dir, key)
+
     def failed_steps(self) -> list[StepResult]:
         """Steps that ran and failed."""
         return [s for s in self.steps.values() if s.status == FAILED]
