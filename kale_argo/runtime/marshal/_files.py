@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import secrets
 import zlib
 from collections.abc import Iterator
 from typing import Any
@@ -74,7 +73,7 @@ def fsync_directory(directory: str) -> None:
 def temp_path(path: str) -> str:
     """A unique temporary name next to ``path``: never a name a value is loaded from."""
     directory, name = os.path.split(path)
-    return os.path.join(directory, f".{name}.{secrets.token_hex(6)}.tmp")
+    return os.path.join(directory, f".{name}.{os.urandom(6).hex()}.tmp")
 
 
 def is_temp_name(name: str) -> bool:

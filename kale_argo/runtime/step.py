@@ -1,0 +1,165 @@
+"""Run one step: import the script, load the inputs, call the function, save the outputs.
+
+Exit codes: 0 success; 1 the user's code raised (its traceback, trimmed to the user's frames,
+goes to stderr); 2 a bad command, a missing or corrupt input, or an output that cannot be stored
+(one line naming the step, the variable and the file).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+import traceback
+from collections.abc import Sequence
+from typing import Any
+
+from ..errors import KaleArgoError
+from . import marshal
+from .contract import StepCommand
+from .params import convert_parameter
+from .record import write_record
+from .script import import_script
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class StepError(Exception):
+    """The step cannot run or finish for a reason outside the user's function. Exit code 2."""
+
+    exit_code = 2
+
+
+class UserCodeFailed(Exception):
+    """The user's code raised; ``text`` is its trimmed traceback. Exit code 1."""
+
+    exit_code = 1
+
+    def __init__(self, summary: str, text: str) -> None:
+        super().__init__(summary)
+        self.text = text
+
+
+def user_traceback(exc: BaseException) -> str:
+    """The traceback of ``exc`` without the runtime's own (and importlib's) leading frames."""
+    tb = exc.__traceback__
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if not (filename.startswith("<frozen") or os.path.abspath(filename).startswith(_HERE + os.sep)):
+            break
+        tb = tb.tb_next
+    return "".join(traceback.format_exception(type(exc), exc, tb))
+
+
+def resolve_function(module: Any, qualname: str, step: str) -> Any:
+    """The function ``qualname`` in ``module``, unwrapping a kale_argo Step."""
+    from ..sdk.decorators import Step
+
+    obj: Any = module
+    for part in qualname.split("."):
+        if part == "<locals>" or not hasattr(obj, part):
+            raise StepError(f"step {step!r}: function {qualname!r} not found in script "
+                            f"{getattr(module, '__file__', '?')} (hint: steps must be module-level)")
+        obj = getattr(obj, part)
+    if isinstance(obj, Step):
+        obj = obj.func
+    if not callable(obj):
+        raise StepError(f"step {step!r}: {qualname!r} in the script is not a function")
+    return obj
+
+
+def _input(spec: Any, cmd: StepCommand, step: str, types: dict[str, str]) -> Any:
+    kind = spec.get("kind") if isinstance(spec, dict) else None
+    if kind == "value":
+        return marshal.load(cmd.marshal_dir, spec["key"], step=step)
+    if kind == "param":
+        name = spec["name"]
+        if name not in cmd.params:
+            raise StepError(f"step {step!r}: parameter {name!r} was not passed "
+                            f"(hint: add --param {name}=VALUE)")
+        return convert_parameter(name, types.get(name, "str"), cmd.params[name],
+                                 where=f"step {step!r}, --param {name}")
+    if kind == "const":
+        return spec.get("value")
+    raise StepError(f"step {step!r}: unknown input {spec!r} in --call")
+
+
+def _outputs(result: Any, call: dict[str, Any], step: str) -> list[tuple[str, Any]]:
+    keys = list(call.get("outputs") or [])
+    if not keys:
+        return []
+    if not call.get("unpack"):
+        return [(keys[0], result)]
+    if isinstance(result, (str, bytes)) or not isinstance(result, Sequence) or len(result) != len(keys):
+        got = f"{len(result)} values" if isinstance(result, Sequence) and not isinstance(
+            result, (str, bytes)) else f"a {type(result).__name__}"
+        raise StepError(f"step {step!r}: returned {got}, the pipeline unpacks {len(keys)} "
+                        f"({', '.join(keys)}) (hint: return a tuple of {len(keys)} values)")
+    return list(zip(keys, result, strict=True))
+
+
+def execute(cmd: StepCommand) -> dict[str, dict[str, Any]]:
+    """Run the step described by ``cmd``; returns its outputs' metadata. Raises StepError,
+    UserCodeFailed or MarshalError."""
+    call = cmd.call
+    step = str(call["step"])
+    try:
+        sys.argv = [cmd.script]
+        module = import_script(cmd.script)
+    except FileNotFoundError:
+        raise StepError(f"step {step!r}: script {cmd.script} does not exist") from None
+    except Exception as exc:
+        raise UserCodeFailed(f"step {step!r}: importing {cmd.script} raised "
+                             f"{type(exc).__name__}", user_traceback(exc)) from None
+    fn = resolve_function(module, str(call["function"]), step)
+    types = dict(call.get("params") or {})
+    args = [_input(a, cmd, step, types) for a in call.get("args") or []]
+    kwargs = {k: _input(v, cmd, step, types) for k, v in (call.get("kwargs") or {}).items()}
+    try:
+        result = fn(*args, **kwargs)
+    except Exception as exc:
+        raise UserCodeFailed(f"step {step!r} raised {type(exc).__name__}: {exc}",
+                             user_traceback(exc)) from None
+    outputs = {}
+    for key, value in _outputs(result, call, step):
+        meta = marshal.save(cmd.marshal_dir, key, value, step=step)
+        outputs[key] = {"backend": meta["backend"], "type": meta["type"], "bytes": meta["bytes"]}
+    return outputs
+
+
+def _check_call(call: Any) -> str:
+    if not isinstance(call, dict) or not isinstance(call.get("step"), str) or not isinstance(
+            call.get("function"), str):
+        raise StepError(f"--call must be a JSON object with 'step' and 'function', got {call!r}"[:300])
+    return call["step"]
+
+
+def run(cmd: StepCommand) -> int:
+    """Run a step, write its record, print one line (or the user's traceback) on failure."""
+    started = time.time()
+    try:
+        step = _check_call(cmd.call)
+        os.makedirs(cmd.marshal_dir, exist_ok=True)
+    except (StepError, OSError) as exc:
+        print(f"kale-argo: {exc}", file=sys.stderr)
+        return 2
+    status, error, code, outputs = "succeeded", None, 0, {}
+    try:
+        outputs = execute(cmd)
+    except UserCodeFailed as exc:
+        status, error, code = "failed", str(exc), 1
+        sys.stderr.write(exc.text)
+    except (StepError, KaleArgoError) as exc:
+        status, error, code = "failed", " ".join(str(exc).split()), 2
+        print(f"kale-argo: {error}", file=sys.stderr)
+    except Exception as exc:  # a malformed --call (missing field, wrong type) or a runtime bug
+        status, error, code = "failed", f"step {step!r}: {type(exc).__name__}: {exc}", 2
+        print(f"kale-argo: {error}", file=sys.stderr)
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):  # a closed stream must not hide the result
+                stream.flush()
+    write_record(cmd.marshal_dir, step, status=status, started=started, finished=time.time(),
+                 outputs=outputs, error=error)
+    return code

@@ -1,0 +1,195 @@
+"""Marshalling: round trips per backend, metadata, unserialisable values, the dill fallback."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import threading
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kale_argo.runtime import marshal
+from kale_argo.runtime.marshal import MarshalError
+
+
+def files(directory) -> list[str]:
+    return sorted(n for n in os.listdir(directory) if n != ".kale")
+
+
+@pytest.mark.parametrize("array", [
+    np.arange(12, dtype=np.float64).reshape(3, 4),
+    np.asfortranarray(np.arange(12, dtype=np.int32).reshape(3, 4)),
+    np.arange(40, dtype=np.int16).reshape(5, 8)[::2, 1::3],  # not contiguous
+    np.zeros(0),
+    np.array(3.5),
+    np.array([(1, 2.0)], dtype=[("a", "i4"), ("b", "f8")]),
+    np.array([True, False]),
+], ids=["c", "fortran", "strided", "empty", "0d", "structured", "bool"])
+def test_numpy_round_trip(tmp_path, array):
+    meta = marshal.save(str(tmp_path), "x", array, step="make")
+    assert meta["backend"] == "numpy" and meta["file"] == "x.npy" and meta["step"] == "make"
+    loaded = marshal.load(str(tmp_path), "x")
+    assert type(loaded) is np.ndarray
+    assert loaded.dtype == array.dtype and loaded.shape == array.shape
+    np.testing.assert_array_equal(loaded, array)
+    # also a valid .npy for anyone else
+    np.testing.assert_array_equal(np.load(tmp_path / "x.npy"), array)
+
+
+def test_numpy_load_is_memory_mapped_and_copy_on_write(tmp_path):
+    marshal.save(str(tmp_path), "x", np.arange(1000.0))
+    loaded = marshal.load(str(tmp_path), "x")
+    base = loaded
+    while getattr(base, "base", None) is not None and not isinstance(base, np.memmap):
+        base = base.base
+    assert isinstance(base, np.memmap)
+    loaded[0] = -1.0  # writable, private: the stored value does not change
+    assert marshal.load(str(tmp_path), "x")[0] == 0.0
+    marshal.verify(str(tmp_path), "x")
+
+
+def test_object_array_goes_to_pickle(tmp_path):
+    meta = marshal.save(str(tmp_path), "x", np.array([{"a": 1}, None], dtype=object))
+    assert meta["backend"] == "pickle"
+    assert marshal.load(str(tmp_path), "x")[0] == {"a": 1}
+
+
+FRAMES = {
+    "numeric": pd.DataFrame({"a": np.arange(5.0), "b": np.arange(5), "c": [True] * 5}),
+    "index": pd.DataFrame({"a": [1.0, 2.0]}, index=pd.Index([10, 20], name="id")),
+    "dates": pd.DataFrame({"t": pd.date_range("2024-01-01", periods=3), "v": [1, 2, 3]}),
+    "empty": pd.DataFrame({"a": np.zeros(0)}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FRAMES))
+def test_dataframe_round_trip_arrow(tmp_path, name):
+    frame = FRAMES[name]
+    meta = marshal.save(str(tmp_path), "df", frame)
+    assert meta["backend"] == "arrow" and meta["type"] == "pandas.DataFrame"
+    pd.testing.assert_frame_equal(marshal.load(str(tmp_path), "df"), frame)
+
+
+@pytest.mark.parametrize("series", [pd.Series([1.0, 2.0], name="s"), pd.Series([1, 2, 3])])
+def test_series_round_trip(tmp_path, series):
+    assert marshal.save(str(tmp_path), "s", series)["backend"] == "arrow"
+    pd.testing.assert_series_equal(marshal.load(str(tmp_path), "s"), series)
+
+
+@pytest.mark.parametrize("frame", [
+    pd.DataFrame({"a": ["x", 1]}),  # mixed objects
+    pd.DataFrame({1: [1.0], 2: [2.0]}),  # non-string labels
+    pd.DataFrame({"a": [1]}, index=pd.MultiIndex.from_tuples([(1, 2)])),
+    pd.DataFrame({"a": pd.array([1, None], dtype="Int64")}),
+])
+def test_frames_arrow_cannot_round_trip_exactly_go_to_pickle(tmp_path, frame):
+    assert marshal.save(str(tmp_path), "df", frame)["backend"] == "pickle"
+    pd.testing.assert_frame_equal(marshal.load(str(tmp_path), "df"), frame)
+
+
+def test_frame_attrs_kept(tmp_path):
+    frame = pd.DataFrame({"a": [1.0]})
+    frame.attrs["source"] = "lab"
+    marshal.save(str(tmp_path), "df", frame)
+    assert marshal.load(str(tmp_path), "df").attrs == {"source": "lab"}
+
+
+def test_frame_without_pyarrow_uses_pickle(tmp_path, monkeypatch):
+    from kale_argo.runtime.marshal.frame import FrameBackend
+
+    monkeypatch.setattr(FrameBackend, "_has_arrow", False)
+    frame = FRAMES["numeric"]
+    assert marshal.save(str(tmp_path), "df", frame)["backend"] == "pickle"
+    pd.testing.assert_frame_equal(marshal.load(str(tmp_path), "df"), frame)
+
+
+@pytest.mark.parametrize("value", [
+    {"a": [1, 2.5, "x"], "b": (None, True)}, "text", 42, {1, 2}, b"\x00\x01", [1] * 1000,
+])
+def test_ordinary_objects_use_pickle(tmp_path, value):
+    meta = marshal.save(str(tmp_path), "v", value)
+    assert meta["backend"] == "pickle" and meta["bytes"] == os.path.getsize(tmp_path / "v.pkl")
+    assert marshal.load(str(tmp_path), "v") == value
+
+
+def make_closure(n):
+    return lambda x: x + n
+
+
+def test_lambdas_and_closures_fall_back_to_dill(tmp_path):
+    meta = marshal.save(str(tmp_path), "f", make_closure(3))
+    assert meta["backend"] == "dill" and files(tmp_path) == ["f.dill"]
+    assert marshal.load(str(tmp_path), "f")(1) == 4
+    assert marshal.save(str(tmp_path), "g", {"fn": lambda: 7})["backend"] == "dill"
+    assert marshal.load(str(tmp_path), "g")["fn"]() == 7
+
+
+def test_top_level_function_pickles_by_reference(tmp_path):
+    assert marshal.save(str(tmp_path), "f", make_closure)["backend"] == "pickle"
+
+
+def gen():
+    yield 1
+
+
+@pytest.mark.parametrize("make", [
+    gen, threading.Lock, threading.RLock, lambda: {"sock": socket.socket()},
+    lambda: [open(os.devnull)],
+], ids=["generator", "lock", "rlock", "socket", "file"])
+def test_unserialisable_values_fail_naming_step_and_variable(tmp_path, make):
+    value = make()
+    with pytest.raises(MarshalError) as err:
+        marshal.save(str(tmp_path), "bad", value, step="train")
+    assert "step 'train'" in str(err.value) and "variable 'bad'" in str(err.value)
+    assert files(tmp_path) == [] and marshal.describe(str(tmp_path), "bad") is None
+    for obj in (value.values() if isinstance(value, dict) else value if isinstance(value, list) else []):
+        obj.close()
+
+
+def test_without_dill_pickle_still_works_and_dill_values_fail_clearly(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "dill", None)  # import dill -> ImportError
+    assert marshal.save(str(tmp_path), "ok", {"a": 1})["backend"] == "pickle"
+    with pytest.raises(MarshalError, match=r"variable 'f'.*dill, which is not installed"):
+        marshal.save(str(tmp_path), "f", lambda: 1, step="s")
+    assert files(tmp_path) == ["ok.pkl"]
+
+
+def test_loading_dill_value_without_dill_fails_clearly(tmp_path, monkeypatch):
+    marshal.save(str(tmp_path), "f", lambda: 1)
+    monkeypatch.setitem(sys.modules, "dill", None)
+    with pytest.raises(MarshalError, match="dill, which is not installed"):
+        marshal.load(str(tmp_path), "f", step="use")
+
+
+def test_describe_and_list_values(tmp_path):
+    d = str(tmp_path)
+    assert marshal.list_values(d) == [] and marshal.describe(d, "x") is None
+    marshal.save(d, "b", [1], step="s1")
+    marshal.save(d, "a", np.ones(3), step="s2")
+    listed = marshal.list_values(d)
+    assert [m["key"] for m in listed] == ["a", "b"]
+    meta = marshal.describe(d, "a")
+    assert meta is not None
+    assert {"backend", "type", "bytes", "crc32", "step", "file"} <= set(meta)
+    assert meta["type"] == "numpy.ndarray" and meta["step"] == "s2"
+
+
+def test_resave_with_another_backend_replaces_value_and_file(tmp_path):
+    d = str(tmp_path)
+    marshal.save(d, "x", np.ones(3))
+    marshal.save(d, "x", {"now": "a dict"})
+    assert marshal.load(d, "x") == {"now": "a dict"} and files(tmp_path) == ["x.pkl"]
+
+
+@pytest.mark.parametrize("key", ["", "../x", "a/b", ".hidden", "x.tmp"])
+def test_bad_keys_are_refused(tmp_path, key):
+    with pytest.raises(MarshalError, match="not a valid marshal key"):
+        marshal.save(str(tmp_path), key, 1, step="s")
+
+
+def test_missing_value_names_variable_and_step(tmp_path):
+    with pytest.raises(MarshalError, match=r"step 'use', variable 'nope'.*no such value"):
+        marshal.load(str(tmp_path), "nope", step="use")

@@ -1,0 +1,103 @@
+"""Third-party marshal backends: register_backend and the kale_argo.marshal_backends entry points."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import pytest
+
+from kale_argo.runtime import marshal
+from kale_argo.runtime.marshal import backend as registry
+
+
+class Point:
+    def __init__(self, x: int, y: int) -> None:
+        self.x, self.y = x, y
+
+
+class PointBackend(marshal.Backend):
+    name = "point"
+    suffix = ".point"
+
+    def claims(self, value):
+        return isinstance(value, Point)
+
+    def dump(self, value, out):
+        out.write(json.dumps([value.x, value.y]).encode())
+        return {"dims": 2}
+
+    def loads(self, data, meta):
+        return Point(*json.loads(bytes(data)))
+
+
+def test_register_backend(tmp_path):
+    marshal.register_backend(PointBackend)
+    try:
+        meta = marshal.save(str(tmp_path), "p", Point(1, 2))
+        assert meta["backend"] == "point" and meta["dims"] == 2 and meta["file"] == "p.point"
+        loaded = marshal.load(str(tmp_path), "p")
+        assert (loaded.x, loaded.y) == (1, 2)
+    finally:
+        marshal.unregister_backend("point")
+    assert marshal.save(str(tmp_path), "q", Point(1, 2))["backend"] == "pickle"
+
+
+PLUGIN = '''
+import json
+from kale_argo.runtime.marshal import Backend
+
+class Celsius(float):
+    pass
+
+class CelsiusBackend(Backend):
+    name = "celsius"
+    suffix = ".degc"
+
+    def claims(self, value):
+        return isinstance(value, Celsius)
+
+    def dump(self, value, out):
+        out.write(repr(float(value)).encode())
+        return {}
+
+    def loads(self, data, meta):
+        return Celsius(bytes(data).decode())
+'''
+
+
+@pytest.fixture
+def plugin(tmp_path, monkeypatch):
+    site = tmp_path / "site"
+    (site / "degc_plugin-1.0.dist-info").mkdir(parents=True)
+    (site / "degc_plugin.py").write_text(textwrap.dedent(PLUGIN))
+    (site / "degc_plugin-1.0.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: degc-plugin\nVersion: 1.0\n")
+    (site / "degc_plugin-1.0.dist-info" / "entry_points.txt").write_text(
+        "[kale_argo.marshal_backends]\ncelsius = degc_plugin:CelsiusBackend\n")
+    monkeypatch.syspath_prepend(str(site))
+    marshal.reset_entry_points()
+    yield
+    marshal.reset_entry_points()
+
+
+def test_entry_point_backend_saves_and_loads(tmp_path, plugin):
+    import degc_plugin
+
+    data = tmp_path / "m"
+    meta = marshal.save(str(data), "t", degc_plugin.Celsius(21.5))
+    assert meta["backend"] == "celsius" and (data / "t.degc").read_text() == "21.5"
+    marshal.reset_entry_points()  # a fresh process: the plug-in is found from the file's backend
+    loaded = marshal.load(str(data), "t")
+    assert isinstance(loaded, degc_plugin.Celsius) and loaded == 21.5
+
+
+def test_entry_points_not_read_when_a_builtin_claims(tmp_path, plugin, monkeypatch):
+    import numpy as np
+
+    def boom():
+        raise AssertionError("entry points read")
+
+    monkeypatch.setattr(registry, "entry_point_backends", boom)
+    marshal.save(str(tmp_path), "a", np.zeros(2))
+    assert marshal.load(str(tmp_path), "a").shape == (2,)
