@@ -1,0 +1,52 @@
+"""Shared fixtures: write a pipeline script, run the CLI or a script in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    env.setdefault("PYTHONDONTWRITEBYTECODE", "1")
+    return env
+
+
+@pytest.fixture
+def make_script(tmp_path: Path) -> Callable[..., Path]:
+    """``make_script(text, name="pipe.py")`` writes dedented ``text`` under tmp_path."""
+    def write(text: str, name: str = "pipe.py") -> Path:
+        path = tmp_path / name
+        path.write_text(textwrap.dedent(text).lstrip())
+        return path
+    return write
+
+
+@pytest.fixture
+def run_cli(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """``run_cli(*args, cwd=tmp_path, timeout=120)``: ``kale-argo ARGS`` in a subprocess."""
+    def run(*args: str | Path, cwd: Path | None = None, timeout: float = 120,
+            ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "kale_argo.cli.main", *map(str, args)],
+                              cwd=cwd or tmp_path, env=_env(), capture_output=True, text=True,
+                              timeout=timeout)
+    return run
+
+
+@pytest.fixture
+def run_python(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """``run_python(*args, cwd=tmp_path)``: ``python ARGS`` (e.g. a script) in a subprocess."""
+    def run(*args: str | Path, cwd: Path | None = None, timeout: float = 120,
+            ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, *map(str, args)], cwd=cwd or tmp_path, env=_env(),
+                              capture_output=True, text=True, timeout=timeout)
+    return run
