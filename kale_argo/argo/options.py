@@ -1,0 +1,77 @@
+"""What the compiler needs besides the pipeline: where and how the Workflow will run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..errors import ConfigError
+from ..names import dns1123_label
+from ..spec import VolumeSpec
+from .names import check_label_key, check_label_value
+
+VOLUME_CLAIM_GC = ("OnWorkflowSuccess", "OnWorkflowCompletion")
+
+
+@dataclass(frozen=True)
+class CompileOptions:
+    """Compile-time settings. ``None`` means "not set": the Workflow leaves the field out.
+
+    Image precedence, for each step: the step's own ``image``, else the pipeline's
+    ``docker_image``, else ``image`` (``--image``), else ``default_image`` (e.g. the notebook's image
+    pinned by digest), else :data:`kale_argo.spec.DEFAULT_IMAGE`.
+    """
+
+    namespace: str | None = None
+    image: str | None = None
+    service_account: str | None = None
+    volume_claim_gc: str = "OnWorkflowSuccess"
+    volumes: list[VolumeSpec] | None = None
+    """The resolved workspace volumes; overrides the pipeline's ``volumes`` when not None."""
+    default_image: str | None = None
+    script_path: str | None = None
+    """Run the script from this path (on a mounted workspace volume) instead of shipping it."""
+    working_dir: str | None = None
+    colocate: bool = False
+    """ReadWriteOnce claims, and pod affinity keeping all of a run's pods on one node."""
+    labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
+    fs_group: int | None = 100
+    """The pods' fsGroup, so images running as a non-root user can write the volumes."""
+    python: str = "python"
+    ship_runtime: bool = True
+    """Ship kale_argo's step runtime with the script; False when every image has kale-argo."""
+
+    def validate(self) -> None:
+        """Raise a ConfigError naming the first invalid option."""
+        if self.namespace is not None and dns1123_label(self.namespace) != self.namespace:
+            raise ConfigError(f"namespace {self.namespace!r} is not a valid Kubernetes namespace",
+                              where="--namespace", hint="lowercase letters, digits and '-'")
+        for flag, image in (("--image", self.image), ("default image", self.default_image)):
+            check_image(image, flag)
+        if self.service_account is not None and not _subdomain(self.service_account):
+            raise ConfigError(f"service account {self.service_account!r} is not a valid name",
+                              where="--service-account", hint="lowercase letters, digits, '-' and '.'")
+        if self.volume_claim_gc not in VOLUME_CLAIM_GC:
+            raise ConfigError(f"volume claim GC {self.volume_claim_gc!r} is not supported",
+                              where="--volume-claim-gc", hint=f"one of {', '.join(VOLUME_CLAIM_GC)}")
+        for key, value in self.labels.items():
+            check_label_key(key, "label")
+            check_label_value(value, f"label {key!r}")
+        for key in self.annotations:
+            check_label_key(key, "annotation")
+        if self.fs_group is not None and (isinstance(self.fs_group, bool) or self.fs_group < 0):
+            raise ConfigError(f"fsGroup {self.fs_group!r} must be a group id >= 0", where="--fs-group")
+        for what, path in (("script path", self.script_path), ("working dir", self.working_dir)):
+            if path is not None and not path.startswith("/"):
+                raise ConfigError(f"{what} {path!r} must be an absolute path in the pod")
+
+
+def check_image(image: str | None, where: str) -> None:
+    """An image reference must be non-empty and have no spaces."""
+    if image is not None and (not image.strip() or any(c.isspace() for c in image)):
+        raise ConfigError(f"image {image!r} is not a valid image reference (it has spaces)", where=where,
+                          hint="e.g. python:3.11-slim or registry/name@sha256:...")
+
+
+def _subdomain(name: str) -> bool:
+    return 0 < len(name) <= 253 and all(dns1123_label(p) == p and p for p in name.split("."))

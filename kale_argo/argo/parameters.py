@@ -1,0 +1,27 @@
+"""Pipeline parameters as ``spec.arguments.parameters`` (overridable by ``argo submit -p``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hera.workflows import models as m
+
+from ..spec import PipelineSpec
+
+
+def parameter_text(value: Any) -> str:
+    """A parameter value as the text Argo passes on (``true``/``false`` for booleans)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def workflow_parameters(spec: PipelineSpec, values: dict[str, Any]) -> list[m.Parameter]:
+    """One argument per pipeline parameter, valued ``values`` (defaults with overrides applied)."""
+    result = []
+    for p in spec.parameters:
+        result.append(m.Parameter(
+            name=p.name, value=parameter_text(values[p.name]),
+            description=f"{p.type}, default {parameter_text(p.default)}",
+            enum=["true", "false"] if p.type == "bool" else None))
+    return result

@@ -1,0 +1,108 @@
+"""One step template: a container running exactly the step-runtime argv.
+
+Calls of the same @step with the same options and parameters share one template; the call itself
+(``StepSpec.runtime_call`` as JSON) arrives as the input parameter ``call``, which Argo substitutes
+into the argv, so each pod runs precisely ``step_argv(...)`` for its call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from hera.workflows import Container
+from hera.workflows import models as m
+
+from ..runtime.contract import step_argv
+from ..spec import PipelineSpec, StepSpec
+from .bundle import BUNDLE_PARAMETER, CODE_DIR, CODE_VOLUME, ENV_VAR, UNPACK, CodePlan
+from .resources import pod_metadata, resources, retry_strategy, timeout_seconds
+from .volumes import VolumePlan
+
+CALL_PARAMETER = "call"
+CALL_VALUE = "{{inputs.parameters.call}}"
+RUN_LABEL = "workflows.argoproj.io/workflow"  # Argo puts it, with the Workflow's name, on every pod
+
+
+@dataclass(frozen=True)
+class StepContext:
+    """What every step template shares."""
+
+    spec: PipelineSpec
+    code: CodePlan
+    volumes: VolumePlan
+    python: str
+    working_dir: str | None
+    colocate: bool
+
+
+def call_json(spec: PipelineSpec, step: StepSpec) -> str:
+    """The ``--call`` text for ``step``, exactly as :func:`step_argv` writes it.
+
+    A literal ``{{`` inside a string value is written as ``{\\u007b`` (the same JSON) so Argo does
+    not take it for one of its variables.
+    """
+    argv = step_argv(python="", script="", marshal_dir="", call=step.runtime_call(spec.param_types()),
+                     params={})
+    return argv[argv.index("--call") + 1].replace("{{", "{\\u007b")
+
+
+def step_params(step: StepSpec) -> dict[str, str]:
+    """The ``--param`` values of a step's argv: references to the workflow parameters."""
+    return {p: f"{{{{workflow.parameters.{p}}}}}" for p in step.parameters_used()}
+
+
+def template_key(step: StepSpec) -> tuple[Any, ...]:
+    """Calls with equal keys share a template."""
+    return (step.step, step.function, step.options.model_dump_json(), tuple(step.parameters_used()))
+
+
+def step_template(ctx: StepContext, name: str, step: StepSpec, image: str) -> Container:
+    """The template for ``step`` (and every call sharing its key)."""
+    argv = step_argv(python=ctx.python, script=ctx.code.script, marshal_dir=ctx.volumes.marshal_dir,
+                     call={}, params=step_params(step))
+    argv[argv.index("--call") + 1] = CALL_VALUE
+    mounts = list(ctx.volumes.mounts)
+    env = [m.EnvVar(name="PYTHONUNBUFFERED", value="1")]
+    init: list[m.UserContainer] | None = None
+    volumes: list[m.Volume] | None = None
+    if ctx.code.bundle is not None:
+        code_mount = m.VolumeMount(name=CODE_VOLUME, mount_path=CODE_DIR)
+        mounts.append(code_mount)
+        volumes = [m.Volume(name=CODE_VOLUME, empty_dir=m.EmptyDirVolumeSource())]
+        init = [m.UserContainer(
+            name="kale-unpack", image=image, command=[ctx.python, "-c", UNPACK],
+            env=[m.EnvVar(name=ENV_VAR, value=f"{{{{workflow.parameters.{BUNDLE_PARAMETER}}}}}")],
+            volume_mounts=[code_mount])]
+    if ctx.code.pythonpath:
+        env.append(m.EnvVar(name="PYTHONPATH", value=ctx.code.pythonpath))
+    labels, annotations = pod_metadata(step)
+    return Container(
+        name=name,
+        image=image,
+        command=argv,
+        env=env,
+        inputs=[m.Parameter(name=CALL_PARAMETER)],
+        resources=resources(step),
+        retry_strategy=retry_strategy(step),
+        active_deadline_seconds=_text(timeout_seconds(step.options.timeout)),
+        labels=labels,
+        annotations=annotations,
+        volume_mounts=mounts,
+        volumes=volumes,
+        init_containers=init,
+        working_dir=ctx.working_dir,
+        affinity=_colocated() if ctx.colocate else None,
+    )
+
+
+def _colocated() -> m.Affinity:
+    """Pod affinity keeping every pod of a run on the node of the first one."""
+    term = m.PodAffinityTerm(
+        label_selector=m.LabelSelector(match_labels={RUN_LABEL: "{{workflow.name}}"}),
+        topology_key="kubernetes.io/hostname")
+    return m.Affinity(pod_affinity=m.PodAffinity(required_during_scheduling_ignored_during_execution=[term]))
+
+
+def _text(number: int | None) -> str | None:
+    return None if number is None else str(number)

@@ -1,0 +1,106 @@
+"""Volumes of a run: the marshal claim, the workspace volumes (snapshot, clone, mount), the mounts.
+
+Every step mounts the same set. Claims created per run are ``spec.volumeClaimTemplates``; Argo
+names them after the Workflow and deletes them by ``volumeClaimGC``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from hera.workflows import models as m
+
+from ..errors import PipelineError, UserError
+from ..spec import ACCESS_MODES, PipelineSpec, VolumeSpec
+from .names import argo_names
+
+MARSHAL_VOLUME = "kale-marshal"
+RUN_DIR = "{{workflow.uid}}"
+HIDDEN_MARSHAL = ".kale-marshal"
+SNAPSHOT_API_GROUP = "snapshot.storage.k8s.io"
+READ_WRITE_ONCE = "ReadWriteOnce"
+
+
+@dataclass(frozen=True)
+class VolumePlan:
+    """What the Workflow and each step template get."""
+
+    claim_templates: list[m.PersistentVolumeClaim]
+    volumes: list[m.Volume]
+    mounts: list[m.VolumeMount]
+    marshal_dir: str
+    summary: list[dict[str, str]]
+
+
+def plan_volumes(spec: PipelineSpec, workspace: list[VolumeSpec], colocate: bool) -> VolumePlan:
+    """The marshal volume (or a hidden folder on the first workspace volume) and the workspace.
+
+    A ``snapshot`` volume whose VolumeSnapshot is not known yet (compiling without a cluster)
+    compiles as a clone of its PVC: same content at run time, no snapshot object.
+    """
+    claims: list[m.PersistentVolumeClaim] = []
+    volumes: list[m.Volume] = []
+    mounts: list[m.VolumeMount] = []
+    summary: list[dict[str, str]] = []
+    marshal = spec.marshal
+    if marshal.volume:
+        mode = READ_WRITE_ONCE if colocate else ACCESS_MODES[marshal.access_mode]
+        claims.append(_claim(MARSHAL_VOLUME, marshal.size, [mode], marshal.storage_class, None))
+        mounts.append(m.VolumeMount(name=MARSHAL_VOLUME, mount_path=marshal.path))
+        marshal_dir = _join(marshal.path, RUN_DIR)
+    elif workspace:
+        marshal_dir = _join(workspace[0].mount_path, HIDDEN_MARSHAL, RUN_DIR)
+    else:
+        raise PipelineError("marshal_volume=False needs a workspace volume to hold the values, and "
+                            "there is none", hint="set marshal_volume=True or give volumes=[...]")
+    names = argo_names([f"kale-ws-{v.claim}" for v in workspace], reserved=[MARSHAL_VOLUME])
+    for name, vol in zip(names, workspace, strict=True):
+        source = _source(vol)
+        if vol.mode == "mount":
+            volumes.append(m.Volume(name=name, persistent_volume_claim=m.PersistentVolumeClaimVolumeSource(
+                claim_name=vol.claim)))
+        else:
+            if vol.size is None:
+                raise UserError(f"workspace volume {vol.claim!r} has no size, which a clone needs",
+                                hint=f"give its size, e.g. volumes=[{{'claim': {vol.claim!r}, "
+                                     f"'mount_path': {vol.mount_path!r}, 'size': '10Gi'}}]")
+            own = [ACCESS_MODES.get(a, a) for a in vol.access_modes] or [READ_WRITE_ONCE]
+            modes = [READ_WRITE_ONCE] if colocate else own
+            claims.append(_claim(name, vol.size, modes, vol.storage_class, source))
+        mounts.append(m.VolumeMount(name=name, mount_path=vol.mount_path))
+        summary.append({"claim": vol.claim, "mode": vol.mode, "mountPath": vol.mount_path,
+                        "volume": name, "source": f"{source.kind}/{source.name}" if source else vol.claim})
+    paths = [mt.mount_path for mt in mounts]
+    for path in paths:
+        if paths.count(path) > 1:
+            raise UserError(f"two volumes are mounted at {path!r}",
+                            hint="give the marshal volume and each workspace volume its own path")
+    return VolumePlan(claims, volumes, mounts, marshal_dir, summary)
+
+
+def volumes_annotation(plan: VolumePlan) -> str | None:
+    """The workspace volumes as compact JSON (which PVC became which clone), or None."""
+    return json.dumps(plan.summary, sort_keys=True, separators=(",", ":")) if plan.summary else None
+
+
+def _source(vol: VolumeSpec) -> m.TypedLocalObjectReference | None:
+    if vol.mode == "mount":
+        return None
+    if vol.mode == "snapshot" and vol.snapshot:
+        return m.TypedLocalObjectReference(api_group=SNAPSHOT_API_GROUP, kind="VolumeSnapshot",
+                                           name=vol.snapshot)
+    return m.TypedLocalObjectReference(kind="PersistentVolumeClaim", name=vol.claim)
+
+
+def _claim(name: str, size: str, modes: list[str], storage_class: str | None,
+           source: m.TypedLocalObjectReference | None) -> m.PersistentVolumeClaim:
+    return m.PersistentVolumeClaim(
+        metadata=m.ObjectMeta(name=name),
+        spec=m.PersistentVolumeClaimSpec(
+            access_modes=modes, storage_class_name=storage_class, data_source=source,
+            resources=m.VolumeResourceRequirements(requests={"storage": m.Quantity(root=size)})))
+
+
+def _join(*parts: str) -> str:
+    return "/".join([parts[0].rstrip("/"), *parts[1:]])

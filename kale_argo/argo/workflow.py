@@ -1,0 +1,83 @@
+"""Assembling the Workflow: IR + parameter values + options -> a Hera ``Workflow``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hera.workflows import Workflow
+from hera.workflows import models as m
+
+from ..spec import DEFAULT_IMAGE, PipelineSpec, StepSpec
+from .bundle import BUNDLE_PARAMETER, plan_code
+from .dag import dag_template
+from .metadata import LABEL_PIPELINE, workflow_annotations, workflow_labels
+from .names import argo_names, generate_name
+from .options import CompileOptions, check_image
+from .parameters import workflow_parameters
+from .resources import timeout_seconds
+from .step import StepContext, call_json, step_template, template_key
+from .volumes import plan_volumes, volumes_annotation
+
+ENTRYPOINT = "main"
+
+
+def step_image(step: StepSpec, spec: PipelineSpec, options: CompileOptions) -> str:
+    """The step's image > the pipeline's docker_image > --image > the default image > DEFAULT_IMAGE."""
+    return (step.options.image or spec.docker_image or options.image or options.default_image
+            or DEFAULT_IMAGE)
+
+
+def compile_workflow(spec: PipelineSpec, params: dict[str, Any] | None = None,
+                     options: CompileOptions | None = None) -> Workflow:
+    """The pipeline as an Argo Workflow. ``params`` override parameter defaults (raw or typed).
+
+    Raises a UserError (exit 2) for anything the user can fix.
+    """
+    options = options or CompileOptions()
+    options.validate()
+    values = spec.resolve_parameters(dict(params or {}))
+    workspace = list(spec.volumes if options.volumes is None else options.volumes)
+    volumes = plan_volumes(spec, workspace, options.colocate)
+    code = plan_code(spec, options.script_path, options.ship_runtime)
+    ctx = StepContext(spec, code, volumes, options.python, options.working_dir, options.colocate)
+
+    groups: dict[tuple[Any, ...], list[StepSpec]] = {}
+    for step in spec.steps:
+        groups.setdefault(template_key(step), []).append(step)
+    template_names = argo_names([calls[0].step for calls in groups.values()], reserved=[ENTRYPOINT])
+    task_names = dict(zip([s.name for s in spec.steps], argo_names(s.name for s in spec.steps),
+                          strict=True))
+    templates, template_of = [], {}
+    for name, calls in zip(template_names, groups.values(), strict=True):
+        image = step_image(calls[0], spec, options)
+        check_image(image, f"step {calls[0].name!r}")
+        templates.append(step_template(ctx, name, calls[0], image))
+        template_of.update({s.name: name for s in calls})
+    calls_json = {s.name: call_json(spec, s) for s in spec.steps}
+    dag = dag_template(spec, ENTRYPOINT, task_names, template_of, calls_json)
+
+    arguments = workflow_parameters(spec, values)
+    if code.bundle is not None:
+        arguments.append(m.Parameter(name=BUNDLE_PARAMETER, value=code.bundle,
+                                     description="kale-argo: the script and step runtime (zip, base64)"))
+    labels = workflow_labels(spec, options.labels)
+    gc = m.VolumeClaimGC(strategy=options.volume_claim_gc) if volumes.claim_templates else None
+    security = None
+    if options.fs_group is not None:
+        security = m.PodSecurityContext(fs_group=options.fs_group, fs_group_change_policy="OnRootMismatch")
+    return Workflow(
+        generate_name=generate_name(spec.name),
+        namespace=options.namespace,
+        labels=labels,
+        annotations=workflow_annotations(spec, options.annotations, volumes_annotation(volumes)),
+        entrypoint=ENTRYPOINT,
+        arguments=arguments or None,
+        templates=[dag, *templates],
+        service_account_name=options.service_account,
+        active_deadline_seconds=timeout_seconds(spec.timeout),
+        volume_claim_templates=volumes.claim_templates or None,
+        volume_claim_gc=gc,
+        volumes=volumes.volumes or None,
+        security_context=security,
+        pod_metadata=m.Metadata(labels={LABEL_PIPELINE: labels[LABEL_PIPELINE]}),
+    )
