@@ -137,7 +137,7 @@ def gen():
 
 @pytest.mark.parametrize("make", [
     gen, threading.Lock, threading.RLock, lambda: {"sock": socket.socket()},
-    lambda: [open(os.devnull)],
+    lambda: [open(os.devnull)],  # noqa: SIM115 - closed below
 ], ids=["generator", "lock", "rlock", "socket", "file"])
 def test_unserialisable_values_fail_naming_step_and_variable(tmp_path, make):
     value = make()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -136,7 +137,7 @@ def test_array_header_disagreeing_with_metadata_fails(tmp_path):
     d = str(tmp_path)
     marshal.save(d, "v", np.arange(6.0))
     mpath = marshal.meta_path(d, "v")
-    meta = json.loads(open(mpath).read())
+    meta = json.loads(Path(mpath).read_text())
     meta["shape"] = [3]
     with open(mpath, "w") as fh:
         json.dump(meta, fh)
@@ -165,7 +166,7 @@ def test_unknown_backend_in_metadata(tmp_path):
     d = str(tmp_path)
     marshal.save(d, "v", 1)
     mpath = marshal.meta_path(d, "v")
-    meta = json.loads(open(mpath).read())
+    meta = json.loads(Path(mpath).read_text())
     meta["backend"] = "zarr-store"
     with open(mpath, "w") as fh:
         json.dump(meta, fh)

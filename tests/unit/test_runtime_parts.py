@@ -1,0 +1,96 @@
+"""Pieces of the step runtime: output unpacking, function lookup, tracebacks, records, params."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import types
+
+import pytest
+
+from kale_argo import step
+from kale_argo.errors import UserError
+from kale_argo.runtime.params import convert_parameter
+from kale_argo.runtime.record import read_record, record_path, write_record
+from kale_argo.runtime.step import StepError, _outputs, resolve_function, user_traceback
+
+
+def test_outputs_single_tuple_and_none():
+    assert _outputs((1, 2), {"outputs": ["t"]}, "s") == [("t", (1, 2))]
+    assert _outputs([1, 2], {"outputs": ["a", "b"], "unpack": True}, "s") == [("a", 1), ("b", 2)]
+    assert _outputs(5, {"outputs": []}, "s") == []
+
+
+@pytest.mark.parametrize("result, got", [((1, 2, 3), "3 values"), (7, "a int"), ("ab", "a str")])
+def test_outputs_unpack_mismatch_names_step_and_count(result, got):
+    with pytest.raises(StepError, match=rf"step 'split': returned {got}, the pipeline unpacks 2"):
+        _outputs(result, {"outputs": ["a", "b"], "unpack": True}, "split")
+
+
+def test_resolve_function_unwraps_steps_and_nested_qualnames():
+    def plain(x):
+        return x
+
+    class Holder:
+        @staticmethod
+        def method():
+            return 1
+
+    module = types.ModuleType("m")
+    module.train = step(plain)
+    module.Holder = Holder
+    assert resolve_function(module, "train", "t") is plain
+    assert resolve_function(module, "Holder.method", "t")() == 1
+    with pytest.raises(StepError, match="function 'missing' not found"):
+        resolve_function(module, "missing", "t")
+
+
+def test_user_traceback_drops_runtime_frames():
+    from kale_argo.runtime import step as runtime_step
+
+    def user():
+        raise KeyError("k")
+
+    try:
+        runtime_step.resolve_function(types.SimpleNamespace(f=user), "f", "s")()
+    except KeyError as exc:
+        text = user_traceback(exc)
+    assert "in user" in text and "KeyError: 'k'" in text
+
+
+def test_record_round_trip(tmp_path):
+    write_record(str(tmp_path), "train/2", status="failed", started=1.0, finished=2.5,
+                 outputs={}, error="boom")
+    assert record_path(str(tmp_path), "train/2").endswith("train_2.json")
+    assert read_record(str(tmp_path), "train/2") == {
+        "step": "train/2", "status": "failed", "started": 1.0, "finished": 2.5, "outputs": {},
+        "error": "boom"}
+    assert read_record(str(tmp_path), "other") is None
+
+
+@pytest.mark.parametrize("type_, raw, expected", [
+    ("int", "0x10", 16), ("int", " 7 ", 7), ("float", "1e-3", 0.001), ("bool", "off", False),
+    ("bool", "Yes", True), ("str", "x=y", "x=y"),
+])
+def test_convert_parameter(type_, raw, expected):
+    assert convert_parameter("p", type_, raw) == expected
+
+
+def test_convert_parameter_rejects_with_hint():
+    with pytest.raises(UserError, match=r"-p n: parameter 'n' expects int, got 'ten'"):
+        convert_parameter("n", "int", "ten", where="-p n")
+
+
+def test_spec_shares_the_runtime_implementation():
+    from kale_argo import spec
+
+    assert spec.convert_parameter is convert_parameter
+
+
+def test_package_import_is_light():
+    code = ("import sys, kale_argo; from kale_argo import pipeline, step; "
+            "print(sorted({m.split('.')[0] for m in sys.modules}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = set(eval(out.stdout))
+    assert "kale_argo" in loaded
+    assert not loaded & {"pydantic", "hera", "kubernetes", "yaml", "numpy", "dill", "pandas"}
