@@ -8,6 +8,8 @@ show it can fail.
 from __future__ import annotations
 
 import copy
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -269,3 +271,20 @@ def test_reference_check_flags_missing_files(tmp_path: Path) -> None:
     problems = " ".join(reference_problems(tmp_path))
     assert "absent.yaml does not exist" in problems and "without kustomization.yaml" in problems
     assert "gone.yaml does not exist" in problems and "replicas" in problems
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="no kubectl (kustomize) on PATH")
+@pytest.mark.parametrize("directory", kustomization_dirs(), ids=lambda p: str(p.relative_to(MANIFESTS)))
+def test_real_kustomize_agrees(directory: Path) -> None:
+    out = subprocess.run(["kubectl", "kustomize", str(directory)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    real = [d for d in yaml.safe_load_all(out.stdout) if d]
+
+    def identity(o: dict[str, Any]) -> tuple[str, str, str | None, str]:
+        return o["kind"], o["metadata"]["name"], o["metadata"].get("namespace"), repr(o.get("rules"))
+
+    assert sorted(map(identity, real)) == sorted(map(identity, build(directory)))
+    problems = rbac_problems(real)
+    if directory == MANIFESTS / "base":
+        problems = [p for p in problems if "has no namespace" not in p]
+    assert problems == []
