@@ -255,3 +255,33 @@ def test_pending_claims_are_explained_with_their_events(kube, api):
     assert line.startswith("claim run-1-marshal (ReadWriteMany, standard) is stuck Pending")
     assert "ProvisioningFailed" in line and "lacks ReadWriteMany" in line
     assert "run-1-waiting" not in line and "unrelated" not in line
+
+
+def test_forbidden_cluster_reads_degrade_to_what_is_known(kube, api, notebook):
+    kube.fail(r"GET /api/v1/persistentvolumes/", 403, times=10)
+    kube.fail(r"GET /apis/snapshot.storage.k8s.io/v1/volumesnapshotclasses", 403, times=10)
+    ws = prepare(api, notebook)
+    assert ws.volumes == [] and "may not list VolumeSnapshotClasses" in ws.plan.reason
+    with SnapshotController(kube):
+        ws = prepare(api, notebook, snapshot_class="csi-hostpath-snapclass")
+    assert {s["spec"]["volumeSnapshotClassName"] for s in snapshots(kube)} == {"csi-hostpath-snapclass"}
+    assert any("may not read persistentvolume" in n for n in ws.plan.notes)
+
+
+def test_a_dropped_watch_is_resumed(kube, api, notebook):
+    kube.drop_watch(after=0, times=2)
+    with SnapshotController(kube, delay=0.3):
+        ws = prepare(api, notebook, timeout=20, progress_every=5)
+    assert len(ws.snapshots) == 2
+    assert len(kube.requests("GET", "volumesnapshots")) >= 2
+
+
+@pytest.mark.parametrize(("provisioner", "colocate"), [("ebs.csi.aws.com", True), ("nfs.csi.k8s.io", False)])
+def test_marshal_storage_without_rwx_is_colocated(kube, api, tmp_path, provisioner, colocate):
+    nb = seed_notebook(kube, tmp_path, claims=(Claim("shared", "/shared", access_modes=("ReadWriteMany",)),))
+    kube.create("storage.k8s.io/v1/storageclasses", {
+        "metadata": {"name": "standard", "annotations": {
+            "storageclass.kubernetes.io/is-default-class": "true"}}, "provisioner": provisioner})
+    ws = prepare(api, nb, mode="clone")
+    assert ws.compile_options()["colocate"] is colocate
+    assert any("marshal volume is ReadWriteOnce" in n for n in ws.plan.notes) is colocate

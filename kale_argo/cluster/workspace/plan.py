@@ -10,10 +10,10 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from ...errors import WorkspaceError
+from ...errors import AuthError, WorkspaceError
 from ...spec import PipelineSpec, VolumeSpec
 from ._k8s import Kube, Obj
-from .discovery import NotebookPod, discover_notebook
+from .discovery import MountedClaim, NotebookPod, discover_notebook
 from .storage import ClaimInfo, class_name, inspect_claim, larger, snapshot_class_for
 from .volumes import VOLUME_MODES, merge_volumes, parse_volume
 
@@ -139,9 +139,13 @@ class Planner:
         self._classes: list[Obj] | None = None
         self._claims: dict[str, ClaimInfo] = {}
 
-    def classes(self) -> list[Obj]:
+    def classes(self) -> list[Obj] | None:
+        """All VolumeSnapshotClasses; None when the caller may not list them."""
         if self._classes is None:
-            self._classes = self.kube.snapshot_classes()
+            try:
+                self._classes = self.kube.snapshot_classes()
+            except AuthError:
+                return None
         return self._classes
 
     def claim(self, namespace: str, name: str, where: str | None = None) -> ClaimInfo:
@@ -151,9 +155,12 @@ class Planner:
 
     def snapshot_problem(self, info: ClaimInfo, wanted: str | None) -> str | None:
         """Why ``info`` cannot be snapshotted, or None."""
+        classes = self.classes()
+        if classes is None:
+            return None if wanted else "may not list VolumeSnapshotClasses (name one with --snapshot-class)"
         if not info.driver:
             return f"claim {info.name} is not on CSI storage (no driver found)"
-        cls = snapshot_class_for(self.classes(), info.driver, wanted)
+        cls = snapshot_class_for(classes, info.driver, wanted)
         if cls is None:
             if wanted:
                 return f"VolumeSnapshotClass {wanted!r} does not exist"
@@ -169,44 +176,22 @@ class Planner:
         if mode is not None and mode not in WORKSPACE_MODES:
             raise WorkspaceError(f"unknown workspace mode {mode!r}", where="--workspace",
                                  hint=f"use one of: {', '.join(WORKSPACE_MODES)}")
-        named_mode = mode if mode in VOLUME_MODES else "snapshot"
-        given = [parse_volume(v, named_mode) for v in volumes]
+        given = [parse_volume(v, mode if mode in VOLUME_MODES else "snapshot") for v in volumes]
         named = merge_volumes(spec.volumes if spec is not None else [], given)
         origins = {v.claim: "--volume" for v in given}
-        notebook = discover_notebook(self.kube, self.environ)
-        namespace = self.namespace or (notebook.namespace if notebook else None)
-        if not namespace:
-            raise WorkspaceError("no namespace to plan the workspace in", where="--namespace",
-                                 hint="pass --namespace")
-        if notebook is not None and self.namespace and notebook.namespace != self.namespace:
-            notebook_note = (f"the notebook pod is in namespace {notebook.namespace}, the run goes to "
-                             f"{self.namespace}: its volumes cannot be cloned there")
-            notebook = None
-        else:
-            notebook_note = None
-        plan = WorkspacePlan(namespace=namespace, mode="none", reason="")
-        plan.notebook = notebook
-        if notebook_note:
-            plan.notes.append(notebook_note)
-        if notebook is not None:
-            plan.image = notebook.pinned_image or notebook.image
-
-        candidates = [m for m in (notebook.mounts if notebook else [])
-                      if m.claim not in {v.claim for v in named}
-                      and m.mount_path not in {v.mount_path for v in named}]
-        for m in [m for m in candidates if m.sub_path]:
-            plan.skipped.append(f"{m.claim} at {m.mount_path}: mounted with subPath {m.sub_path}")
-        candidates = [m for m in candidates if not m.sub_path]
+        plan = self.start_plan(mode is not None and mode != "none" and not named)
+        candidates = self.notebook_candidates(plan, named)
         if mode is None:
             problem = None
             for m in candidates:
-                info = self.claim(namespace, m.claim)
-                problem = problem or self.snapshot_problem(info, self.snapshot_class)
-            plan.mode, plan.reason = decide_default(spec, notebook, problem)
+                problem = problem or self.snapshot_problem(self.claim(plan.namespace, m.claim),
+                                                           self.snapshot_class)
+            plan.mode, plan.reason = decide_default(spec, plan.notebook, problem)
         else:
             plan.mode, plan.reason = mode, "--workspace"
             if mode != "none" and not candidates and not named:
-                where = "not running in a pod" if notebook is None else f"pod {notebook.name} mounts no PVC"
+                nb = plan.notebook
+                where = "not running in a pod" if nb is None else f"pod {nb.name} mounts no PVC"
                 raise WorkspaceError(f"--workspace {mode}: {where}, so there is nothing to {mode}",
                                      where="--workspace",
                                      hint="name volumes with --volume CLAIM:/mount/path[:mode]")
@@ -214,16 +199,58 @@ class Planner:
             plan.skipped += [f"{m.claim} at {m.mount_path}: workspace mode none" for m in candidates]
             candidates = []
         for m in candidates:
-            plan.volumes.append(self.plan_volume(namespace, VolumeSpec(
-                claim=m.claim, mount_path=m.mount_path, mode=plan.mode), "notebook", plan.reason))
-        for v in named:
-            origin = origins.get(v.claim, "@pipeline(volumes)")
-            plan.volumes.append(self.plan_volume(namespace, v, origin, "named"))
+            plan.volumes.append(self.plan_volume(plan.namespace, VolumeSpec(
+                claim=m.claim, mount_path=m.mount_path, mode=plan.mode),  # type: ignore[arg-type]
+                "notebook", plan.reason))
+        for vol in named:
+            plan.volumes.append(self.plan_volume(plan.namespace, vol,
+                                                 origins.get(vol.claim, "@pipeline(volumes)"), "named"))
+        for planned in plan.volumes:
+            plan.notes += [f"{planned.claim}: {n}" for n in (planned.info.notes if planned.info else [])]
         plan.colocate = any(v.mode != "mount" and "ReadWriteOnce" in v.access_modes for v in plan.volumes)
         if any(v.mode == "mount" for v in plan.volumes):
             plan.notes.append("mounted claims are shared with the notebook: the run is not reproducible")
         self.locate_script(plan, spec)
         return plan
+
+    def start_plan(self, need_pod: bool) -> WorkspacePlan:
+        """An empty plan in the right namespace, with the notebook pod when we run in one.
+
+        A pod we may not read is fatal only when ``need_pod`` (its volumes were asked for)."""
+        forbidden = None
+        try:
+            notebook = discover_notebook(self.kube, self.environ)
+        except AuthError as exc:
+            if need_pod:
+                raise
+            notebook, forbidden = None, f"cannot read this pod: {exc.message}"
+        namespace = self.namespace or (notebook.namespace if notebook else None)
+        if not namespace:
+            raise WorkspaceError("no namespace to plan the workspace in", where="--namespace",
+                                 hint="pass --namespace")
+        plan = WorkspacePlan(namespace=namespace, mode="none", reason="")
+        if forbidden:
+            plan.notes.append(forbidden)
+        if notebook is not None and notebook.namespace != namespace:
+            plan.notes.append(f"the notebook pod is in namespace {notebook.namespace}, the run goes to "
+                              f"{namespace}: its volumes cannot be cloned there")
+            notebook = None
+        plan.notebook = notebook
+        if notebook is not None:
+            plan.image = notebook.pinned_image or notebook.image
+        return plan
+
+    @staticmethod
+    def notebook_candidates(plan: WorkspacePlan, named: list[VolumeSpec]) -> list[MountedClaim]:
+        """The notebook's mounted claims not overridden by a named volume (subPath mounts skipped)."""
+        mounts = plan.notebook.mounts if plan.notebook else []
+        claims = {v.claim for v in named}
+        paths = {v.mount_path for v in named}
+        candidates = [m for m in mounts if m.claim not in claims and m.mount_path not in paths]
+        for m in candidates:
+            if m.sub_path:
+                plan.skipped.append(f"{m.claim} at {m.mount_path}: mounted with subPath {m.sub_path}")
+        return [m for m in candidates if not m.sub_path]
 
     def plan_volume(self, namespace: str, vol: VolumeSpec, origin: str, reason: str) -> PlannedVolume:
         """Check one volume against the cluster and fill in its clone's settings."""
@@ -243,7 +270,7 @@ class Planner:
         if missing:
             raise WorkspaceError(f"storageclass {storage_class!r} (for the copy of claim {vol.claim}) "
                                  "does not exist", where=where, hint="kubectl get storageclass")
-        if not info.driver:
+        if not info.driver and not info.notes:
             raise WorkspaceError(f"claim {vol.claim} is not on CSI storage, so it cannot be {vol.mode}d",
                                  where=where, hint="use mode mount on RWX storage, or --workspace none")
         wanted_class = vol.snapshot_class or self.snapshot_class
@@ -254,7 +281,8 @@ class Planner:
                 raise WorkspaceError(f"cannot snapshot claim {vol.claim}: {problem}", where=where,
                                      hint="install a VolumeSnapshotClass for the driver, pass "
                                           "--snapshot-class, or use mode clone")
-            snapshot_class = class_name(snapshot_class_for(self.classes(), info.driver, wanted_class) or {})
+            found = snapshot_class_for(self.classes() or [], info.driver, wanted_class)
+            snapshot_class = class_name(found) if found else wanted_class
         if vol.snapshot and self.kube.snapshot(namespace, vol.snapshot) is None:
             raise WorkspaceError(f"volumesnapshot {vol.snapshot!r} not found in namespace {namespace!r}",
                                  where=where)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ...errors import WorkspaceError
+from ...errors import AuthError, WorkspaceError
 from ...units import parse_quantity
 from ._k8s import Kube, Obj
 
@@ -29,6 +29,7 @@ class ClaimInfo:
     phase: str | None = None
     volume: str | None = None
     storage_class_found: bool = True
+    notes: list[str] = field(default_factory=list)
 
     @property
     def rwx(self) -> bool:
@@ -70,19 +71,28 @@ def inspect_claim(kube: Kube, namespace: str, name: str, where: str | None = Non
     storage_class = spec.get("storageClassName")
     volume_name = spec.get("volumeName")
     driver = None
+    notes: list[str] = []
     if volume_name:
-        volume = kube.volume(volume_name) or {}
+        try:
+            volume = kube.volume(volume_name) or {}
+        except AuthError:  # cluster-scoped: a namespaced service account may not read it
+            volume = {}
+            notes.append(f"may not read persistentvolume {volume_name}: driver taken from the storage class")
         driver = ((volume.get("spec") or {}).get("csi") or {}).get("driver")
         storage_class = storage_class or (volume.get("spec") or {}).get("storageClassName")
     found = True
     if storage_class:
-        sc = kube.storage_class(storage_class)
-        found = sc is not None
+        try:
+            sc = kube.storage_class(storage_class)
+            found = sc is not None
+        except AuthError:
+            sc = None
+            notes.append(f"may not read storageclass {storage_class}: assuming it exists")
         driver = driver or (sc or {}).get("provisioner")
     return ClaimInfo(name=name, namespace=namespace, size=claim_size(claim), storage_class=storage_class,
                      access_modes=list(spec.get("accessModes") or []), driver=driver,
                      phase=(claim.get("status") or {}).get("phase"), volume=volume_name,
-                     storage_class_found=found)
+                     storage_class_found=found, notes=notes)
 
 
 def snapshot_class_for(classes: list[Obj], driver: str | None, wanted: str | None = None) -> Obj | None:
