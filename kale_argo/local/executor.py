@@ -238,7 +238,7 @@ def run_local(spec: PipelineSpec, params: Mapping[str, Any] | None = None, *, jo
         raise ConfigError(f"--jobs must be at least 1, got {jobs}", where="--jobs")
     folder = create_marshal_dir(spec.name, marshal_dir)
     _write_spec(spec, folder)
-    run = LocalRun(spec.name, folder, values, {})
+    run = LocalRun(spec.name, folder, values, {}, script=spec.script.path)
     scheduler = Scheduler(spec, step_commands(spec, values, folder), jobs, stream)
     run.steps = scheduler.results
     shown = ", ".join(f"{k}={v!r}" for k, v in values.items())

@@ -37,14 +37,22 @@ class LocalRun:
     params: dict[str, Any]
     steps: dict[str, StepResult]
     duration: float = 0.0
+    script: str | None = None
 
     @property
     def succeeded(self) -> bool:
         return all(s.status == SUCCEEDED for s in self.steps.values())
 
     def load(self, key: str) -> Any:
-        """The value a step stored under ``key`` (its variable name in the pipeline body)."""
+        """The value a step stored under ``key`` (its variable name in the pipeline body).
+
+        The script is imported first (as the steps import it) so its own classes unpickle.
+        """
         from ..runtime import marshal
+        from ..runtime.script import import_script
+
+        if self.script:
+            import_script(self.script)
 
         return marshal.load(self.marshal_dir, key)
 
