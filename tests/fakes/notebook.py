@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from kale_argo.spec import PipelineSpec, ScriptSpec, StepSpec
 from tests.fakes.kube import FakeKube
 
 NAMESPACE = "kubeflow-user"
@@ -29,6 +30,12 @@ SNAPSHOT_CLASS = "csi-hostpath-snapclass"
 IMAGE = "kubeflownotebookswg/jupyter-scipy:v1.8.0"
 DIGEST = "sha256:" + "ab" * 32
 SNAPSHOTS = "snapshot.storage.k8s.io/v1/volumesnapshots"
+
+
+def pipeline_spec(script: str = "/home/jovyan/work/pipe.py", **extra: Any) -> PipelineSpec:
+    """A one-step pipeline traced from ``script`` (a path in the notebook pod)."""
+    return PipelineSpec(name="demo", steps=[StepSpec(name="a", step="a", function="a")],
+                        script=ScriptSpec(path=script, sha256="0" * 64, pipeline_function="p"), **extra)
 
 
 @dataclass(frozen=True)

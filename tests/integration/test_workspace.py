@@ -10,7 +10,7 @@ import pytest
 from kale_argo.cluster.kube import api_client
 from kale_argo.cluster.workspace import explain_pending_claims, plan_workspace, prepare_workspace
 from kale_argo.errors import WorkspaceError
-from kale_argo.spec import PipelineSpec, ScriptSpec, StepSpec, VolumeSpec
+from kale_argo.spec import PipelineSpec, VolumeSpec
 from tests.fakes.kube import FakeKube, kube_fixture  # noqa: F401
 from tests.fakes.notebook import (
     NAMESPACE,
@@ -21,13 +21,11 @@ from tests.fakes.notebook import (
     seed_claim,
     seed_notebook,
 )
+from tests.fakes.notebook import (
+    pipeline_spec as make_spec,
+)
 
 pytestmark = pytest.mark.timeout(60)
-
-
-def make_spec(script: str = "/home/jovyan/work/pipe.py", **extra: object) -> PipelineSpec:
-    return PipelineSpec(name="demo", steps=[StepSpec(name="a", step="a", function="a")],
-                        script=ScriptSpec(path=script, sha256="0" * 64, pipeline_function="p"), **extra)
 
 
 def snapshots(kube: FakeKube) -> list[dict]:

@@ -17,7 +17,6 @@ from .snapshots import delete_snapshots, new_token, owner_reference, snapshot_bo
 from .storage import RWX_DRIVERS, STORAGE_DEFAULT_ANNOTATION
 
 WORKSPACE_ANNOTATION = "kale-argo.io/workspace"
-IMAGE_ANNOTATION = "kale-argo.io/notebook-image"
 
 __all__ = ["PreparedWorkspace", "explain_pending_claims", "plan_workspace", "prepare_workspace"]
 
@@ -75,11 +74,16 @@ class PreparedWorkspace:
 
 
 def workspace_record(volumes: Sequence[VolumeSpec], plan: WorkspacePlan) -> str:
-    """The Workflow annotation value: which claim became which snapshot, mounted where, how."""
-    origins = {v.claim: v.origin for v in plan.volumes}
-    return json.dumps([{"claim": v.claim, "mountPath": v.mount_path, "mode": v.mode,
-                        "snapshot": v.snapshot, "origin": origins.get(v.claim)} for v in volumes],
-                      sort_keys=True, separators=(",", ":"))
+    """The Workflow annotation value: where the workspace came from and why (the compiler's
+    ``kale-argo.io/volumes`` annotation records each claim's clone)."""
+    nb = plan.notebook
+    record = {"mode": plan.mode, "reason": plan.reason,
+              "pod": f"{nb.namespace}/{nb.name}" if nb else None, "container": nb.container if nb else None,
+              "image": plan.image,
+              "volumes": [{"claim": v.claim, "mountPath": v.mount_path, "mode": v.mode,
+                           "snapshot": v.snapshot, "origin": p.origin}
+                          for v, p in zip(volumes, plan.volumes, strict=True)]}
+    return json.dumps(record, sort_keys=True, separators=(",", ":"))
 
 
 def marshal_needs_colocation(kube: Kube, spec: PipelineSpec) -> str | None:
@@ -163,8 +167,6 @@ def prepare_workspace(
         raise
     prepared.volumes = [v.to_spec(*made.get(v.claim, (None, None))) for v in plan.volumes]
     prepared.annotations = {WORKSPACE_ANNOTATION: workspace_record(prepared.volumes, plan)}
-    if plan.image:
-        prepared.annotations[IMAGE_ANNOTATION] = plan.image
     return prepared
 
 
