@@ -1,0 +1,31 @@
+"""``kale-argo graph SCRIPT``: show the pipeline's DAG (a tree, Mermaid or Graphviz)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from .common import add_script_args, load_spec
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``graph`` subcommand."""
+    from ..argo.graph import FORMATS
+
+    parser = subparsers.add_parser(
+        "graph", help="show the pipeline's steps and their dependencies",
+        description="Trace SCRIPT and print its DAG: a readable tree by default, or Mermaid / "
+        "Graphviz (dot) text to paste into docs. Nothing runs.")
+    add_script_args(parser)
+    parser.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
+    parser.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    """Trace and print."""
+    from ..argo.graph import render_graph
+
+    spec, _ = load_spec(args)
+    sys.stdout.write(render_graph(spec, args.format))
+    return 0
