@@ -73,14 +73,15 @@ def choose_container(pod: Obj, environ: Mapping[str, str] | None = None) -> Obj:
     containers = list((pod.get("spec") or {}).get("containers") or [])
     by_name = {c.get("name"): c for c in containers}
     pod_name = (pod.get("metadata") or {}).get("name", "")
-    wanted = [env.get(CONTAINER_ENV, ""), env.get("NB_PREFIX", "").rstrip("/").rsplit("/", 1)[-1],
+    explicit = env.get(CONTAINER_ENV, "")
+    if explicit and explicit not in by_name:
+        raise WorkspaceError(f"pod {pod_name!r} has no container {explicit!r}",
+                             where=CONTAINER_ENV, hint=f"containers: {', '.join(by_name)}")
+    wanted = [explicit, env.get("NB_PREFIX", "").rstrip("/").rsplit("/", 1)[-1],
               pod_name.rsplit("-", 1)[0] if pod_name.rsplit("-", 1)[-1].isdigit() else "", pod_name]
     for name in wanted:
         if name and name in by_name:
             return by_name[name]
-    if env.get(CONTAINER_ENV):
-        raise WorkspaceError(f"pod {pod_name!r} has no container {env[CONTAINER_ENV]!r}",
-                             where=CONTAINER_ENV, hint=f"containers: {', '.join(by_name)}")
     main = [c for c in containers if c.get("name") not in SIDECARS]
     if len(main) == 1:
         return main[0]
