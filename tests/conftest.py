@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:  # `from tests.workflow_checks import ...` also under a bare `pytest`
+    sys.path.insert(0, str(REPO))
 
 
 def _env() -> dict[str, str]:
