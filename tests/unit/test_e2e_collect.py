@@ -1,0 +1,77 @@
+"""The kind e2e suite imports and collects everywhere, and skips with one clear reason where it cannot run."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kale_argo.sdk.loader import load_pipeline
+
+ROOT = Path(__file__).resolve().parents[2]
+E2E = ROOT / "e2e"
+EXPECTED = {
+    "test_e2e_runs.py::test_seed_example_runs_on_kubernetes_backend",
+    "test_e2e_runs.py::test_submit_watch_status_logs_list[kubernetes]",
+    "test_e2e_runs.py::test_submit_watch_status_logs_list[argo-server]",
+    "test_e2e_runs.py::test_failing_run_names_step_and_log_tail[kubernetes]",
+    "test_e2e_runs.py::test_failing_run_names_step_and_log_tail[argo-server]",
+    "test_e2e_runs.py::test_terminate_and_delete[kubernetes]",
+    "test_e2e_runs.py::test_terminate_and_delete[argo-server]",
+    "test_e2e_workspace.py::test_workspace_plan_from_the_pod",
+    "test_e2e_workspace.py::test_snapshot_freezes_the_workspace_at_submit",
+    "test_e2e_workspace.py::test_clone_mode_sees_the_current_workspace",
+}
+
+
+def _pytest(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if k != "KALE_ARGO_E2E"} | env
+    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *args, str(E2E)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120, env=environ)
+
+
+def test_e2e_suite_collects_the_expected_tests() -> None:
+    out = _pytest("--collect-only")
+    assert out.returncode == 0, out.stdout + out.stderr
+    collected = {line.split("e2e/", 1)[1] for line in out.stdout.splitlines() if line.startswith("e2e/")}
+    assert collected == EXPECTED
+
+
+def _skip_reasons(text: str) -> set[str]:
+    return {m.group(1).strip() for m in re.finditer(r"^SKIPPED \[\d+\] [^:]+: (.*)$", text, re.M)}
+
+
+def test_e2e_suite_is_opt_in() -> None:
+    out = _pytest("-rs")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert f"{len(EXPECTED)} skipped" in out.stdout
+    assert _skip_reasons(out.stdout) == {
+        "the kind e2e suite is opt-in: run `make e2e` (sets KALE_ARGO_E2E=1)"}
+
+
+def _docker_running() -> bool:
+    try:
+        return subprocess.run(["docker", "info"], capture_output=True, timeout=20).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+@pytest.mark.skipif(_docker_running(), reason="Docker runs here: the suite would start a kind cluster")
+def test_e2e_suite_skips_with_one_reason_without_docker() -> None:
+    out = _pytest("-rs", KALE_ARGO_E2E="1")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert f"{len(EXPECTED)} skipped" in out.stdout
+    reasons = _skip_reasons(out.stdout)
+    assert len(reasons) == 1, reasons
+    assert re.match(r"e2e needs (Docker|a running Docker engine)", reasons.pop())
+
+
+@pytest.mark.parametrize("name", ["e2e_ok", "e2e_fail", "e2e_sleep", "e2e_workspace"])
+def test_e2e_pipelines_trace(name: str) -> None:
+    spec = load_pipeline(str(E2E / "pipelines" / f"{name}.py")).trace()
+    assert spec.name == name.replace("_", "-")
+    assert spec.marshal.access_mode == "rwo"  # kind's local-path storage has no ReadWriteMany
