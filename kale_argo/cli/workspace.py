@@ -52,8 +52,11 @@ def handle(args: argparse.Namespace) -> int:
         from ..sdk.loader import load_pipeline
 
         spec = load_pipeline(args.script, args.pipeline).trace()
+    from ..cluster.workspace.discovery import pod_identity
+
     api = api_client(context=args.context, kubeconfig=args.kubeconfig)
-    plan = plan_workspace(api, args.namespace, spec, mode=args.workspace, volumes=args.volumes,
+    namespace = args.namespace or (None if pod_identity() else api.kale_namespace)
+    plan = plan_workspace(api, namespace, spec, mode=args.workspace, volumes=args.volumes,
                           snapshot_class=args.snapshot_class)
     if args.output == "json":
         print(json.dumps(plan.to_json(), indent=2, sort_keys=True))

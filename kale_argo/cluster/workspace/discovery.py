@@ -2,7 +2,8 @@
 
 Inside a pod the service-account namespace file exists and ``HOSTNAME`` is the pod's name. The
 container is the one Kubeflow names after the notebook (the last part of ``NB_PREFIX``), else the
-only non-sidecar container. ``KALE_ARGO_NAMESPACE_FILE`` overrides the namespace file's path.
+only non-sidecar container. ``KALE_ARGO_NAMESPACE_FILE`` (or the cluster layer's
+``KALE_ARGO_SERVICEACCOUNT_DIR``) overrides the namespace file's path.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ...errors import WorkspaceError
+from ..kube import SERVICE_ACCOUNT_DIR, SERVICE_ACCOUNT_DIR_ENV
 from ._k8s import Kube, Obj
 
-NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 NAMESPACE_FILE_ENV = "KALE_ARGO_NAMESPACE_FILE"
 CONTAINER_ENV = "KALE_ARGO_CONTAINER"
 SIDECARS = frozenset({"istio-proxy", "linkerd-proxy", "vault-agent", "oauth2-proxy", "kube-rbac-proxy"})
@@ -56,7 +57,8 @@ class NotebookPod:
 def pod_identity(environ: Mapping[str, str] | None = None) -> PodIdentity | None:
     """Our namespace and pod name when running inside a Kubernetes pod, else None."""
     env = os.environ if environ is None else environ
-    path = Path(env.get(NAMESPACE_FILE_ENV) or NAMESPACE_FILE)
+    sa_dir = Path(env.get(SERVICE_ACCOUNT_DIR_ENV) or SERVICE_ACCOUNT_DIR)
+    path = Path(env.get(NAMESPACE_FILE_ENV) or sa_dir / "namespace")
     hostname = env.get("HOSTNAME", "").strip()
     try:
         namespace = path.read_text().strip()
