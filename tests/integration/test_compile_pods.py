@@ -1,0 +1,115 @@
+"""A compiled Workflow's pods, rehearsed as processes: the init container unpacks the bundle, then
+each task's exact argv runs with a Python that does NOT have kale-argo installed. This proves the
+code reaches the pods through the Workflow alone (no image build, no workspace volume)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kale_argo.argo import compile_dict
+from kale_argo.argo.bundle import BUNDLE_PARAMETER, CODE_DIR, ENV_VAR, UNPACK
+from kale_argo.runtime import marshal
+from tests.unit.test_argo_compile import parameters, pod_argv, task_template
+from tests.unit.test_argo_pipelines import HEADER, tasks, trace_script, write_script
+from tests.workflow_checks import check_workflow
+
+SCRIPT = HEADER + '''
+from dataclasses import dataclass
+
+
+@dataclass
+class Summary:
+    total: int
+    label: str
+
+
+@step(name="make_numbers", limits={"cpu": "1"})
+def make_numbers(n):
+    return list(range(n))
+
+
+@step(name="split", retry_count=1)
+def split(xs):
+    half = len(xs) // 2
+    return xs[:half], xs[half:]
+
+
+@step(name="total")
+def total(xs, scale):
+    return sum(xs) * scale
+
+
+@step(name="summarise")
+def summarise(a, b, label, loud):
+    text = label.upper() if loud else label
+    print(f"summary {text}: {a + b}")
+    return Summary(total=a + b, label=text)
+
+
+@pipeline(name="pods", marshal_path="/mnt/marshal")
+def pods(n=10, scale=2.0, label="sum", loud=False):
+    xs = make_numbers(n)
+    lo, hi = split(xs)
+    a = total(lo, scale)
+    b = total(hi, scale=scale)
+    summarise(a, b, label=label, loud=loud)
+'''
+
+
+def bare_python() -> str:
+    """An interpreter without kale-argo (the venv's base Python), or skip."""
+    base = Path(sys.base_prefix) / "bin" / "python3"
+    if not base.exists():
+        pytest.skip("no base interpreter found")
+    probe = subprocess.run([str(base), "-c", "import kale_argo"], capture_output=True, env={}, cwd="/")
+    if probe.returncode == 0:
+        pytest.skip("the base interpreter has kale-argo installed")
+    return str(base)
+
+
+def run_pods(manifest: dict[str, Any], root: Path, python: str) -> list[subprocess.CompletedProcess[str]]:
+    """Unpack the bundle as the init container does, then run each task's argv in DAG order."""
+    code, marshal_root = root / "code", root / "marshal"
+    paths = {CODE_DIR: str(code), "/mnt/marshal": str(marshal_root), "{{workflow.uid}}": "uid"}
+
+    def local(text: str) -> str:
+        for pod_path, here in paths.items():
+            text = text.replace(pod_path, here)
+        return text
+
+    bundle = parameters(manifest)[BUNDLE_PARAMETER]["value"]
+    subprocess.run([python, "-c", local(UNPACK)], env={ENV_VAR: bundle}, check=True)
+    results = []
+    cwd = root / "cwd"
+    cwd.mkdir()
+    for task in tasks(manifest):
+        container = task_template(manifest, task["name"])["container"]
+        env = {e["name"]: local(e["value"]) for e in container["env"]}
+        argv = [local(a) for a in pod_argv(manifest, task["name"])]
+        assert argv[0] == "python"
+        proc = subprocess.run([python, *argv[1:]], env=env, cwd=cwd, capture_output=True, text=True,
+                              timeout=60)
+        assert proc.returncode == 0, f"{task['name']}: {proc.stdout}{proc.stderr}"
+        results.append(proc)
+    return results
+
+
+def test_pods_run_the_pipeline_from_the_workflow_alone(tmp_path: Path) -> None:
+    python = bare_python()
+    spec = trace_script(write_script(tmp_path, SCRIPT, "pods.py"))
+    manifest = compile_dict(spec, {"n": "6", "loud": "true"})
+    check_workflow(manifest)
+    procs = run_pods(manifest, tmp_path, python)
+    assert "summary SUM: 30.0" in procs[-1].stdout
+    folder = str(tmp_path / "marshal" / "uid")
+    assert marshal.load(folder, "xs") == [0, 1, 2, 3, 4, 5]
+    assert (marshal.load(folder, "a"), marshal.load(folder, "b")) == (6.0, 24.0)
+    # the bundle, not an installed copy, provided kale_argo in the pods
+    assert not os.path.exists(tmp_path / "code" / "lib" / "kale_argo" / "argo")
+    assert (tmp_path / "code" / "script" / "pods.py").read_text() == Path(spec.script.path).read_text()
