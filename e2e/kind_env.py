@@ -137,6 +137,11 @@ class Cluster:
         """Workflow name -> object, in the e2e namespace."""
         return {w["metadata"]["name"]: w for w in self.json("get", "workflows", "-n", NAMESPACE)["items"]}
 
+    def run_pods(self, run_name: str) -> list[dict[str, Any]]:
+        """The pods Argo made for a run."""
+        selector = f"workflows.argoproj.io/workflow={run_name}"
+        return list(self.json("get", "pods", "-n", NAMESPACE, "-l", selector)["items"])
+
     def phase(self, run_name: str) -> str:
         wf = self.json("get", "workflow", run_name, "-n", NAMESPACE)
         return str(wf.get("status", {}).get("phase", ""))

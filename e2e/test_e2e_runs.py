@@ -53,11 +53,6 @@ def _find(value: Any, predicate: Callable[[Any], bool]) -> bool:
     return False
 
 
-def _step_pods(cluster: Cluster, run_name: str) -> list[dict[str, Any]]:
-    return cluster.json("get", "pods", "-n", NAMESPACE, "-l", f"workflows.argoproj.io/workflow={run_name}")[
-        "items"]
-
-
 def test_seed_example_runs_on_kubernetes_backend(cluster: Cluster, kube_env: dict[str, str]) -> None:
     """Kale's binary classification example, compiled, submitted and watched to the end."""
     script = str(ROOT / "examples" / "binary_classification.py")
@@ -65,7 +60,7 @@ def test_seed_example_runs_on_kubernetes_backend(cluster: Cluster, kube_env: dic
     assert proc.returncode == 0, _out(proc)
     assert cluster.phase(run) == "Succeeded"
     assert run in proc.stdout
-    pods = _step_pods(cluster, run)
+    pods = cluster.run_pods(run)
     assert pods and all(p["spec"].get("serviceAccountName") == STEP_SA for p in pods)
 
 
@@ -109,13 +104,13 @@ def test_failing_run_names_step_and_log_tail(cluster: Cluster, backend: tuple[st
     waited = cluster.kale("wait", run, "--backend", name, "--namespace", NAMESPACE, env=env)
     assert waited.returncode == 1, _out(waited)
 
-    attempts = len(_step_pods(cluster, run))
+    attempts = len(cluster.run_pods(run))
     retried = cluster.kale("retry", run, "--backend", name, "--namespace", NAMESPACE, env=env)
     assert retried.returncode == 0, _out(retried)
     waited = cluster.kale("wait", run, "--timeout", "600", "--backend", name, "--namespace", NAMESPACE,
                           env=env, timeout=700)
     assert waited.returncode == 1, f"the step fails again after retry\n{_out(waited)}"
-    assert len(_step_pods(cluster, run)) > attempts, "retry did not run the failed step again"
+    assert len(cluster.run_pods(run)) > attempts, "retry did not run the failed step again"
 
 
 def test_terminate_and_delete(cluster: Cluster, backend: tuple[str, dict[str, str]]) -> None:

@@ -101,7 +101,14 @@ def test_workspace_plan_from_the_pod(notebook: Cluster) -> None:
     assert data["pod"] == POD and data["namespace"] == NAMESPACE and data["mode"] == "snapshot"
     volume = next(v for v in data["volumes"] if v["claim"] == CLAIM)
     assert volume["mount_path"] == MOUNT and volume["snapshot_class"] == "csi-hostpath-snapclass"
-    assert data["image"] and "@sha256:" in data["image"], "steps should run the notebook's image by digest"
+    assert data["image"] == expected_image(notebook)
+
+
+def expected_image(cluster: Cluster) -> str:
+    """The notebook's image pinned to the digest its pod status reports (the tag when it has none)."""
+    status = cluster.json("get", "pod", POD, "-n", NAMESPACE)["status"]["containerStatuses"]
+    image_id = next(c for c in status if c["name"] == POD).get("imageID", "")
+    return f"kale-argo-step@{image_id.rsplit('@', 1)[1]}" if "@sha256:" in image_id else IMAGE
 
 
 def test_snapshot_freezes_the_workspace_at_submit(notebook: Cluster) -> None:
@@ -123,6 +130,9 @@ def test_snapshot_freezes_the_workspace_at_submit(notebook: Cluster) -> None:
     assert all(s.get("status", {}).get("readyToUse") for s in snapshots)
     claims = notebook.json("get", "workflow", run, "-n", NAMESPACE)["spec"]["volumeClaimTemplates"]
     assert any((c["spec"].get("dataSource") or {}).get("kind") == "VolumeSnapshot" for c in claims)
+    pods = notebook.run_pods(run)
+    images = {c["image"] for p in pods for c in p["spec"]["containers"] if c["name"] == "main"}
+    assert images == {expected_image(notebook)}, "the steps did not run the notebook's image"
 
     deleted = exec_in(notebook, "kale-argo", "delete", run)
     assert deleted.returncode == 0, _out(deleted)
