@@ -12,8 +12,9 @@ from typing import Any
 WORKSPACE_MODES = ("snapshot", "clone", "mount", "none")
 
 
-def add_workspace_args(parser: argparse.ArgumentParser) -> None:
-    """--workspace, --volume and --snapshot-class (shared with submit)."""
+def add_workspace_args(parser: argparse.ArgumentParser, *, submit: bool = False) -> None:
+    """--workspace, --volume, --snapshot-class; with ``submit`` also --keep-snapshots and
+    --snapshot-timeout (``submit`` passes :func:`workspace_kwargs` to ``prepare_workspace``)."""
     parser.add_argument("--workspace", choices=WORKSPACE_MODES, default=None,
                         help="how the notebook's volumes reach the steps (default: snapshot inside a "
                              "pod whose storage supports it, none elsewhere)")
@@ -22,6 +23,20 @@ def add_workspace_args(parser: argparse.ArgumentParser) -> None:
                         help="a PVC to snapshot, clone or mount into every step (repeatable)")
     parser.add_argument("--snapshot-class", default=None, metavar="NAME",
                         help="the VolumeSnapshotClass to use (default: the one for the claim's driver)")
+    if submit:
+        parser.add_argument("--keep-snapshots", action="store_true",
+                            help="keep the run's VolumeSnapshots when the run is deleted")
+        parser.add_argument("--snapshot-timeout", type=float, default=300.0, metavar="SECONDS",
+                            help="how long to wait for snapshots to be ready (default: 300)")
+
+
+def workspace_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """Keyword arguments for ``prepare_workspace`` from the flags of :func:`add_workspace_args`."""
+    kwargs: dict[str, Any] = {"mode": args.workspace, "volumes": list(args.volumes),
+                              "snapshot_class": args.snapshot_class}
+    if hasattr(args, "keep_snapshots"):
+        kwargs.update(keep_snapshots=args.keep_snapshots, timeout=args.snapshot_timeout)
+    return kwargs
 
 
 def register(subparsers: Any) -> None:

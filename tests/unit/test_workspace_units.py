@@ -167,9 +167,24 @@ def test_a_bound_claim_is_not_explained():
 
 
 def test_progress_goes_to_out_only():
-    from kale_argo.cluster.workspace.api import _say
+    from kale_argo.cluster.workspace.snapshots import progress
 
     buf = io.StringIO()
-    _say(buf, "hello")
-    _say(None, "nowhere")
+    progress(buf, "hello")
+    progress(None, "nowhere")
     assert buf.getvalue() == "hello\n"
+
+
+def test_submit_flags_become_prepare_workspace_arguments():
+    import argparse
+
+    from kale_argo.cli.workspace import add_workspace_args, workspace_kwargs
+
+    parser = argparse.ArgumentParser()
+    add_workspace_args(parser, submit=True)
+    args = parser.parse_args(["--workspace", "clone", "--volume", "a:/a", "--volume", "b:/b:mount",
+                              "--keep-snapshots", "--snapshot-timeout", "30"])
+    assert workspace_kwargs(args) == {"mode": "clone", "volumes": ["a:/a", "b:/b:mount"],
+                                      "snapshot_class": None, "keep_snapshots": True, "timeout": 30.0}
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--workspace", "copy"])

@@ -13,7 +13,15 @@ from ._k8s import Kube, Obj
 from .pending import explain_pending_claims
 from .plan import Planner, WorkspacePlan
 from .preflight import check_access
-from .snapshots import delete_snapshots, new_token, owner_reference, snapshot_body, snapshot_name, wait_ready
+from .snapshots import (
+    delete_snapshots,
+    new_token,
+    owner_reference,
+    progress,
+    snapshot_body,
+    snapshot_name,
+    wait_ready,
+)
 from .storage import RWX_DRIVERS, STORAGE_DEFAULT_ANNOTATION
 
 WORKSPACE_ANNOTATION = "kale-argo.io/workspace"
@@ -157,13 +165,13 @@ def prepare_workspace(
                                  colocate=plan.colocate, keep_snapshots=keep_snapshots,
                                  api_client=api_client, plan=plan)
     for line in plan.notes:
-        _say(out, f"note: {line}")
+        progress(out, f"note: {line}")
     try:
         made = _take_snapshots(kube, plan, spec, prepared, out, timeout, progress_every)
     except BaseException:
         failed = prepared.rollback()
         for line in failed:
-            _say(out, f"could not delete snapshot {line}")
+            progress(out, f"could not delete snapshot {line}")
         raise
     prepared.volumes = [v.to_spec(*made.get(v.claim, (None, None))) for v in plan.volumes]
     prepared.annotations = {WORKSPACE_ANNOTATION: workspace_record(prepared.volumes, plan)}
@@ -184,13 +192,9 @@ def _take_snapshots(kube: Kube, plan: WorkspacePlan, spec: PipelineSpec, prepare
         kube.create_snapshot(plan.namespace, body)
         prepared.snapshots.append(name)
         names[name] = vol.claim
-        _say(out, f"snapshot {name} of claim {vol.claim} (class {vol.snapshot_class}) created")
+        progress(out, f"snapshot {name} of claim {vol.claim} (class {vol.snapshot_class}) created")
     sizes = wait_ready(kube, plan.namespace, names, token, timeout=timeout, out=out,
                        progress_every=progress_every)
     return {claim: (name, sizes.get(name)) for name, claim in names.items()}
 
-
-def _say(out: TextIO | None, line: str) -> None:
-    if out is not None:
-        print(line, file=out, flush=True)
 

@@ -19,6 +19,12 @@ PIPELINE_LABEL = "kale-argo.io/pipeline"
 SOURCE_ANNOTATION = "kale-argo.io/source-claim"
 
 
+def progress(out: TextIO | None, line: str) -> None:
+    """Print one progress line to ``out`` (nothing when it is None)."""
+    if out is not None:
+        print(line, file=out, flush=True)
+
+
 def new_token() -> str:
     """A short random token tying one submission's snapshots together."""
     return secrets.token_hex(3)
@@ -61,8 +67,7 @@ def wait_ready(kube: Kube, namespace: str, pending: dict[str, str], token: str, 
     sizes: dict[str, str | None] = {}
 
     def say(line: str) -> None:
-        if out is not None:
-            print(line, file=out, flush=True)
+        progress(out, line)
 
     say(f"waiting for {len(waiting)} snapshot(s) to be ready: {', '.join(waiting)}")
     while waiting:
