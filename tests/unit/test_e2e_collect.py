@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from kale_argo.sdk.loader import load_pipeline
+from tests.workflow_checks import check_workflow
 
 ROOT = Path(__file__).resolve().parents[2]
 E2E = ROOT / "e2e"
@@ -75,3 +76,19 @@ def test_e2e_pipelines_trace(name: str) -> None:
     spec = load_pipeline(str(E2E / "pipelines" / f"{name}.py")).trace()
     assert spec.name == name.replace("_", "-")
     assert spec.marshal.access_mode == "rwo"  # kind's local-path storage has no ReadWriteMany
+
+
+@pytest.mark.parametrize("script", [*(f"e2e/pipelines/{n}.py" for n in ("e2e_ok", "e2e_fail", "e2e_sleep")),
+                                    "examples/binary_classification.py"])
+def test_e2e_submissions_compile_to_valid_workflows(script: str) -> None:
+    """What the e2e suite submits (with its flags: image, service account, one node) is a valid Workflow."""
+    from kale_argo.argo import CompileOptions, compile_dict
+
+    spec = load_pipeline(str(ROOT / script)).trace()
+    options = CompileOptions(namespace="argo", image="kale-argo-step:e2e", service_account="kale-argo-step",
+                             colocate=True)
+    workflow = compile_dict(spec, {}, options)
+    check_workflow(workflow)
+    assert workflow["spec"]["serviceAccountName"] == "kale-argo-step"
+    for claim in workflow["spec"].get("volumeClaimTemplates", []):
+        assert claim["spec"]["accessModes"] == ["ReadWriteOnce"], "kind's local-path storage has no RWX"
