@@ -180,15 +180,24 @@ def test_adopt_sets_owner_references_unless_kept(kube, api, notebook):
     with SnapshotController(kube):
         ws = prepare(api, notebook)
         kept = prepare(api, notebook, keep_snapshots=True)
-    ws.adopt(wf)
-    kept.adopt(wf)
+    assert ws.adopt(wf) == [] and kept.adopt(wf) == []
     owners = {s["metadata"]["name"]: s["metadata"].get("ownerReferences") for s in snapshots(kube)}
+    assert {s["metadata"]["labels"]["kale-argo.io/workflow"] for s in snapshots(kube)} == {"demo-abc"}
     for name in ws.snapshots:
         assert owners[name] == [{"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow", "name": "demo-abc",
                                  "uid": wf["metadata"]["uid"], "blockOwnerDeletion": False,
                                  "controller": False}]
     for name in kept.snapshots:
         assert not owners[name]
+
+
+def test_adopt_reports_what_it_could_not_tie(kube, api, notebook):
+    with SnapshotController(kube):
+        ws = prepare(api, notebook)
+    assert len(ws.adopt({"metadata": {"name": "no-uid"}})) == 2
+    kube.fail(r"PATCH .*/volumesnapshots/", 403, times=1)
+    failed = ws.adopt({"metadata": {"name": "wf", "uid": "u-1"}})
+    assert len(failed) == 1 and "forbidden" in failed[0]
 
 
 def test_outside_a_pod_only_named_volumes(kube, api, tmp_path):

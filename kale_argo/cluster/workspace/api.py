@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from ...errors import KaleArgoError
+from ...errors import KaleArgoError, WorkspaceError
 from ...spec import PipelineSpec, VolumeSpec
 from ._k8s import Kube, Obj
 from .pending import explain_pending_claims
@@ -25,6 +25,7 @@ from .snapshots import (
 from .storage import RWX_DRIVERS, STORAGE_DEFAULT_ANNOTATION
 
 WORKSPACE_ANNOTATION = "kale-argo.io/workspace"
+WORKFLOW_LABEL = "kale-argo.io/workflow"
 
 __all__ = ["PreparedWorkspace", "explain_pending_claims", "plan_workspace", "prepare_workspace"]
 
@@ -68,17 +69,30 @@ class PreparedWorkspace:
         self.snapshots = []
         return failed
 
-    def adopt(self, workflow: dict[str, Any]) -> None:
-        """Tie each created snapshot to the created Workflow (ownerReference), unless keep_snapshots.
+    def adopt(self, workflow: dict[str, Any]) -> list[str]:
+        """Tie each created snapshot to the created Workflow: a ``kale-argo.io/workflow`` label and,
+        unless ``keep_snapshots``, an ownerReference (deleting the run deletes them).
 
-        ``workflow`` is the Workflow as the server returned it (needs metadata.name and .uid).
+        ``workflow`` is the Workflow as the server returned it (metadata.name and .uid). The run
+        exists by now, so nothing is raised: returns one line per snapshot that could not be tied.
         """
-        if self.keep_snapshots or not self.snapshots or self.api_client is None:
-            return
+        if not self.snapshots or self.api_client is None:
+            return []
         kube = Kube(self.api_client)
-        ref = owner_reference(workflow)
+        meta = workflow.get("metadata") or {}
+        patch: dict[str, Any] = {"metadata": {"labels": {WORKFLOW_LABEL: str(meta.get("name", ""))}}}
+        if not self.keep_snapshots:
+            try:
+                patch["metadata"]["ownerReferences"] = [owner_reference(workflow)]
+            except WorkspaceError as exc:
+                return [f"{name}: {exc}" for name in self.snapshots]
+        failed = []
         for name in self.snapshots:
-            kube.patch_snapshot(self.namespace, name, {"metadata": {"ownerReferences": [ref]}})
+            try:
+                kube.patch_snapshot(self.namespace, name, patch)
+            except KaleArgoError as exc:
+                failed.append(f"{name}: {exc.one_line()}")
+        return failed
 
 
 def workspace_record(volumes: Sequence[VolumeSpec], plan: WorkspacePlan) -> str:
