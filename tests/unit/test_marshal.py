@@ -62,6 +62,8 @@ FRAMES = {
     "index": pd.DataFrame({"a": [1.0, 2.0]}, index=pd.Index([10, 20], name="id")),
     "dates": pd.DataFrame({"t": pd.date_range("2024-01-01", periods=3), "v": [1, 2, 3]}),
     "empty": pd.DataFrame({"a": np.zeros(0)}),
+    "missing": pd.DataFrame({"a": [1.0, np.nan], "t": pd.to_datetime(["2024-01-01", None])}),
+    "named-range": pd.DataFrame({"a": [1, 2]}, index=pd.RangeIndex(2, name="row")),
 }
 
 

@@ -20,16 +20,15 @@ import json
 import os
 import re
 import time
-import zlib
 from typing import Any
 
 from ...errors import MarshalError
 from ._files import (
-    CHUNK,
     atomic_writer,
     file_crc32,
     fsync_directory,
     is_temp_name,
+    map_verified,
     sampled_crc32_of_path,
     write_json_atomic,
 )
@@ -206,30 +205,13 @@ def load(directory: str, key: str, *, step: str | None = None) -> Any:
                     "sample_crc32"]:
                 raise ValueError("checksum mismatch (sampled blocks)")
             return backend.load_path(path, meta)
-        data = _read_verified(path, meta)
-        return backend.loads(memoryview(data), meta)
+        data = map_verified(path, int(meta["bytes"]), int(meta.get("crc32", -1)))
+        return backend.loads(data, meta)
     except MarshalError:
         raise
     except Exception as exc:
         raise MarshalError(f"{_where(step, key, path)}: corrupt or unloadable {meta['backend']} "
                            f"value ({_reason(exc)})") from exc
-
-
-def _read_verified(path: str, meta: dict[str, Any]) -> bytearray:
-    size = int(meta["bytes"])
-    buf = bytearray(size)
-    view = memoryview(buf)
-    crc = done = 0
-    with open(path, "rb", buffering=0) as fh:
-        while done < size:
-            n = fh.readinto(view[done:done + CHUNK])
-            if not n:
-                raise ValueError(f"truncated while reading ({done} of {size} bytes)")
-            crc = zlib.crc32(view[done:done + n], crc)
-            done += n
-    if crc != meta.get("crc32"):
-        raise ValueError("checksum mismatch")
-    return buf
 
 
 def verify(directory: str, key: str, *, step: str | None = None) -> dict[str, Any]:

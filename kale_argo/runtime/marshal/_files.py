@@ -5,41 +5,47 @@ fsynced, renamed over the final name with :func:`os.replace`, and the directory 
 process killed mid-write leaves at worst a temporary file that nothing ever loads.
 
 Checksum: CRC-32 (``zlib.crc32``, about 6 GiB/s here against about 2 GiB/s for SHA-256): it guards
-against torn and corrupted files, not against tampering, and is computed while the bytes stream
-to disk so a save never holds an extra copy for it.
+against torn and corrupted files, not against tampering. It is computed from the written file
+(page cache, memory-mapped: no extra copy) while the fsync waits for the disk.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import mmap
 import os
+import threading
 import zlib
 from collections.abc import Iterator
 from typing import Any
 
 CHUNK = 64 << 20  # bytes per write/read call for large buffers
+PARALLEL_CRC_MIN = 8 << 20  # from this size, checksum in parallel with the fsync
 SAMPLE_EDGE = 1 << 20  # head and tail bytes covered by the sampled checksum
 SAMPLE_BLOCK = 64 << 10
 SAMPLE_BLOCKS = 16
 
 
 class ChecksumWriter:
-    """A binary file-like sink that counts bytes and updates a CRC-32 as they are written."""
+    """The binary sink a backend writes a value to: a temporary file (``fd``, ``path``).
 
-    def __init__(self, fd: int) -> None:
-        self._fd = fd
+    A backend may write through :meth:`write` or reopen ``path`` with its own native writer.
+    ``size`` and ``crc`` are filled in when the write is committed, from the file's bytes.
+    """
+
+    def __init__(self, fd: int, path: str) -> None:
+        self.fd = fd
+        self.path = path
         self.size = 0
         self.crc = 0
 
     def write(self, data: Any) -> int:
         view = memoryview(data).cast("B")
         total = len(view)
-        self.crc = zlib.crc32(view, self.crc)
         done = 0
         while done < total:
-            done += os.write(self._fd, view[done:done + CHUNK])
-        self.size += total
+            done += os.write(self.fd, view[done:done + CHUNK])
         return total
 
     def writable(self) -> bool:
@@ -48,12 +54,51 @@ class ChecksumWriter:
     def flush(self) -> None:  # os.write is unbuffered
         return None
 
-    def tell(self) -> int:
-        return self.size
-
     @property
     def closed(self) -> bool:
         return False
+
+
+def _crc_of_fd(fd: int, size: int) -> int:
+    if not size:
+        return 0
+    with mmap.mmap(fd, size, access=mmap.ACCESS_READ) as mapped:
+        view = memoryview(mapped)
+        try:
+            crc = 0
+            for start in range(0, size, CHUNK):
+                crc = zlib.crc32(view[start:start + CHUNK], crc)
+            return crc
+        finally:
+            view.release()
+
+
+def fsync_and_checksum(fd: int) -> tuple[int, int]:
+    """fsync ``fd`` and return (size, CRC-32) of its file. For large files the CRC is computed
+    from the page cache while the fsync waits for the disk (both release the GIL), so the
+    checksum costs no wall time."""
+    size = os.fstat(fd).st_size
+    if size < PARALLEL_CRC_MIN:
+        crc = _crc_of_fd(fd, size)
+        os.fsync(fd)
+        return size, crc
+    failed: list[OSError] = []
+
+    def sync() -> None:
+        try:
+            os.fsync(fd)
+        except OSError as exc:
+            failed.append(exc)
+
+    syncer = threading.Thread(target=sync, daemon=True)
+    syncer.start()
+    try:
+        crc = _crc_of_fd(fd, size)
+    finally:
+        syncer.join()
+    if failed:
+        raise failed[0]
+    return size, crc
 
 
 def fsync_directory(directory: str) -> None:
@@ -85,12 +130,12 @@ def is_temp_name(name: str) -> bool:
 def atomic_writer(path: str) -> Iterator[ChecksumWriter]:
     """Write ``path`` atomically; on any exception the temporary file is removed, ``path`` untouched."""
     tmp = temp_path(path)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
     try:
         try:
-            writer = ChecksumWriter(fd)
+            writer = ChecksumWriter(fd, tmp)
             yield writer
-            os.fsync(fd)
+            writer.size, writer.crc = fsync_and_checksum(fd)
         finally:
             os.close(fd)
         os.replace(tmp, path)
@@ -106,6 +151,21 @@ def write_json_atomic(path: str, data: Any) -> None:
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     with atomic_writer(path) as out:
         out.write(json.dumps(data, sort_keys=True, indent=1).encode())
+
+
+def map_verified(path: str, size: int, crc: int) -> memoryview:
+    """The file's bytes, memory-mapped read-only, after checking their CRC-32 (ValueError if not)."""
+    if not size:
+        return memoryview(b"")
+    with open(path, "rb") as fh:
+        mapped = mmap.mmap(fh.fileno(), size, access=mmap.ACCESS_READ)
+    view = memoryview(mapped)
+    actual = 0
+    for start in range(0, size, CHUNK):
+        actual = zlib.crc32(view[start:start + CHUNK], actual)
+    if actual != crc:
+        raise ValueError("checksum mismatch")
+    return view
 
 
 def file_crc32(path: str) -> tuple[int, int]:

@@ -42,6 +42,21 @@ def _arrow_safe(value: Any, pd: Any) -> bool:
     return all(_simple_dtype(d, np) for d in value.dtypes)
 
 
+def _to_arrow(frame: Any, pa: Any) -> Any:
+    """The frame as an Arrow table, zero-copy for numeric columns.
+
+    ``Table.from_pandas`` scans every float column for NaN to turn it into null (a full pass over
+    the data); here floats keep NaN as a value, which converts back to the same NaN.
+    """
+    schema = pa.Schema.from_pandas(frame)
+    stored_index = [c for c in schema.pandas_metadata["index_columns"] if isinstance(c, str)]
+    arrays = []
+    for field in schema:
+        values = (frame.index if field.name in stored_index else frame[field.name]).to_numpy()
+        arrays.append(pa.array(values, type=field.type, from_pandas=values.dtype.kind != "f"))
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
 class FrameBackend(Backend):
     name = "arrow"
     suffix = ".arrow"
@@ -61,8 +76,8 @@ class FrameBackend(Backend):
 
         series = isinstance(value, pd.Series)
         frame = value.to_frame(_SERIES_COLUMN) if series else value
-        table = pa.Table.from_pandas(frame)
-        with pa.ipc.new_file(out, table.schema) as writer:
+        table = _to_arrow(frame, pa)
+        with pa.OSFile(out.path, "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
             writer.write_table(table)
         extra: dict[str, Any] = {"shape": list(value.shape)}
         if series:
