@@ -486,6 +486,28 @@ class FakeKube:
         query = f"?labelSelector={urllib.parse.quote(label_selector)}" if label_selector else ""
         return self.request("GET", resource_path(resource, namespace) + query)["items"]
 
+    def advance_run(self, name: str, phase: str, steps: dict[str, str] | None = None, *,
+                    namespace: str = "default", messages: dict[str, str] | None = None,
+                    logs: dict[str, str] | None = None) -> None:
+        """Move Workflow ``name`` to ``phase`` with these step phases, creating the steps' pods (with
+        Argo's labels and node-name annotations) and their logs, as the workflow-controller would."""
+        from tests.fakes.argo_status import pod_for, status
+
+        workflow = self.get("argoproj.io/v1alpha1/workflows", namespace, name)
+        assert workflow is not None, f"no workflow {name}"
+        for task in steps or {}:
+            pod = pod_for(workflow, task)
+            if self.get("v1/pods", namespace, pod) is None:
+                self.create("v1/pods", {"metadata": {
+                    "name": pod, "labels": {"workflows.argoproj.io/workflow": name},
+                    "annotations": {"workflows.argoproj.io/node-name": f"{name}.{task}"}},
+                    "spec": {"containers": [{"name": "main", "image": "x"}]}}, namespace)
+            if task in (logs or {}):
+                self.set_log(namespace, pod, (logs or {})[task])
+        self.patch("argoproj.io/v1alpha1/workflows", namespace, name, {
+            "status": status(workflow, phase, steps, messages),
+            "metadata": {"labels": {"workflows.argoproj.io/phase": phase}}})
+
     # -- state set directly -------------------------------------------------------------------------
 
     def set_log(self, namespace: str, pod: str, text: str, container: str = "main", *,

@@ -1,0 +1,154 @@
+"""Failure handling shared by both backends: retries with backoff, and one-line cluster errors.
+
+Every call names what it does (:class:`Call`: verb, resource, namespace, name), so a 403 can say
+which permission is missing where. Only calls that are safe to repeat are retried.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+import ssl
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from ..errors import AuthError, ClusterError, ConnectionFailed, NotFoundError
+from .redact import redact
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+TLS_HINT = ("check the server's certificate and CA; to skip verification (insecure) pass "
+            "--insecure-skip-verify or set ARGO_INSECURE_SKIP_VERIFY=true")
+
+
+@dataclass(frozen=True)
+class Call:
+    """One API call, described the way Kubernetes RBAC names it."""
+
+    verb: str
+    resource: str
+    namespace: str | None = None
+    name: str | None = None
+    group: str = "argoproj.io"
+
+    def target(self) -> str:
+        what = f"{self.resource} {self.name!r}" if self.name else self.resource
+        return f"{what} in namespace {self.namespace!r}" if self.namespace else what
+
+
+class HTTPFailure(Exception):
+    """A non-2xx answer, backend-neutral: status code and the server's message (already redacted)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        self.status = status
+        self.message = redact(message)
+        super().__init__(f"HTTP {status}: {self.message}")
+
+
+class Transient(Exception):
+    """A connection-level failure that may succeed when repeated (refused, reset, timed out)."""
+
+    def __init__(self, message: str, *, tls: bool = False, timeout: bool = False) -> None:
+        self.tls = tls
+        self.timeout = timeout
+        super().__init__(redact(message))
+
+
+def cluster_error(exc: HTTPFailure, call: Call, *, server: str) -> ClusterError:
+    """The one-line error for an HTTP failure of ``call`` on ``server``."""
+    if exc.status == 401:
+        return AuthError(f"{server} rejected the credentials (401 Unauthorized) when trying to "
+                         f"{call.verb} {call.target()}",
+                         hint="check the token (--token / ARGO_TOKEN) or the kubeconfig user; "
+                              "it may have expired")
+    if exc.status == 403:
+        group = f" (API group {call.group!r})" if call.group else ""
+        return AuthError(f"permission denied: cannot {call.verb} {call.resource}{group} in namespace "
+                         f"{call.namespace!r} (403 Forbidden)",
+                         hint=f"grant the verb {call.verb!r} on {call.resource!r} in {call.namespace!r} "
+                              "to your user or service account (a Role and RoleBinding)")
+    if exc.status == 404:
+        if re.search(r'namespaces? "?[^"\s]*"? not found', exc.message):
+            return NotFoundError(f"namespace {call.namespace!r} does not exist on {server}",
+                                 where="--namespace", hint="check the name with `kubectl get namespaces`")
+        if call.name:
+            return NotFoundError(f"{call.target()} not found on {server}",
+                                 hint="list runs with `kale-argo list`")
+        return NotFoundError(f"{call.resource} not found on {server}: {exc.message}",
+                             hint="is Argo Workflows installed (its CRDs / the Argo Server path)?")
+    if exc.status == 409:
+        return ClusterError(f"{call.target()} already exists (409 Conflict)",
+                            hint="use another name, or delete the old run")
+    return ClusterError(f"{server} answered {exc.status} when trying to {call.verb} {call.target()}: "
+                        f"{exc.message}")
+
+
+def connection_error(exc: Transient, *, server: str) -> ConnectionFailed:
+    """The one-line error when ``server`` cannot be reached."""
+    if exc.tls:
+        return ConnectionFailed(f"TLS verification failed for {server}: {exc}", hint=TLS_HINT)
+    if exc.timeout:
+        return ConnectionFailed(f"{server} did not answer in time: {exc}",
+                                hint="check the server address and the network; retry later")
+    return ConnectionFailed(f"cannot connect to {server}: {exc}",
+                            hint="check the server address (--argo-server / ARGO_SERVER, or the kubeconfig)")
+
+
+def is_tls_error(exc: BaseException) -> bool:
+    """True when ``exc`` (or its cause chain) is a certificate/TLS failure."""
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None:
+            return False
+        if isinstance(seen, ssl.SSLError) or "CERTIFICATE_VERIFY_FAILED" in str(seen) or \
+                type(seen).__name__ == "SSLError":
+            return True
+        seen = seen.__cause__ or seen.__context__ or (seen.args[0] if seen.args and
+                                                       isinstance(seen.args[0], BaseException) else None)
+    return False
+
+
+def with_retries(fn: Callable[[], T], call: Call, *, server: str, safe: bool = True, attempts: int = 5,
+                 base_delay: float = 0.2, max_delay: float = 3.0,
+                 sleep: Callable[[float], None] = time.sleep) -> T:
+    """Run ``fn``; retry Transient failures and 5xx/429 with jittered exponential backoff when ``safe``.
+
+    Raises the one-line ClusterError/ConnectionFailed for the last failure. An unsafe call (a
+    create) is never repeated here: the caller decides, after looking the object up.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return fn()
+        except HTTPFailure as exc:
+            if not (safe and exc.status in RETRY_STATUSES and attempt < attempts):
+                raise cluster_error(exc, call, server=server) from None
+            log.debug("%s %s: HTTP %s, retrying (%d/%d)", call.verb, call.target(), exc.status, attempt,
+                      attempts)
+        except Transient as exc:
+            if exc.tls or not safe or attempt >= attempts:
+                raise connection_error(exc, server=server) from None
+            log.debug("%s %s: %s, retrying (%d/%d)", call.verb, call.target(), exc, attempt, attempts)
+        sleep(min(max_delay, base_delay * 2 ** (attempt - 1)) * (0.5 + random.random() / 2))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def translated(iterable: Iterable[T], translate: Callable[[Callable[[], T]], T]) -> Iterator[T]:
+    """Iterate ``iterable`` with each step run through a backend's ``translate`` (failures mapped)."""
+    iterator = iter(iterable)
+    while True:
+        try:
+            item = translate(lambda: next(iterator))
+        except StopIteration:
+            return
+        yield item
+
+
+def describe(obj: Any) -> str:
+    """A short redacted description of a low-level exception (first line)."""
+    text = redact(obj).strip().splitlines()
+    return text[0] if text else type(obj).__name__
