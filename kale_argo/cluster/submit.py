@@ -47,14 +47,16 @@ def _needs_workspace(spec: PipelineSpec, workspace: str | None, volumes: Sequenc
 def submit_pipeline(spec: PipelineSpec, params: dict[str, Any] | None = None, *, namespace: str | None = None,
                     backend: str | Backend = "auto", watch: bool = False, workspace: str | None = None,
                     volumes: Sequence[str] = (), image: str | None = None, service_account: str | None = None,
-                    out: TextIO | None = None, timeout: float | None = None, **backend_kwargs: Any) -> str:
+                    out: TextIO | None = None, timeout: float | None = None,
+                    workspace_options: dict[str, Any] | None = None, **backend_kwargs: Any) -> str:
     """Compile ``spec`` with ``params`` and create it as a run; returns the run's name.
 
     ``backend``: "auto" | "argo-server" | "kubernetes" (or a ready Backend). ``workspace``:
     "snapshot" | "clone" | "mount" | "none" | None (decided by the workspace layer). ``volumes``:
     ``--volume CLAIM:/path[:mode]`` strings. ``backend_kwargs``: argo_server, token,
-    insecure_skip_verify, base_href, context, kubeconfig. With ``watch``, follows the run and raises
-    RunFailed unless it Succeeded.
+    insecure_skip_verify, base_href, context, kubeconfig. ``workspace_options``: more keyword
+    arguments for ``prepare_workspace`` (snapshot_class, keep_snapshots, timeout). With ``watch``,
+    follows the run (at most ``timeout`` seconds) and raises RunFailed unless it Succeeded.
     """
     from ..argo import CompileOptions, compile_dict
 
@@ -69,8 +71,9 @@ def submit_pipeline(spec: PipelineSpec, params: dict[str, Any] | None = None, *,
     if _needs_workspace(spec, workspace, volumes):
         from .workspace import prepare_workspace
 
+        extra_options = {k: v for k, v in (workspace_options or {}).items() if k not in ("mode", "volumes")}
         prepared = prepare_workspace(_kube_client(runner, backend_kwargs), namespace, spec, mode=workspace,
-                                     volumes=list(volumes), out=out)
+                                     volumes=list(volumes), out=out, **extra_options)
     try:
         extra = prepared.compile_options() if prepared is not None else {}
         labels = {**extra.pop("labels", {}), SUBMISSION_LABEL: secrets.token_hex(8)}
