@@ -22,7 +22,7 @@ def write_record(marshal_dir: str, step: str, *, status: str, started: float, fi
     """Write the record atomically: {step, status, started, finished, outputs, error}."""
     record = {"step": step, "status": status, "started": started, "finished": finished,
               "outputs": outputs, "error": error}
-    write_json_atomic(record_path(marshal_dir, step), record)
+    write_json_atomic(record_path(marshal_dir, step), record, sync=False)
     return record
 
 

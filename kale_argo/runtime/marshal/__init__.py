@@ -30,7 +30,6 @@ from ._files import (
     is_temp_name,
     map_verified,
     sampled_crc32_of_path,
-    write_json_atomic,
 )
 from .backend import (
     ENTRY_POINT_GROUP,
@@ -80,9 +79,8 @@ def save(directory: str, key: str, value: Any, *, step: str | None = None) -> di
     os.makedirs(os.path.join(directory, META_DIR), exist_ok=True)
     old = _read_meta(directory, key, step, missing_ok=True, corrupt_ok=True)
     mpath = meta_path(directory, key)
-    if os.path.exists(mpath):  # the old value stops existing before its file is replaced
+    with contextlib.suppress(FileNotFoundError):  # the old value stops existing first
         os.unlink(mpath)
-        fsync_directory(os.path.dirname(mpath))
     backend = backend_for_value(value)
     path = os.path.join(directory, key + backend.suffix)
     try:
@@ -98,7 +96,13 @@ def save(directory: str, key: str, value: Any, *, step: str | None = None) -> di
     }
     if backend.lazy:
         meta["sample_crc32"] = sampled_crc32_of_path(path, out.size)
-    write_json_atomic(mpath, meta)
+    # The data file is fsynced; the metadata, small, is renamed into place and both directories
+    # fsynced once. After a power loss any inconsistent state (metadata lost or empty, data not
+    # renamed) fails loudly on load: the metadata names the file, its size and its CRC-32.
+    with atomic_writer(mpath, sync=False) as meta_out:
+        meta_out.write(json.dumps(meta, sort_keys=True, indent=1).encode())
+    fsync_directory(os.path.dirname(mpath))
+    fsync_directory(directory)
     if old and old.get("file") and old["file"] != meta["file"]:
         with contextlib.suppress(OSError):
             os.unlink(os.path.join(directory, os.path.basename(old["file"])))

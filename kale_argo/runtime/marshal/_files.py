@@ -73,14 +73,15 @@ def _crc_of_fd(fd: int, size: int) -> int:
             view.release()
 
 
-def fsync_and_checksum(fd: int) -> tuple[int, int]:
+def fsync_and_checksum(fd: int, *, sync: bool = True) -> tuple[int, int]:
     """fsync ``fd`` and return (size, CRC-32) of its file. For large files the CRC is computed
     from the page cache while the fsync waits for the disk (both release the GIL), so the
     checksum costs no wall time."""
     size = os.fstat(fd).st_size
-    if size < PARALLEL_CRC_MIN:
+    if size < PARALLEL_CRC_MIN or not sync:
         crc = _crc_of_fd(fd, size)
-        os.fsync(fd)
+        if sync:
+            os.fsync(fd)
         return size, crc
     failed: list[OSError] = []
 
@@ -127,15 +128,19 @@ def is_temp_name(name: str) -> bool:
 
 
 @contextlib.contextmanager
-def atomic_writer(path: str) -> Iterator[ChecksumWriter]:
-    """Write ``path`` atomically; on any exception the temporary file is removed, ``path`` untouched."""
+def atomic_writer(path: str, *, sync: bool = True) -> Iterator[ChecksumWriter]:
+    """Write ``path`` atomically; on any exception the temporary file is removed, ``path`` untouched.
+
+    With ``sync`` the file's bytes are fsynced before the rename. The directory is not fsynced
+    here: the caller does it once after its last rename (see :func:`fsync_directory`).
+    """
     tmp = temp_path(path)
     fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
     try:
         try:
             writer = ChecksumWriter(fd, tmp)
             yield writer
-            writer.size, writer.crc = fsync_and_checksum(fd)
+            writer.size, writer.crc = fsync_and_checksum(fd, sync=sync)
         finally:
             os.close(fd)
         os.replace(tmp, path)
@@ -143,14 +148,17 @@ def atomic_writer(path: str) -> Iterator[ChecksumWriter]:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    fsync_directory(os.path.dirname(path) or ".")
 
 
-def write_json_atomic(path: str, data: Any) -> None:
-    """Write ``data`` as JSON to ``path`` atomically (creating the directory if needed)."""
+def write_json_atomic(path: str, data: Any, *, sync: bool = True) -> None:
+    """Write ``data`` as JSON to ``path`` atomically (creating the directory if needed).
+
+    The rename is made durable (directory fsync); with ``sync`` the content is fsynced first too.
+    """
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    with atomic_writer(path) as out:
+    with atomic_writer(path, sync=sync) as out:
         out.write(json.dumps(data, sort_keys=True, indent=1).encode())
+    fsync_directory(os.path.dirname(path) or ".")
 
 
 def map_verified(path: str, size: int, crc: int) -> memoryview:
