@@ -99,7 +99,7 @@ class Scheduler:
                 for key, _ in self.selector.select():
                     self._read(key.fd)
                 self.stream.flush()
-        except KeyboardInterrupt:
+        except BaseException:  # Ctrl-C, SIGTERM, or a step that could not start: leave no orphans
             self._terminate_all()
             raise
         finally:
@@ -209,7 +209,9 @@ def _failure_report(result: StepResult) -> str:
     text = "\n".join(lines[starts[-1]:] if starts else lines) or "(no output)"
     if result.error and result.error not in text:
         text += f"\n{result.error}"
-    return f"---- step {result.name!r} failed (exit code {result.returncode}) ----\n{text.rstrip()}\n"
+    code = result.returncode or 0
+    how = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
+    return f"---- step {result.name!r} failed ({how}) ----\n{text.rstrip()}\n"
 
 
 def _write_spec(spec: PipelineSpec, marshal_dir: str) -> None:

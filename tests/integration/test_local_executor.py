@@ -367,3 +367,24 @@ def test_default_marshal_dirs_are_fresh(diamond_spec, tmp_path, monkeypatch):
     for path in (first, second):
         assert os.path.dirname(path) == str(tmp_path / ".kale-runs")
         assert os.path.basename(path).startswith("diamond-" + time.strftime("%Y", time.gmtime()))
+
+
+def test_a_step_killed_by_a_signal(make_script, tmp_path):
+    script = make_script('''
+        import os, signal
+        from kale_argo import pipeline, step
+
+        @step(name="victim")
+        def victim():
+            print("dying", flush=True)
+            os.kill(os.getpid(), signal.SIGKILL)
+
+        @pipeline(name="killed")
+        def killed():
+            victim()
+        ''', "killed_pipe.py")
+    out = io.StringIO()
+    with pytest.raises(RunFailed, match="'victim' failed"):
+        run_local(load_pipeline(str(script)).trace(), marshal_dir=str(tmp_path / "m"), stream=out)
+    assert "---- step 'victim' failed (killed by signal 9) ----\n[victim] dying" not in out.getvalue()
+    assert "---- step 'victim' failed (killed by signal 9) ----\ndying" in out.getvalue()
