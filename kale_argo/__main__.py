@@ -1,4 +1,5 @@
-"""``python -m kale_argo SCRIPT [--kfp | --argo | --dry-run] [-p NAME=VALUE] [--debug]``.
+"""``python -m kale_argo SCRIPT [--kfp | --argo | --dry-run] [-p NAME=VALUE] [--debug]`` (plus
+``--namespace``/``--watch`` for submissions, ``--jobs``/``--marshal-dir`` for local runs).
 
 Kale's script flags, for a script whose pipeline call is not under ``__main__`` (or to pass
 parameters from the shell): run locally by default, ``--dry-run`` compiles to ``<script>.yaml``,
@@ -25,6 +26,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--argo", action="store_true", help="submit to Argo")
     parser.add_argument("-D", "--dry-run", action="store_true",
                         help="compile to <script>.yaml next to the script, submit nothing")
+    parser.add_argument("-n", "--namespace", default=None, help="namespace to submit to")
+    parser.add_argument("--watch", action="store_true", help="after submitting, follow the run")
+    parser.add_argument("-j", "--jobs", type=int, default=None, metavar="N",
+                        help="local run: at most N steps at once")
+    parser.add_argument("--marshal-dir", default=None, metavar="DIR",
+                        help="local run: the folder for values passed between steps")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     return parser
 
@@ -39,7 +46,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .sdk.loader import load_pipeline
 
         pipe = load_pipeline(args.script, args.pipeline)
-        dispatch(pipe, parse_params(args.params), mode)
+        options = ({"jobs": args.jobs, "marshal_dir": args.marshal_dir} if mode == "run" else
+                   {"namespace": args.namespace, "watch": args.watch or None})
+        dispatch(pipe, parse_params(args.params), mode, **options)
     except KaleArgoError as exc:
         if args.debug:
             raise

@@ -39,8 +39,9 @@ def dispatch(pipe: Any, params: Mapping[str, Any] | None, mode: str, **options: 
     """Trace ``pipe`` and run it locally (``"run"``), compile it (``"compile"``) or submit it
     (``"submit"``). Returns the LocalRun, the YAML's path, or the submitted run's name.
 
-    ``options`` go to the backend: ``jobs``/``marshal_dir`` for runs, ``namespace``/``backend``/
-    ``watch`` for submissions.
+    ``options`` go to the backend: ``jobs``/``marshal_dir`` for runs; for submissions, keyword
+    arguments of :func:`kale_argo.cluster.submit_pipeline` (``namespace``, ``backend``, ``watch``...;
+    None values are dropped).
     """
     if mode not in MODES:
         raise ConfigError(f"unknown mode {mode!r}", hint=f"one of {', '.join(MODES)}")
@@ -60,5 +61,5 @@ def dispatch(pipe: Any, params: Mapping[str, Any] | None, mode: str, **options: 
         return path
     from ..cluster import submit_pipeline
 
-    return submit_pipeline(spec, values, namespace=options.get("namespace"),
-                           backend=options.get("backend", "auto"), watch=bool(options.get("watch")))
+    submit = {k: v for k, v in options.items() if k not in ("jobs", "marshal_dir") and v is not None}
+    return submit_pipeline(spec, values, **submit)
