@@ -12,7 +12,7 @@ from .step import CALL_PARAMETER
 def dag_template(spec: PipelineSpec, name: str, task_names: dict[str, str], templates: dict[str, str],
                  calls: dict[str, str]) -> DAG:
     """``task_names``/``templates``/``calls``: step name -> task name / template name / call JSON."""
-    tasks = []
+    tasks: list[Task | m.DAGTask] = []
     for step in spec.steps:
         depends = " && ".join(task_names[d] for d in step.depends) or None
         tasks.append(Task(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from hera.workflows import Container
+from hera.workflows import Container, UserContainer
 from hera.workflows import models as m
 
 from ..runtime.contract import step_argv
@@ -64,7 +64,7 @@ def step_template(ctx: StepContext, name: str, step: StepSpec, image: str) -> Co
     argv[argv.index("--call") + 1] = CALL_VALUE
     mounts = list(ctx.volumes.mounts)
     env = [m.EnvVar(name="PYTHONUNBUFFERED", value="1")]
-    init: list[m.UserContainer] | None = None
+    init: list[UserContainer | m.UserContainer] | None = None
     volumes: list[m.Volume] | None = None
     if ctx.code.bundle is not None:
         code_mount = m.VolumeMount(name=CODE_VOLUME, mount_path=CODE_DIR)
