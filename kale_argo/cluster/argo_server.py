@@ -214,10 +214,11 @@ class ArgoServerBackend:
             remaining = WATCH_WINDOW if deadline is None else deadline - time.monotonic()
             if remaining <= 0:
                 return
+            window = max(1, min(WATCH_WINDOW, int(remaining + 0.999)))
             params = {"listOptions.fieldSelector": f"metadata.name={name}",
-                      "listOptions.resourceVersion": version}
+                      "listOptions.resourceVersion": version, "listOptions.timeoutSeconds": str(window)}
             try:
-                read_timeout = min(WATCH_WINDOW, remaining) + 5
+                read_timeout = window + 1
                 response = translate(lambda p=params, t=read_timeout: self._stream(
                     f"api/v1/workflow-events/{self.namespace}", p, t))
                 try:

@@ -106,6 +106,10 @@ def api_client(context: str | None = None, kubeconfig: str | None = None) -> Any
             raise ConfigError(f"no kubeconfig and no in-cluster service account: {_first_line(exc)}",
                               where="--kubeconfig",
                               hint="pass --kubeconfig FILE or --context NAME, or set KUBECONFIG") from None
+    from .redact import register_secret
+
+    for value in (configuration.api_key or {}).values():
+        register_secret(value)
     api = client.ApiClient(configuration)
     api.kale_namespace = default_namespace(context, kubeconfig)  # type: ignore[attr-defined]
     return api

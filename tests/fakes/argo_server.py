@@ -232,7 +232,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     return self._end_stream()
                 self._chunk({"result": {"type": kind, "object": obj}})
                 sent += 1
-            deadline = time.monotonic() + 30
+            deadline = time.monotonic() + float(query.get("listOptions.timeoutSeconds") or 30)
             while not state.closing and time.monotonic() < deadline:
                 with state.lock:
                     if position >= len(state.events):
