@@ -1,4 +1,5 @@
-"""``kale-argo workspace`` in a subprocess, against the fake API seeded with a notebook pod."""
+"""``kale-argo workspace`` against the fake API seeded with a notebook pod (in-process, and once as a
+real subprocess for the exit code and the one-line error)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from kale_argo.cli.main import main
 from tests.fakes.kube import kube_fixture  # noqa: F401
 from tests.fakes.notebook import SNAPSHOTS, Notebook, seed_notebook
 
@@ -27,37 +29,50 @@ def ws_demo():
 '''
 
 
-def run(kube, nb: Notebook | None, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("HOSTNAME", "NB_PREFIX")}
-    env.update(KUBECONFIG=kube.kubeconfig, KALE_ARGO_NAMESPACE_FILE="/nonexistent")
+def environment(kube, nb: Notebook | None) -> dict[str, str]:
+    env = {"KUBECONFIG": kube.kubeconfig, "KALE_ARGO_NAMESPACE_FILE": "/nonexistent", "HOSTNAME": "laptop"}
     env.update(nb.environ if nb else {})
-    return subprocess.run([sys.executable, "-m", "kale_argo.cli.main", "workspace", *args], env=env,
-                          capture_output=True, text=True, timeout=60)
+    return env
 
 
-def test_workspace_shows_the_plan_and_creates_nothing(kube, tmp_path: Path):
+@pytest.fixture
+def cli(kube, monkeypatch, capsys):
+    def run(nb: Notebook | None, *args: str) -> tuple[int, str, str]:
+        monkeypatch.delenv("NB_PREFIX", raising=False)
+        for key, value in environment(kube, nb).items():
+            monkeypatch.setenv(key, value)
+        code = main(["workspace", *args])
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+    return run
+
+
+def test_workspace_shows_the_plan_and_creates_nothing(kube, cli, tmp_path: Path):
     nb = seed_notebook(kube, tmp_path)
     script = tmp_path / "pipe.py"
     script.write_text(SCRIPT.format(auto="None"))
-    done = run(kube, nb, str(script))
-    assert done.returncode == 0, done.stderr
-    assert "workspace: snapshot (default inside a pod" in done.stdout
-    assert "workspace-my-notebook at /home/jovyan: snapshot" in done.stdout
-    assert nb.pinned_image in done.stdout
-    done = run(kube, nb, "-o", "json", "--workspace", "clone")
-    data = json.loads(done.stdout)
+    code, out, err = cli(nb, str(script))
+    assert code == 0, err
+    assert "workspace: snapshot (default inside a pod" in out
+    assert "workspace-my-notebook at /home/jovyan: snapshot" in out
+    assert nb.pinned_image in out
+    code, out, _ = cli(nb, "-o", "json", "--workspace", "clone")
+    data = json.loads(out)
     assert data["mode"] == "clone" and {v["claim"] for v in data["volumes"]} == {c.name for c in nb.claims}
     assert kube.list(SNAPSHOTS) == []
-    script.write_text(SCRIPT.format(auto="False"))
-    assert "autosnapshot=False" in run(kube, nb, str(script)).stdout
+    opted_out = tmp_path / "opted_out.py"
+    opted_out.write_text(SCRIPT.format(auto="False"))
+    assert "autosnapshot=False" in cli(nb, str(opted_out))[1]
 
 
-def test_workspace_errors_are_one_line_with_exit_2(kube, tmp_path: Path):
+def test_workspace_errors_are_one_line_with_exit_2(kube, cli, tmp_path: Path):
     nb = seed_notebook(kube, tmp_path)
-    done = run(kube, nb, "--workspace", "mount")
-    assert done.returncode == 2
-    assert done.stderr.count("\n") == 1 and "needs ReadWriteMany" in done.stderr
-    done = run(kube, None, "--workspace", "snapshot")
-    assert done.returncode == 2 and "not running in a pod" in done.stderr
-    done = run(kube, None)
-    assert done.returncode == 0 and "workspace: none (not running in a pod)" in done.stdout
+    code, _, err = cli(nb, "--workspace", "mount")
+    assert code == 2 and err.count("\n") == 1 and "needs ReadWriteMany" in err
+    code, out, _ = cli(None)
+    assert code == 0 and "workspace: none (not running in a pod)" in out
+    env = {k: v for k, v in os.environ.items() if k != "NB_PREFIX"} | environment(kube, None)
+    argv = [sys.executable, "-m", "kale_argo.cli.main", "workspace", "--workspace", "snapshot"]
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.strip().count("\n") == 0 and "not running in a pod" in done.stderr
