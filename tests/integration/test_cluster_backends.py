@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import itertools
+from pathlib import Path
 
 import pytest
 
@@ -133,7 +134,7 @@ def test_safe_calls_retry_5xx_then_give_up(driver: Driver, tmp_path) -> None:
     driver.fail("GET", f"/{name}", 500, times=2)
     assert driver.backend.get(name)["metadata"]["name"] == name
     driver.fail("GET", f"/{name}", 500, times=10, message="database is down")
-    with pytest.raises(ClusterError, match="500.*database is down"):
+    with pytest.raises(ClusterError, match=r"500.*database is down"):
         driver.backend.get(name)
 
 
@@ -156,7 +157,7 @@ def test_watch_resumes_after_dropped_streams(driver: Driver, tmp_path) -> None:
 def test_wait_times_out_with_the_current_phase(driver: Driver, tmp_path) -> None:
     name = submit(driver, tmp_path)
     driver.advance(name, "Running", {"load": "Running"})
-    with pytest.raises(ClusterError, match="did not finish within 1s .it is Running"):
+    with pytest.raises(ClusterError, match=r"did not finish within 1s .it is Running"):
         wait(driver.backend, name, timeout=1)
 
 
@@ -195,17 +196,17 @@ def test_logs_of_one_step_and_unknown_step(driver: Driver, tmp_path) -> None:
     assert lines == [("load", "loading"), ("load", "done")]
     every = list(itertools.chain(driver.backend.logs(name)))
     assert {line.step for line in every} == {"load", "train"}
-    with pytest.raises(NotFoundError, match="no step 'nope'.*steps: "):
+    with pytest.raises(NotFoundError, match=r"no step 'nope'.*steps: "):
         list(driver.backend.logs(name, step="nope"))
 
 
 def test_wrong_host_is_one_connection_error(driver: Driver, tmp_path) -> None:
     if driver.kind == "kubernetes":
         path = driver.fake.write_kubeconfig(str(tmp_path / "kc"))
-        text = open(path).read().replace(driver.fake.url, "http://127.0.0.1:9")
-        open(path, "w").write(text)
+        kubeconfig = Path(path)
+        kubeconfig.write_text(kubeconfig.read_text().replace(driver.fake.url, "http://127.0.0.1:9"))
         backend = driver.make_backend(kubeconfig=path)
     else:
         backend = driver.make_backend(argo_server="http://127.0.0.1:9")
-    with pytest.raises(ConnectionFailed, match="127.0.0.1:9"):
+    with pytest.raises(ConnectionFailed, match=r"127\.0\.0\.1:9"):
         backend.list()
