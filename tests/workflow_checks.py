@@ -6,7 +6,8 @@ absent. The rules follow Argo's ``workflow/validate/validate.go``: template and 
 ``[a-zA-Z0-9][-a-zA-Z0-9]*`` (at most 128 characters) and are unique, DAG task names do not begin
 with a digit, the entrypoint and every task's template exist, dependencies exist and form no cycle,
 ``{{tasks.X...}}`` names an ancestor, ``{{workflow.parameters.X}}`` / ``{{inputs.parameters.X}}``
-resolve, every volumeMount has a volume, and a container mounts each path once. The Workflow's name
+resolve, every volumeMount has a volume, and a container mounts each path once. Kubernetes' own
+rules that the schema cannot express are checked too: label keys and values, volume names. The Workflow's name
 is at most 63 characters (``maxCharsInObjectName``), so a ``generateName`` is at most 58 (Kubernetes
 appends 5 random characters).
 """
@@ -31,6 +32,8 @@ GENERATE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*)?$")
 OBJECT_NAME_MAX = 63
 RANDOM_SUFFIX = 5
 VARIABLE = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
+DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 DEPENDS_TOKEN = re.compile(r"[A-Za-z0-9][-A-Za-z0-9]*(?:\.[A-Za-z]+)?")
 DEPENDS_RESULTS = {"Succeeded", "Failed", "Errored", "Skipped", "Omitted", "Daemoned",
                    "AnySucceeded", "AllFailed"}
@@ -119,6 +122,29 @@ def _check_metadata(meta: dict[str, Any]) -> None:
         if len(generate) > limit or not GENERATE_NAME.match(generate):
             _fail(f"metadata.generateName {generate!r} is not a DNS-1123 prefix "
                   f"of at most {limit} characters")
+
+
+def _check_labels(meta: dict[str, Any] | None, where: str) -> None:
+    """Label keys are qualified names and values valid label values; annotation keys too."""
+    meta = meta or {}
+    for kind in ("labels", "annotations"):
+        for key, value in (meta.get(kind) or {}).items():
+            prefix, _, name = key.rpartition("/")
+            if not (0 < len(name) <= 63 and LABEL_VALUE.match(name)) or (
+                    prefix and not (len(prefix) <= 253 and DNS1123_SUBDOMAIN.match(prefix))):
+                _fail(f"{where}.{kind}: key {key!r} is not a qualified name")
+            bad_value = isinstance(value, str) and (len(value) > 63 or not LABEL_VALUE.match(value))
+            if kind == "labels" and bad_value:
+                _fail(f"{where}.labels: value {value!r} of {key!r} is not a valid label value")
+
+
+def _check_volume_names(names: list[str], where: str) -> None:
+    for name in names:
+        if len(name) > 63 or not DNS1123_LABEL.match(name):
+            _fail(f"{where}: volume name {name!r} is not a DNS-1123 label")
+    for name in names:
+        if names.count(name) > 1:
+            _fail(f"{where}: volume name {name!r} is not unique")
 
 
 def _depends_names(task: dict[str, Any]) -> list[str]:
@@ -212,7 +238,10 @@ def _check_leaf(tmpl: dict[str, Any], global_vars: set[str], volumes: set[str]) 
     for var in _variables(tmpl):
         if not _resolves(var, scope):
             _fail(f"templates.{name}: failed to resolve {{{{{var}}}}}")
-    own = {v["name"] for v in tmpl.get("volumes") or []}
+    _check_labels(tmpl.get("metadata"), f"templates.{name}.metadata")
+    own_names = [v["name"] for v in tmpl.get("volumes") or []]
+    _check_volume_names(own_names, f"templates.{name}.volumes")
+    own = set(own_names)
     for where, container in _containers(tmpl):
         paths: set[str] = set()
         for m in container.get("volumeMounts") or []:
@@ -273,7 +302,9 @@ def check_rules(manifest: dict[str, Any]) -> None:
     if manifest.get("apiVersion") != "argoproj.io/v1alpha1" or manifest.get("kind") != "Workflow":
         _fail("apiVersion/kind must be argoproj.io/v1alpha1 Workflow")
     _check_metadata(manifest.get("metadata") or {})
+    _check_labels(manifest.get("metadata"), "metadata")
     spec = manifest.get("spec") or {}
+    _check_labels(spec.get("podMetadata"), "spec.podMetadata")
     templates_list = spec.get("templates") or []
     names = _check_field_names(templates_list, "spec.templates")
     templates = dict(zip(names, templates_list, strict=True))
@@ -295,8 +326,10 @@ def check_rules(manifest: dict[str, Any]) -> None:
             _fail(f"spec.arguments.parameters.{pname}.value is required")
         seen.add(pname)
         global_vars.add(f"workflow.parameters.{pname}")
-    volumes = {v["name"] for v in spec.get("volumes") or []}
-    volumes |= {c["metadata"]["name"] for c in spec.get("volumeClaimTemplates") or []}
+    volume_names = [v["name"] for v in spec.get("volumes") or []]
+    volume_names += [c["metadata"]["name"] for c in spec.get("volumeClaimTemplates") or []]
+    _check_volume_names(volume_names, "spec.volumes and spec.volumeClaimTemplates")
+    volumes = set(volume_names)
     for var in _variables({k: v for k, v in spec.items() if k not in ("templates", "arguments")}):
         if not _resolves(var, global_vars):
             _fail(f"spec: failed to resolve {{{{{var}}}}}")

@@ -101,6 +101,14 @@ RULE_CASES: dict[str, tuple[Mutation, str]] = {
     "generateName too long": (lambda m: m["metadata"].update(generateName="a" * 59), "generateName"),
     "name too long": (lambda m: m["metadata"].update(name="a" * 64), "metadata.name"),
     "wrong kind": (lambda m: m.update(kind="Pod"), "kind"),
+    "bad label value": (lambda m: m["metadata"]["labels"].update(a="not ok!"), "label value"),
+    "bad label key": (lambda m: m["metadata"]["labels"].update({"bad key": "v"}), "qualified name"),
+    "bad template label": (lambda m: m["spec"]["templates"][1].update(metadata={"labels": {"a": "-x"}}),
+                           "label value"),
+    "bad volume name": (lambda m: m["spec"]["templates"][1]["volumes"][0].update(name="Scratch_1"),
+                        "DNS-1123"),
+    "duplicate volume": (lambda m: m["spec"].update(volumes=[{"name": "marshal", "emptyDir": {}}]),
+                         "not unique"),
     "unresolved variable in spec": (
         lambda m: m["spec"].update(serviceAccountName="{{workflow.parameters.sa}}"), "failed to resolve"),
 }
