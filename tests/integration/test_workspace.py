@@ -197,7 +197,7 @@ def test_adopt_reports_what_it_could_not_tie(kube, api, notebook):
     assert len(ws.adopt({"metadata": {"name": "no-uid"}})) == 2
     kube.fail(r"PATCH .*/volumesnapshots/", 403, times=1)
     failed = ws.adopt({"metadata": {"name": "wf", "uid": "u-1"}})
-    assert len(failed) == 1 and "forbidden" in failed[0]
+    assert len(failed) == 1 and "cannot patch volumesnapshots" in failed[0]
 
 
 def test_outside_a_pod_only_named_volumes(kube, api, tmp_path):
@@ -292,3 +292,10 @@ def test_marshal_storage_without_rwx_is_colocated(kube, api, tmp_path, provision
     ws = prepare(api, nb, mode="clone")
     assert ws.compile_options()["colocate"] is colocate
     assert any("marshal volume is ReadWriteOnce" in n for n in ws.plan.notes) is colocate
+
+
+def test_a_transient_server_error_on_a_read_is_retried(kube, api, notebook):
+    kube.fail(r"GET .*/pods/my-notebook-0", 503, times=1)
+    ws = prepare(api, notebook, mode="clone")
+    assert len(ws.volumes) == 2
+    assert len(kube.requests("GET", "pods/my-notebook-0")) >= 2
