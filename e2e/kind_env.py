@@ -55,9 +55,11 @@ SNAPSHOT_CONTROLLER = [f"{_SNAP}/deploy/kubernetes/snapshot-controller/{name}.ya
 HOSTPATH_TARBALL = (f"https://github.com/kubernetes-csi/csi-driver-host-path/archive/refs/tags/"
                     f"{HOSTPATH_VERSION}.tar.gz")
 ROLLOUT_TIMEOUT = "300s"
-# Flags every off-cluster submission passes: the step image loaded into kind, the least-privilege
-# step service account, and one-node ReadWriteOnce volumes (kind's local-path storage has no RWX).
-SUBMIT_FLAGS = ("--namespace", NAMESPACE, "--image", IMAGE, "--service-account", STEP_SA, "--colocate")
+# Flags every off-cluster submission passes: the step image loaded into kind and the
+# least-privilege step service account. The e2e pipelines ask for ReadWriteOnce marshal volumes
+# (kind's local-path storage has no RWX); the seed example adds --colocate for the same reason.
+SUBMIT_FLAGS = ("--namespace", NAMESPACE, "--image", IMAGE, "--service-account", STEP_SA)
+COLOCATE = "--colocate"
 
 
 # --- whether the suite can run here --------------------------------------------------------------

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from kind_env import NAMESPACE, PIPELINES, ROOT, STEP_SA, SUBMIT_FLAGS, Cluster
+from kind_env import COLOCATE, NAMESPACE, PIPELINES, ROOT, STEP_SA, SUBMIT_FLAGS, Cluster
 
 BACKENDS = ("kubernetes", "argo-server")
 
@@ -56,7 +56,7 @@ def _find(value: Any, predicate: Callable[[Any], bool]) -> bool:
 def test_seed_example_runs_on_kubernetes_backend(cluster: Cluster, kube_env: dict[str, str]) -> None:
     """Kale's binary classification example, compiled, submitted and watched to the end."""
     script = str(ROOT / "examples" / "binary_classification.py")
-    proc, run = submit(cluster, ("kubernetes", kube_env), script, "-p", "n_samples=300", "--watch")
+    proc, run = submit(cluster, ("kubernetes", kube_env), script, COLOCATE, "-p", "n_samples=300", "--watch")
     assert proc.returncode == 0, _out(proc)
     assert cluster.phase(run) == "Succeeded"
     assert run in proc.stdout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import subprocess
@@ -92,3 +93,48 @@ def test_e2e_submissions_compile_to_valid_workflows(script: str) -> None:
     assert workflow["spec"]["serviceAccountName"] == "kale-argo-step"
     for claim in workflow["spec"].get("volumeClaimTemplates", []):
         assert claim["spec"]["accessModes"] == ["ReadWriteOnce"], "kind's local-path storage has no RWX"
+
+
+def _e2e_module(name: str):
+    spec = importlib.util.spec_from_file_location(f"kale_e2e_{name}", E2E / f"{name}.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+kind_env = _e2e_module("kind_env")
+CONNECTION = ["--backend", "argo-server", "--namespace", "argo"]
+# Every command line the e2e suite runs (mirrors e2e/test_e2e_*.py), so a renamed flag shows up in
+# `make test` rather than an hour into `make e2e`.
+E2E_COMMANDS = [
+    ["submit", "s.py", "--backend", "kubernetes", *kind_env.SUBMIT_FLAGS, "-p", "n=5", "--watch"],
+    ["submit", "s.py", "--workspace", "snapshot", "--service-account", "kale-argo-step"],
+    ["submit", "s.py", "--workspace", "clone", "--service-account", "kale-argo-step", "--watch"],
+    ["status", "run", "-o", "json", *CONNECTION],
+    ["status", "run", *CONNECTION],
+    ["logs", "run", "--step", "total", *CONNECTION],
+    ["list", "--pipeline", "e2e-ok", *CONNECTION],
+    ["wait", "run", "--timeout", "600", *CONNECTION],
+    ["retry", "run", *CONNECTION],
+    ["terminate", "run", *CONNECTION],
+    ["delete", "run", *CONNECTION],
+    ["workspace", "s.py", "-o", "json"],
+]
+
+
+@pytest.mark.parametrize("argv", E2E_COMMANDS, ids=lambda a: " ".join(a[:3]))
+def test_e2e_command_lines_parse(argv: list[str]) -> None:
+    from kale_argo.cli.main import build_parser
+
+    args = build_parser().parse_args(argv)
+    assert callable(args.handler)
+
+
+@pytest.mark.xfail(reason="`submit` has no --colocate yet (compile has it): the seed example's RWX marshal "
+                          "volume cannot bind on kind's local-path storage without it", strict=False)
+def test_submit_accepts_colocate() -> None:
+    from kale_argo.cli.main import build_parser
+
+    build_parser().parse_args(["submit", "s.py", *kind_env.SUBMIT_FLAGS, kind_env.COLOCATE])
