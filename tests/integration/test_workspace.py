@@ -299,3 +299,18 @@ def test_a_transient_server_error_on_a_read_is_retried(kube, api, notebook):
     ws = prepare(api, notebook, mode="clone")
     assert len(ws.volumes) == 2
     assert len(kube.requests("GET", "pods/my-notebook-0")) >= 2
+
+
+def test_a_clone_keeps_the_source_storage_class_a_snapshot_may_change_it(kube, api, notebook):
+    kube.create("storage.k8s.io/v1/storageclasses", {"metadata": {"name": "fast"},
+                                                       "provisioner": "hostpath.csi.k8s.io"})
+    spec = make_spec(volumes=[VolumeSpec(claim="data-vol", mount_path="/data", mode="clone",
+                                         storage_class="fast")])
+    with pytest.raises(WorkspaceError, match="must use its storage class 'csi-hostpath-sc'"):
+        prepare(api, notebook, spec, mode="none")
+    spec = make_spec(volumes=[VolumeSpec(claim="data-vol", mount_path="/data", mode="snapshot",
+                                         storage_class="fast")])
+    with SnapshotController(kube):
+        ws = prepare(api, notebook, spec, mode="none")
+    assert [(v.claim, v.storage_class, v.mode) for v in ws.volumes] == [("data-vol", "fast", "snapshot")]
+    assert ws.plan.skipped == ["workspace-my-notebook at /home/jovyan: workspace mode none"]

@@ -22,7 +22,7 @@ from .snapshots import (
     snapshot_name,
     wait_ready,
 )
-from .storage import RWX_DRIVERS, STORAGE_DEFAULT_ANNOTATION
+from .storage import marshal_needs_colocation
 
 WORKSPACE_ANNOTATION = "kale-argo.io/workspace"
 WORKFLOW_LABEL = "kale-argo.io/workflow"
@@ -106,29 +106,6 @@ def workspace_record(volumes: Sequence[VolumeSpec], plan: WorkspacePlan) -> str:
                            "snapshot": v.snapshot, "origin": p.origin}
                           for v, p in zip(volumes, plan.volumes, strict=True)]}
     return json.dumps(record, sort_keys=True, separators=(",", ":"))
-
-
-def marshal_needs_colocation(kube: Kube, spec: PipelineSpec) -> str | None:
-    """Why the marshal volume must be ReadWriteOnce and co-located, or None (best effort)."""
-    marshal = spec.marshal
-    if not marshal.volume or marshal.access_mode != "rwm":
-        return None
-    try:
-        if marshal.storage_class:
-            sc = kube.storage_class(marshal.storage_class)
-        else:
-            sc = next((c for c in kube.storage_classes() if (c.get("metadata") or {}).get(
-                "annotations", {}).get(STORAGE_DEFAULT_ANNOTATION) == "true"), None)
-    except KaleArgoError:
-        return None
-    if sc is None:
-        return None
-    provisioner = str(sc.get("provisioner", ""))
-    if any(d in provisioner for d in RWX_DRIVERS):
-        return None
-    name = (sc.get("metadata") or {}).get("name")
-    return (f"storage class {name} ({provisioner}) is not known to serve ReadWriteMany: the marshal "
-            "volume is ReadWriteOnce and the run's pods share one node")
 
 
 def plan_workspace(api_client: Any, namespace: str | None, spec: PipelineSpec | None, *,

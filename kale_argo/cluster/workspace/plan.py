@@ -270,6 +270,10 @@ class Planner:
         if missing:
             raise WorkspaceError(f"storageclass {storage_class!r} (for the copy of claim {vol.claim}) "
                                  "does not exist", where=where, hint="kubectl get storageclass")
+        if vol.mode == "clone" and info.storage_class and storage_class != info.storage_class:
+            raise WorkspaceError(f"a clone of claim {vol.claim} must use its storage class "
+                                 f"{info.storage_class!r}, not {storage_class!r}", where=where,
+                                 hint="CSI clones stay on the source's storage class; use mode snapshot")
         if not info.driver and not info.notes:
             raise WorkspaceError(f"claim {vol.claim} is not on CSI storage, so it cannot be {vol.mode}d",
                                  where=where, hint="use mode mount on RWX storage, or --workspace none")

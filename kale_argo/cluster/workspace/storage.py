@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ...errors import AuthError, WorkspaceError
+from ...errors import AuthError, KaleArgoError, WorkspaceError
+from ...spec import PipelineSpec
 from ...units import parse_quantity
 from ._k8s import Kube, Obj
 
@@ -109,3 +110,26 @@ def snapshot_class_for(classes: list[Obj], driver: str | None, wanted: str | Non
 def class_name(obj: Obj) -> str:
     """An object's metadata.name."""
     return str((obj.get("metadata") or {}).get("name", ""))
+
+
+def marshal_needs_colocation(kube: Kube, spec: PipelineSpec) -> str | None:
+    """Why the marshal volume must be ReadWriteOnce and co-located, or None (best effort)."""
+    marshal = spec.marshal
+    if not marshal.volume or marshal.access_mode != "rwm":
+        return None
+    try:
+        if marshal.storage_class:
+            sc = kube.storage_class(marshal.storage_class)
+        else:
+            sc = next((c for c in kube.storage_classes() if (c.get("metadata") or {}).get(
+                "annotations", {}).get(STORAGE_DEFAULT_ANNOTATION) == "true"), None)
+    except KaleArgoError:
+        return None
+    if sc is None:
+        return None
+    provisioner = str(sc.get("provisioner", ""))
+    if any(d in provisioner for d in RWX_DRIVERS):
+        return None
+    name = (sc.get("metadata") or {}).get("name")
+    return (f"storage class {name} ({provisioner}) is not known to serve ReadWriteMany: the marshal "
+            "volume is ReadWriteOnce and the run's pods share one node")
