@@ -22,9 +22,9 @@ CLUSTER_SCOPED = {"ClusterRole", "ClusterRoleBinding", "StorageClass", "VolumeSn
                   "PersistentVolume", "CustomResourceDefinition"}
 # The most any kale-argo identity may hold: (apiGroup, resource) -> verbs. Anything beyond is a finding.
 ALLOWED: dict[tuple[str, str], set[str]] = {
-    ("argoproj.io", "workflows"): {"create", "get", "list", "watch", "patch", "delete"},
+    ("argoproj.io", "workflows"): {"create", "get", "list", "watch", "patch", "update", "delete"},
     ("argoproj.io", "workflowtaskresults"): {"create", "patch"},
-    ("", "pods"): {"get", "list", "watch"},
+    ("", "pods"): {"get", "list", "watch", "delete"},  # retry deletes the failed steps' pods
     ("", "pods/log"): {"get"},
     ("", "persistentvolumeclaims"): {"get", "list"},
     ("", "persistentvolumes"): {"get"},
@@ -207,7 +207,8 @@ def test_runner_and_step_hold_what_kale_argo_uses() -> None:
                     (g, r, v) for g in rule["apiGroups"] for r in rule["resources"] for v in rule["verbs"])
     runner = granted["kale-argo-runner"]
     for need in [("argoproj.io", "workflows", "create"), ("argoproj.io", "workflows", "watch"),
-                 ("", "pods/log", "get"), ("snapshot.storage.k8s.io", "volumesnapshots", "create"),
+                 ("", "pods/log", "get"), ("", "pods", "delete"), ("argoproj.io", "workflows", "update"),
+                 ("snapshot.storage.k8s.io", "volumesnapshots", "create"),
                  ("snapshot.storage.k8s.io", "volumesnapshotclasses", "list"),
                  ("authorization.k8s.io", "selfsubjectaccessreviews", "create")]:
         assert need in runner, need
@@ -248,7 +249,8 @@ SA = {"kind": "ServiceAccount", "name": "kale-argo-runner"}
     ([_role(apiGroups=["argoproj.io"], resources=["workflows"], verbs=["*"])], "wildcard"),
     ([_role(apiGroups=["*"], resources=["pods"], verbs=["get"])], "wildcard"),
     ([_role(apiGroups=[""], resources=["secrets"], verbs=["get"])], "secrets"),
-    ([_role(apiGroups=[""], resources=["pods"], verbs=["get", "delete"])], "['delete'] on core/pods"),
+    ([_role(apiGroups=[""], resources=["pods"], verbs=["get", "create"])], "['create'] on core/pods"),
+    ([_role(apiGroups=[""], resources=["pods/exec"], verbs=["create"])], "on core/pods/exec"),
     ([_role(apiGroups=["rbac.authorization.k8s.io"], resources=["roles"], verbs=["bind"])], "bind"),
     ([_role("ClusterRole", nonResourceURLs=["/metrics"], verbs=["get"])], "nonResourceURLs"),
     ([_binding("ClusterRoleBinding", "ClusterRole", "cluster-admin", SA)], "built-in role cluster-admin"),
