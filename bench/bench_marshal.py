@@ -44,7 +44,7 @@ from common import Row, emit, main_args, ratio_row  # noqa: E402
 from kale_argo.runtime import marshal  # noqa: E402
 from kale_argo.runtime.script import import_script  # noqa: E402
 
-DATA = HERE / ".data" / "marshal"
+DATA = HERE / ".data" / f"marshal-{os.getpid()}"  # per process: smoke runs may overlap
 GiB = 1 << 30
 PAGE = 4096
 
@@ -256,7 +256,7 @@ class Measurement:
 def bench_small(n_dict: int, n_objects: int, repeat: int) -> list[Row]:
     import dill
 
-    script = DATA.parent / "bench_user_script.py"
+    script = DATA.parent / f"bench_user_script_{os.getpid()}.py"
     script.write_text(USER_SCRIPT)
     user = import_script(str(script))
     values = {

@@ -41,6 +41,7 @@ def import_script(path: str) -> ModuleType:
     if spec is None or spec.loader is None:  # pragma: no cover - .py files always have a loader
         raise ImportError(f"cannot import {path}")
     module = importlib.util.module_from_spec(spec)
+    module.__kale_script__ = True  # type: ignore[attr-defined]  # values of its types: no plug-ins
     sys.modules[name] = module
     try:
         spec.loader.exec_module(module)

@@ -11,7 +11,6 @@ import contextlib
 import os
 import sys
 import time
-import traceback
 from collections.abc import Sequence
 from typing import Any
 
@@ -43,6 +42,8 @@ class UserCodeFailed(Exception):
 
 def user_traceback(exc: BaseException) -> str:
     """The traceback of ``exc`` without the runtime's own (and importlib's) leading frames."""
+    import traceback
+
     tb = exc.__traceback__
     while tb is not None:
         filename = tb.tb_frame.f_code.co_filename

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import textwrap
 
 import pytest
@@ -101,3 +102,21 @@ def test_entry_points_not_read_when_a_builtin_claims(tmp_path, plugin, monkeypat
     monkeypatch.setattr(registry, "entry_point_backends", boom)
     marshal.save(str(tmp_path), "a", np.zeros(2))
     assert marshal.load(str(tmp_path), "a").shape == (2,)
+
+
+def test_entry_points_not_read_for_builtin_stdlib_or_script_types(tmp_path, monkeypatch):
+    import datetime
+    import types
+
+    def boom():
+        raise AssertionError("entry points read")
+
+    monkeypatch.setattr(registry, "entry_point_backends", boom)
+    script = types.ModuleType("user_script")
+    script.__kale_script__ = True
+    exec("class Thing:\n    pass\n", script.__dict__)
+    monkeypatch.setitem(sys.modules, "user_script", script)
+    for value in ({"a": 1}, datetime.date(2024, 1, 1), script.Thing()):
+        assert registry.backend_for_value(value).name == "pickle"
+    with pytest.raises(AssertionError, match="entry points read"):
+        registry.backend_for_value(Point(1, 2))  # a third-party type: plug-ins may claim it

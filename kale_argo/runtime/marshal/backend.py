@@ -2,14 +2,18 @@
 
 Order of the search for a value: backends added with :func:`register_backend`, then the built-in
 type-specific ones (numpy, pandas), then third-party backends from the entry-point group
-``kale_argo.marshal_backends`` (read only now, when nothing above claimed the value), then pickle
-(with dill as its fallback), which claims everything. A stored file names its backend; an unknown
-name is looked up among the entry points too.
+``kale_argo.marshal_backends``, then pickle (with dill as its fallback), which claims everything.
+Entry points are read (once per process) only when nothing above claimed the value and its type
+comes from a third-party module: not builtins, not the standard library, not the user's script.
+Reading them costs tens of milliseconds (``importlib.metadata``), which every step would
+otherwise pay for saving an int. A stored file names its backend; an unknown name is looked up
+among the entry points too.
 """
 
 from __future__ import annotations
 
 import contextlib
+import sys
 from typing import Any, ClassVar
 
 from ._files import ChecksumWriter
@@ -103,6 +107,15 @@ def reset_entry_points() -> None:
     _entry_points = None
 
 
+def _third_party_type(value: Any) -> bool:
+    """Whether ``value``'s type comes from a module a plug-in could be written for."""
+    name = type(value).__module__ or ""
+    top = name.partition(".")[0]
+    if top in ("builtins", "__main__") or top in sys.stdlib_module_names:
+        return False
+    return not getattr(sys.modules.get(name), "__kale_script__", False)
+
+
 def backend_for_value(value: Any) -> Backend:
     """The backend that stores ``value``."""
     builtins = _builtins()
@@ -112,9 +125,10 @@ def backend_for_value(value: Any) -> Backend:
     for backend in builtins[:2]:
         if backend.claims(value):
             return backend
-    for backend in entry_point_backends():
-        if backend.claims(value):
-            return backend
+    if _third_party_type(value):
+        for backend in entry_point_backends():
+            if backend.claims(value):
+                return backend
     assert _fallback is not None
     return _fallback
 
