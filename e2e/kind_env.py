@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -81,8 +82,11 @@ def skip_reason() -> str | None:
     if not _online("https://github.com"):
         return ("e2e needs internet access (https://github.com unreachable): it downloads kind, "
                 "kubectl, Argo and the CSI manifests")
-    if shutil.which("kind") is None and not _online(_kind_url()):
-        return f"e2e needs kind: not on PATH and {_kind_url()} cannot be downloaded"
+    kind_bin = os.environ.get("KALE_E2E_KIND_BIN")
+    if kind_bin and not os.access(kind_bin, os.X_OK):
+        return f"e2e needs kind: KALE_E2E_KIND_BIN={kind_bin} is not an executable"
+    if not kind_bin and not _online(_kind_url()):
+        return f"e2e needs kind {KIND_VERSION}: {_kind_url()} cannot be downloaded (or set KALE_E2E_KIND_BIN)"
     return None
 
 
@@ -97,7 +101,9 @@ def _online(url: str, timeout: float = 8.0) -> bool:
 
 
 def _kind_url() -> str:
-    return f"https://github.com/kubernetes-sigs/kind/releases/download/{KIND_VERSION}/kind-linux-amd64"
+    """The pinned kind release for this OS (what pytest-kind downloads)."""
+    return (f"https://github.com/kubernetes-sigs/kind/releases/download/{KIND_VERSION}/"
+            f"kind-{platform.system().lower()}-amd64")
 
 
 # --- the cluster ---------------------------------------------------------------------------------
@@ -195,14 +201,19 @@ def run(argv: Sequence[str], *, env: dict[str, str], timeout: float, check: bool
 
 
 def create_cluster() -> Cluster:
-    """A kind cluster (created, or reused when kept) with kubectl of the pinned version on PATH."""
+    """A kind cluster (created, or reused when kept) with kubectl of the pinned version on PATH.
+
+    kind and kubectl are the pinned releases pytest-kind downloads into .pytest-kind/, unless
+    KALE_E2E_KIND_BIN / KALE_E2E_KUBECTL_BIN name binaries to use instead.
+    """
     import pytest_kind.cluster as kind_module
 
-    kind_module.KIND_VERSION = KIND_VERSION
+    kind_module.KIND_VERSION = KIND_VERSION  # read by KindCluster when it downloads
     kind_module.KUBECTL_VERSION = KUBECTL_VERSION
-    on_path = shutil.which("kind")
+    kind_bin, kubectl_bin = os.environ.get("KALE_E2E_KIND_BIN"), os.environ.get("KALE_E2E_KUBECTL_BIN")
     cluster = kind_module.KindCluster(CLUSTER_NAME, image=NODE_IMAGE,
-                                      kind_path=Path(on_path) if on_path else None)
+                                      kind_path=Path(kind_bin) if kind_bin else None,
+                                      kubectl_path=Path(kubectl_bin) if kubectl_bin else None)
     cluster.create()
     cluster.ensure_kubectl()
     bin_dir = Path(cluster.path).resolve() / "bin"
