@@ -52,3 +52,48 @@ def run_python(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]
         return subprocess.run([sys.executable, *map(str, args)], cwd=cwd or tmp_path, env=_env(),
                               capture_output=True, text=True, timeout=timeout)
     return run
+
+
+# The shape of Kale's own SDK skeleton (examples/sdk/skeleton.py in kubeflow-kale/kale), written
+# against Kale's API; the test changes nothing but the import line.
+KALE_SCRIPT = '''
+from kale.sdk import pipeline, step
+
+
+@step(name="my_step")
+def foo(a):
+    import sys
+    sys.stdout.write(a)
+    # return multiple values. These could be used by different subsequent pipeline steps.
+    return "Some", "Data"
+
+
+@step(name="second_step")
+def foo2(b, c):
+    print(b + c)
+
+
+@step(name="third_step")
+def foo3(b, c):
+    print(b + c)
+
+
+@pipeline(name="my-beautiful-pipeline",
+          experiment="learning-the-kale-sdk")
+def my_pipeline(parameter="input"):
+    data1, data2 = foo(parameter)
+    foo2(data1, parameter)
+    foo3(data2, parameter)
+
+
+if __name__ == "__main__":
+    my_pipeline(parameter="test")
+'''
+
+
+@pytest.fixture
+def kale_skeleton() -> str:
+    """Kale's SDK skeleton with its import changed from kale.sdk to kale_argo, and nothing else."""
+    text = KALE_SCRIPT.replace("from kale.sdk import pipeline, step", "from kale_argo import pipeline, step")
+    assert text != KALE_SCRIPT and text.count("\n") == KALE_SCRIPT.count("\n")
+    return text

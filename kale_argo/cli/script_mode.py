@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,19 +19,11 @@ def compiled_path(script: str) -> str:
 
 
 def write_atomic(path: str, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename."""
-    folder = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".yaml", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Write ``text`` to ``path`` through a temporary file, fsync and rename."""
+    from ..runtime.marshal._files import atomic_writer
+
+    with atomic_writer(path) as out:
+        out.write(text.encode("utf-8"))
 
 
 def dispatch(pipe: Any, params: Mapping[str, Any] | None, mode: str, **options: Any) -> Any:

@@ -178,34 +178,8 @@ def test_pipeline_call_outside_a_script_raises_instead_of_exiting():
         p(1)
 
 
-def test_kale_sdk_script_unchanged_but_the_import(trace):
-    # the shape of Kale's own SDK example (examples/sdk/skeleton.py), import changed
-    spec = trace('''
-        from kale_argo import pipeline, step
-
-        @step(name="my_step")
-        def foo(a):
-            import sys
-            sys.stdout.write(a)
-            return "Some", "Data"
-
-        @step(name="second_step")
-        def foo2(b, c):
-            print(b + c)
-
-        @step(name="third_step")
-        def foo3(b, c):
-            print(b + c)
-
-        @pipeline(name="my-beautiful-pipeline", experiment="learning-the-kale-sdk")
-        def my_pipeline(parameter="input"):
-            data1, data2 = foo(parameter)
-            foo2(data1, parameter)
-            foo3(data2, parameter)
-
-        if __name__ == "__main__":
-            my_pipeline(parameter="test")
-        ''')
+def test_kale_sdk_script_unchanged_but_the_import(trace, kale_skeleton):
+    spec = trace(kale_skeleton)
     assert [(s.name, s.depends) for s in spec.steps] == [
         ("my_step", []), ("second_step", ["my_step"]), ("third_step", ["my_step"])]
     assert spec.steps[0].outputs == ["data1", "data2"]
