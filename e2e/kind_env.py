@@ -245,6 +245,12 @@ def install(cluster: Cluster) -> None:
     namespace = k("create", "namespace", NAMESPACE, "--dry-run=client", "-o", "yaml").stdout
     k("apply", "-f", "-", input=namespace)
     k("apply", "--server-side", "--force-conflicts", "-n", NAMESPACE, "-f", ARGO_MANIFEST)
+    # The quick-start archives step logs to its MinIO, which makes every step's executor read the
+    # MinIO secret; kale-argo's runs use no artifacts, and its step role grants no secrets.
+    k("delete", "configmap", "artifact-repositories", "-n", NAMESPACE, "--ignore-not-found")
+    k("patch", "configmap", "workflow-controller-configmap", "-n", NAMESPACE, "--type=merge",
+      "-p", '{"data": {"artifactRepository": null}}')
+    k("rollout", "restart", "-n", NAMESPACE, "deploy/workflow-controller")
     for deployment in ("workflow-controller", "argo-server"):
         k("rollout", "status", "-n", NAMESPACE, f"deploy/{deployment}", f"--timeout={ROLLOUT_TIMEOUT}")
 
