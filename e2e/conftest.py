@@ -24,6 +24,7 @@ from kind_env import (
 )
 
 _REASON: list[str | None] = []
+TEST_TIMEOUT = 3600
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -35,6 +36,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         _REASON.append(skip_reason())
     for item in ours:
         item.add_marker(pytest.mark.e2e)
+        # the first test also sets up the cluster (image build, installs): far beyond the suite's 300 s
+        item.add_marker(pytest.mark.timeout(TEST_TIMEOUT))
         if _REASON[0]:
             item.add_marker(pytest.mark.skip(reason=_REASON[0]))
 
