@@ -224,15 +224,17 @@ def _write_spec(spec: PipelineSpec, marshal_dir: str) -> None:
 
 
 def run_local(spec: PipelineSpec, params: Mapping[str, Any] | None = None, *, jobs: int | None = None,
-              marshal_dir: str | None = None, stream: TextIO = sys.stdout) -> LocalRun:
+              marshal_dir: str | None = None, stream: TextIO | None = None) -> LocalRun:
     """Run ``spec`` on this machine: each step in its own process, independent steps in parallel.
 
     ``params`` override the pipeline's defaults (values or CLI strings); ``jobs`` caps concurrent
     steps (default: the number of CPUs); ``marshal_dir`` defaults to a fresh
     ``./.kale-runs/<pipeline>-<timestamp>/``. Returns the :class:`LocalRun`; raises
     :class:`RunFailed` (with ``.run``) if a step failed, after printing its traceback and the
-    summary. Ctrl-C terminates the running steps and re-raises KeyboardInterrupt.
+    summary. Ctrl-C terminates the running steps and re-raises KeyboardInterrupt. Progress goes to
+    ``stream`` (default: the current ``sys.stdout``).
     """
+    stream = stream if stream is not None else sys.stdout
     values = spec.resolve_parameters(dict(params or {}))
     if jobs is None:
         jobs = os.cpu_count() or 1

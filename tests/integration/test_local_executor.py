@@ -388,3 +388,13 @@ def test_a_step_killed_by_a_signal(make_script, tmp_path):
         run_local(load_pipeline(str(script)).trace(), marshal_dir=str(tmp_path / "m"), stream=out)
     assert "---- step 'victim' failed (killed by signal 9) ----\n[victim] dying" not in out.getvalue()
     assert "---- step 'victim' failed (killed by signal 9) ----\ndying" in out.getvalue()
+
+
+def test_calling_the_pipeline_from_python_runs_it_locally(make_script, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    pipe = load_pipeline(str(make_script(PARAMS, "library_pipe.py")), "params")
+    run = pipe(i=4, s="lib")  # not in __main__: runs locally and returns the run
+    assert run.succeeded and run.load("shown")["i"] == 4 and run.load("shown")["s"] == "lib"
+    run = pipe.run(jobs=1, marshal_dir=str(tmp_path / "m"), b=True)
+    assert run.marshal_dir == str(tmp_path / "m") and run.load("shown")["b"] is True
+    assert "pipeline 'params': 5 succeeded" in capsys.readouterr().out
