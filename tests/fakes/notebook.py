@@ -170,8 +170,8 @@ class SnapshotController:
         while not self._stop.wait(0.05):
             try:
                 snapshots = self.kube.list(SNAPSHOTS)
-            except Exception:  # the server is shutting down
-                return
+            except Exception:  # an injected fault, or the server shutting down: try again
+                continue
             for snap in snapshots:
                 meta = snap["metadata"]
                 key = f"{meta['namespace']}/{meta['name']}"

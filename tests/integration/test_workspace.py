@@ -9,7 +9,7 @@ import pytest
 
 from kale_argo.cluster.kube import api_client
 from kale_argo.cluster.workspace import explain_pending_claims, plan_workspace, prepare_workspace
-from kale_argo.errors import WorkspaceError
+from kale_argo.errors import AuthError, WorkspaceError
 from kale_argo.spec import PipelineSpec, VolumeSpec
 from tests.fakes.kube import FakeKube, kube_fixture  # noqa: F401
 from tests.fakes.notebook import (
@@ -314,3 +314,18 @@ def test_a_clone_keeps_the_source_storage_class_a_snapshot_may_change_it(kube, a
         ws = prepare(api, notebook, spec, mode="none")
     assert [(v.claim, v.storage_class, v.mode) for v in ws.volumes] == [("data-vol", "fast", "snapshot")]
     assert ws.plan.skipped == ["workspace-my-notebook at /home/jovyan: workspace mode none"]
+
+
+def test_a_failing_watch_is_retried_until_the_snapshots_are_ready(kube, api, notebook):
+    kube.fail(rf"GET .*/namespaces/{NAMESPACE}/volumesnapshots$", 503, times=2)
+    with SnapshotController(kube, delay=0.2):
+        ws = prepare(api, notebook, timeout=20, progress_every=5)
+    assert len(ws.snapshots) == 2
+
+
+def test_a_forbidden_watch_is_one_line_and_rolls_back(kube, api, notebook):
+    kube.fail(rf"GET .*/namespaces/{NAMESPACE}/volumesnapshots$", 403, times=1)
+    with SnapshotController(kube, mode="never"), pytest.raises(AuthError) as err:
+        prepare(api, notebook, timeout=20)
+    assert "cannot watch volumesnapshots" in str(err.value)
+    assert snapshots(kube) == []

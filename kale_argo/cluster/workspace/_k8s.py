@@ -9,6 +9,7 @@ resource (a 403 says which permission is missing where).
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -17,7 +18,7 @@ from kubernetes.client.exceptions import ApiException
 
 from ...errors import NotFoundError
 from ..kubernetes import translate
-from ..transport import Call, HTTPFailure, cluster_error, with_retries
+from ..transport import RETRY_STATUSES, Call, HTTPFailure, cluster_error, with_retries
 
 SNAPSHOT_GROUP = "snapshot.storage.k8s.io"
 SNAPSHOT_VERSION = "v1"
@@ -25,6 +26,7 @@ ARGO_GROUP = "argoproj.io"
 ARGO_VERSION = "v1alpha1"
 TIMEOUT = (5.0, 30.0)  # connect, read
 MERGE_PATCH = "application/merge-patch+json"
+RETRY_PAUSE = 1.0  # seconds before watching again after a 5xx/410 answer
 
 Obj = dict[str, Any]
 
@@ -136,16 +138,23 @@ class Kube:
     def watch_snapshots(self, namespace: str, label_selector: str, seconds: int) -> Iterator[Obj]:
         """Watch events (``{"type", "object"}``) of VolumeSnapshots for at most about ``seconds``.
 
-        A read that times out or a dropped stream raises ``urllib3.exceptions.HTTPError`` (the
-        caller re-watches); an error answer raises the one-line ClusterError.
+        A read that times out or a dropped stream raises ``urllib3.exceptions.HTTPError``, a 5xx or
+        410 answer ends the stream after a pause (the caller watches again either way); any other
+        error answer raises the one-line ClusterError.
         """
         w = watch.Watch()
         try:
-            yield from w.stream(self.custom.list_namespaced_custom_object, SNAPSHOT_GROUP,
-                                SNAPSHOT_VERSION, namespace, "volumesnapshots",
-                                label_selector=label_selector, timeout_seconds=seconds,
-                                _request_timeout=(TIMEOUT[0], seconds + 2), deserialize=False)
+            # deserialize=True: the client then turns an ERROR event into an ApiException (with
+            # deserialize=False it fails on them); custom objects stay plain dicts either way.
+            for event in w.stream(self.custom.list_namespaced_custom_object, SNAPSHOT_GROUP,
+                                  SNAPSHOT_VERSION, namespace, "volumesnapshots",
+                                  label_selector=label_selector, timeout_seconds=seconds,
+                                  _request_timeout=(TIMEOUT[0], seconds + 2)):
+                yield {"type": event.get("type"), "object": event.get("raw_object") or event.get("object")}
         except ApiException as exc:
+            if exc.status in RETRY_STATUSES or exc.status == 410:  # busy, or expired: watch again
+                time.sleep(RETRY_PAUSE)
+                return
             failure = HTTPFailure(exc.status or 0, exc.reason or "")
             raise cluster_error(failure, self._snap("watch", namespace), server=self.server) from None
         finally:
