@@ -143,6 +143,7 @@ def machine_description(data_dir: Path = DATA_DIR) -> dict[str, str]:
         "RAM": _gib(_ram_bytes()),
         "data dir": f"{data_dir} ({fs_type} on {device}, {_gib(usage.free)} free of {_gib(usage.total)})",
         "OS": f"{platform.system()} {platform.release()}",
+        "load average (1/5/15 min, when written)": _load(),
         "Python": f"{platform.python_implementation()} {platform.python_version()}",
     }
     for name in PACKAGES:
@@ -151,6 +152,13 @@ def machine_description(data_dir: Path = DATA_DIR) -> dict[str, str]:
         except metadata.PackageNotFoundError:
             info[name] = "not installed"
     return info
+
+
+def _load() -> str:
+    try:
+        return " / ".join(f"{x:.2f}" for x in os.getloadavg())
+    except (OSError, AttributeError):
+        return "unknown"
 
 
 def _cpu_model() -> str:
