@@ -65,3 +65,26 @@ def test_dry_run_of_an_invalid_pipeline_writes_nothing(make_script, run_python, 
     proc = run_python(script, "--dry-run")
     assert proc.returncode == 2 and "did you mean 1G or 1Gi?" in proc.stderr
     assert not (tmp_path / "pipe.yaml").exists()
+
+
+def test_argo_flag_submits_to_the_argo_server(run_python, tmp_path, monkeypatch):
+    from tests.fakes.argo_server import FakeArgoServer
+
+    fake = FakeArgoServer(tmp_path)
+    try:
+        for name in ("KUBECONFIG", "ARGO_BASE_HREF", "ARGO_INSECURE_SKIP_VERIFY"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("ARGO_SERVER", fake.url)
+        monkeypatch.setenv("ARGO_TOKEN", fake.token)
+        monkeypatch.setenv("ARGO_NAMESPACE", "argo")
+        script = Path(shutil.copy(EXAMPLES / "parameters.py", tmp_path / "params_pipe.py"))
+        proc = run_python(script, "--argo")
+        assert proc.returncode == 0, proc.stderr
+        (workflow,) = fake.workflows("argo")
+        assert f"Submitted run {workflow['metadata']['name']} in namespace argo" in proc.stdout
+        check_workflow({k: v for k, v in workflow.items() if k != "status"})
+        assert _arguments(workflow)["repeat"] == "3"
+        assert fake.token not in proc.stdout + proc.stderr
+        assert not (tmp_path / ".kale-runs").exists() and not (tmp_path / "params_pipe.yaml").exists()
+    finally:
+        fake.close()
