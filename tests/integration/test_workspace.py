@@ -329,3 +329,12 @@ def test_a_forbidden_watch_is_one_line_and_rolls_back(kube, api, notebook):
         prepare(api, notebook, timeout=20)
     assert "cannot watch volumesnapshots" in str(err.value)
     assert snapshots(kube) == []
+
+
+def test_an_unknown_pod_is_left_out_by_default_but_fatal_when_its_volumes_are_asked_for(kube, api, notebook):
+    environ = {**notebook.environ, "HOSTNAME": "custom-hostname"}
+    ws = prepare_workspace(api, None, make_spec(), environ=environ)
+    assert ws.volumes == [] and ws.plan.reason == "not running in a pod"
+    assert any("pod 'custom-hostname' was not found" in n for n in ws.plan.notes)
+    with pytest.raises(WorkspaceError, match="was not found"):
+        prepare_workspace(api, None, make_spec(), environ=environ, mode="clone")

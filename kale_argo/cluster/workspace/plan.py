@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from ...errors import AuthError, WorkspaceError
 from ...spec import PipelineSpec, VolumeSpec
 from ._k8s import Kube, Obj
-from .discovery import MountedClaim, NotebookPod, discover_notebook
+from .discovery import MountedClaim, NotebookPod, discover_notebook, pod_identity
 from .storage import ClaimInfo, class_name, inspect_claim, larger, snapshot_class_for
 from .volumes import VOLUME_MODES, merge_volumes, parse_volume
 
@@ -216,15 +216,18 @@ class Planner:
     def start_plan(self, need_pod: bool) -> WorkspacePlan:
         """An empty plan in the right namespace, with the notebook pod when we run in one.
 
-        A pod we may not read is fatal only when ``need_pod`` (its volumes were asked for)."""
+        A pod we cannot read or make sense of is fatal only when ``need_pod`` (its volumes were
+        asked for); otherwise the plan goes on without it and says why."""
         forbidden = None
         try:
             notebook = discover_notebook(self.kube, self.environ)
-        except AuthError as exc:
+        except (AuthError, WorkspaceError) as exc:
             if need_pod:
                 raise
-            notebook, forbidden = None, f"cannot read this pod: {exc.message}"
-        namespace = self.namespace or (notebook.namespace if notebook else None)
+            notebook, forbidden = None, f"this pod's volumes are left out: {exc.one_line()}"
+        identity = pod_identity(self.environ)
+        namespace = self.namespace or (notebook.namespace if notebook else None) or (
+            identity.namespace if identity else None)
         if not namespace:
             raise WorkspaceError("no namespace to plan the workspace in", where="--namespace",
                                  hint="pass --namespace")
