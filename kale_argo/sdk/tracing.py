@@ -12,7 +12,7 @@ import inspect
 import json
 import os
 import sys
-from types import FrameType
+from types import FrameType, ModuleType
 from typing import Any
 
 from ..errors import KaleArgoError, PipelineError
@@ -126,7 +126,7 @@ class Tracer:
         keys = [self._unique(name or f"{node}_output{'' if i == 0 else i}", self.keys)
                 for i, name in enumerate(targets.names)]
         self.steps.append({
-            "name": node, "step": step.name, "function": step.func.__qualname__,
+            "name": node, "step": step.name, "function": function_path(step, self.pipeline),
             "args": arg_inputs, "kwargs": kw_inputs, "outputs": keys, "unpack": targets.unpack,
             "depends": depends, "options": options.model_dump(exclude_defaults=True),
             "location": where,
@@ -135,6 +135,23 @@ class Tracer:
         if targets.unpack:
             return tuple(refs)
         return refs[0] if refs else None
+
+
+def function_path(step: Step, pipe: Pipeline) -> str:
+    """How the step runtime finds ``step`` from the script module: its qualified name when the
+    script defines it, else the global name (``from helpers import prep``) or ``module.name``
+    (``import helpers``) under which the script's globals hold it."""
+    func = step.func
+    if func.__module__ == pipe.func.__module__:
+        return func.__qualname__
+    names = pipe.func.__globals__
+    for name, value in names.items():
+        if value is step or value is func:
+            return name
+    for name, value in names.items():
+        if isinstance(value, ModuleType) and getattr(value, func.__name__, None) in (step, func):
+            return f"{name}.{func.__name__}"
+    return func.__qualname__
 
 
 def _parameters(pipe: Pipeline) -> list[dict[str, Any]]:

@@ -398,3 +398,34 @@ def test_calling_the_pipeline_from_python_runs_it_locally(make_script, tmp_path,
     run = pipe.run(jobs=1, marshal_dir=str(tmp_path / "m"), b=True)
     assert run.marshal_dir == str(tmp_path / "m") and run.load("shown")["b"] is True
     assert "pipeline 'params': 5 succeeded" in capsys.readouterr().out
+
+
+def test_steps_imported_from_a_helper_module(make_script, run_python, tmp_path):
+    make_script('''
+        from kale_argo import step
+
+        @step(name="double")
+        def double(x):
+            return 2 * x
+        ''', "helpers_mod.py")
+    for header, call in (("from helpers_mod import double", "double"),
+                         ("import helpers_mod as hm", "hm.double")):
+        script = make_script(f'''
+            from kale_argo import pipeline, step
+            {header}
+
+            @step(name="show")
+            def show(v):
+                print("value", v)
+
+            @pipeline(name="helped")
+            def helped(x=4):
+                y = {call}(x)
+                show(y)
+
+            if __name__ == "__main__":
+                helped(x=5)
+            ''', "helped.py")
+        proc = run_python(script)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert "[show] value 10" in proc.stdout.splitlines()
