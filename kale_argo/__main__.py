@@ -18,6 +18,7 @@ from .errors import KaleArgoError
 def build_parser() -> argparse.ArgumentParser:
     """The parser of ``python -m kale_argo``."""
     from .cli.common import add_script_args
+    from .cli.run import positive_int
 
     parser = argparse.ArgumentParser(prog="python -m kale_argo",
                                      description="Run, compile or submit the pipeline of SCRIPT.")
@@ -28,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="compile to <script>.yaml next to the script, submit nothing")
     parser.add_argument("-n", "--namespace", default=None, help="namespace to submit to")
     parser.add_argument("--watch", action="store_true", help="after submitting, follow the run")
-    parser.add_argument("-j", "--jobs", type=int, default=None, metavar="N",
+    parser.add_argument("-j", "--jobs", type=positive_int, default=None, metavar="N",
                         help="local run: at most N steps at once")
     parser.add_argument("--marshal-dir", default=None, metavar="DIR",
                         help="local run: the folder for values passed between steps")
