@@ -95,8 +95,7 @@ class WorkspacePlan:
                 target = f"existing VolumeSnapshot {v.snapshot} -> cloned claim"
             detail = ", ".join(x for x in [v.size, v.storage_class and f"class {v.storage_class}",
                                            "/".join(v.access_modes)] if x)
-            out.append(f"  {v.claim} at {v.mount_path}: {v.mode}: {target} [{detail}] "
-                       f"({v.origin}: {v.reason})")
+            out.append(f"  {v.claim} at {v.mount_path}: {v.mode}: {target} [{detail}] (from {v.origin})")
         out += [f"  skipped {line}" for line in self.skipped]
         if self.colocate:
             out.append("co-located: claims are ReadWriteOnce, so all of the run's pods share one node")
