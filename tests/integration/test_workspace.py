@@ -338,3 +338,12 @@ def test_an_unknown_pod_is_left_out_by_default_but_fatal_when_its_volumes_are_as
     assert any("pod 'custom-hostname' was not found" in n for n in ws.plan.notes)
     with pytest.raises(WorkspaceError, match="was not found"):
         prepare_workspace(api, None, make_spec(), environ=environ, mode="clone")
+
+
+def test_a_cluster_without_the_snapshot_api_is_named(kube, api, notebook):
+    kube.fail(r"GET /apis/snapshot.storage.k8s.io/v1/volumesnapshotclasses", 404, times=10)
+    ws = prepare(api, notebook)
+    assert ws.volumes == [] and "no VolumeSnapshot API" in ws.plan.reason
+    with pytest.raises(WorkspaceError, match="no VolumeSnapshot API"):
+        prepare(api, notebook, mode="snapshot")
+    assert len(prepare(api, notebook, mode="clone").volumes) == 2

@@ -3,7 +3,8 @@
 Public surface (the cluster layer's ``submit_pipeline`` calls these):
 
 - :func:`prepare_workspace` -- discover, preflight, snapshot; returns a :class:`PreparedWorkspace`.
-- :class:`PreparedWorkspace` -- ``compile_options()``, ``rollback()``, ``adopt(workflow)``.
+- :class:`PreparedWorkspace` -- ``compile_options()`` (CompileOptions keyword arguments),
+  ``rollback()`` and ``adopt(workflow)`` (both return lines describing what they could not do).
 - :func:`explain_pending_claims` -- why a run's PVCs are stuck Pending (their events), or None.
 - :func:`plan_workspace` -- what a submit would do, creating nothing (``kale-argo workspace``).
 """

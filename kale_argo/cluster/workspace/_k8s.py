@@ -48,6 +48,7 @@ class Kube:
         self.storage = client.StorageV1Api(api_client)
         self.custom = client.CustomObjectsApi(api_client)
         self.auth = client.AuthorizationV1Api(api_client)
+        self.snapshot_api = True  # False once listing VolumeSnapshotClasses answered 404
 
     def call(self, call: Call, func: Callable[..., Any], *args: Any, safe: bool = True, **kwargs: Any) -> Any:
         """``func(*args, **kwargs)`` as JSON; failures become one-line ClusterErrors about ``call``."""
@@ -112,6 +113,7 @@ class Kube:
                                self.custom.list_cluster_custom_object, SNAPSHOT_GROUP, SNAPSHOT_VERSION,
                                "volumesnapshotclasses")
         except NotFoundError:
+            self.snapshot_api = False
             return []
         return list(answer.get("items") or [])
 

@@ -157,6 +157,8 @@ class Planner:
         classes = self.classes()
         if classes is None:
             return None if wanted else "may not list VolumeSnapshotClasses (name one with --snapshot-class)"
+        if not self.kube.snapshot_api:
+            return "the cluster has no VolumeSnapshot API (snapshot CRDs and controller not installed)"
         if not info.driver:
             return f"claim {info.name} is not on CSI storage (no driver found)"
         cls = snapshot_class_for(classes, info.driver, wanted)
