@@ -9,7 +9,7 @@ import pytest
 
 from kale_argo.cluster.kube import api_client
 from kale_argo.cluster.workspace import explain_pending_claims, plan_workspace, prepare_workspace
-from kale_argo.errors import AuthError, WorkspaceError
+from kale_argo.errors import AuthError, ClusterError, WorkspaceError
 from kale_argo.spec import PipelineSpec, VolumeSpec
 from tests.fakes.kube import FakeKube, kube_fixture  # noqa: F401
 from tests.fakes.notebook import (
@@ -347,3 +347,11 @@ def test_a_cluster_without_the_snapshot_api_is_named(kube, api, notebook):
     with pytest.raises(WorkspaceError, match="no VolumeSnapshot API"):
         prepare(api, notebook, mode="snapshot")
     assert len(prepare(api, notebook, mode="clone").volumes) == 2
+
+
+def test_a_snapshot_created_but_answered_with_an_error_is_rolled_back(kube, api, notebook):
+    kube.fail(rf"POST .*/namespaces/{NAMESPACE}/volumesnapshots$", 500, after_write=True)
+    with SnapshotController(kube), pytest.raises(ClusterError, match="500"):
+        prepare(api, notebook)
+    assert snapshots(kube) == []
+    assert len(kube.requests("POST", "volumesnapshots")) == 1  # a create is never repeated

@@ -180,8 +180,8 @@ def _take_snapshots(kube: Kube, plan: WorkspacePlan, spec: PipelineSpec, prepare
     for vol in todo:
         name = snapshot_name(spec.name, vol.claim, token)
         body: Obj = snapshot_body(name, plan.namespace, vol.claim, vol.snapshot_class, token, spec.name)
+        prepared.snapshots.append(name)  # first: a create whose answer is lost is rolled back too
         kube.create_snapshot(plan.namespace, body)
-        prepared.snapshots.append(name)
         names[name] = vol.claim
         progress(out, f"snapshot {name} of claim {vol.claim} (class {vol.snapshot_class}) created")
     sizes = wait_ready(kube, plan.namespace, names, token, timeout=timeout, out=out,
