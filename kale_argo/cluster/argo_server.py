@@ -9,6 +9,7 @@ same ``requests`` session directly.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -112,7 +113,7 @@ class ArgoServerBackend:
 
     kind = "argo-server"
 
-    def __init__(self, url: str, namespace: str, *, token: str | None = None, verify: bool | str = True,
+    def __init__(self, url: str, namespace: str, *, token: str | None = None, verify: bool = True,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         from hera.workflows.service import WorkflowsService
 
@@ -218,9 +219,8 @@ class ArgoServerBackend:
             params = {"listOptions.fieldSelector": f"metadata.name={name}",
                       "listOptions.resourceVersion": version, "listOptions.timeoutSeconds": str(window)}
             try:
-                read_timeout = window + 1
-                response = translate(lambda p=params, t=read_timeout: self._stream(
-                    f"api/v1/workflow-events/{self.namespace}", p, t))
+                response = translate(functools.partial(
+                    self._stream, f"api/v1/workflow-events/{self.namespace}", params, window + 1))
                 try:
                     for event in translated(list_lines(response, deadline), translate):
                         failures = 0
@@ -267,8 +267,9 @@ class ArgoServerBackend:
             if tail is not None:
                 params["logOptions.tailLines"] = str(tail)
             call = Call("get", "pods/log", self.namespace, status.pod, "")
-            response = self._retry(lambda p=params: self._stream(
-                f"api/v1/workflows/{self.namespace}/{name}/log", p, None if follow else TIMEOUT[1]), call)
+            response = self._retry(functools.partial(
+                self._stream, f"api/v1/workflows/{self.namespace}/{name}/log", params,
+                None if follow else TIMEOUT[1]), call)
             try:
                 for entry in translated(list_lines(response, None), translate):
                     content = entry.get("content")

@@ -24,8 +24,24 @@ def wait(backend: Backend, name: str, *, timeout: float | None = None, view: Liv
         if is_done(workflow):
             return workflow
     last = phase(workflow) if workflow else "unknown"
-    raise ClusterError(f"run {name!r} did not finish within {timeout:g}s (it is {last})",
+    stuck = pending_claims(backend, name)
+    raise ClusterError(f"run {name!r} did not finish within {timeout:g}s (it is {last})"
+                       + (f"; {stuck}" if stuck else ""),
                        hint=f"check it with `kale-argo status {name}`; wait longer with --timeout")
+
+
+def pending_claims(backend: Backend, name: str) -> str | None:
+    """Why the run's volume claims are stuck Pending (their events), when the backend can tell."""
+    client = getattr(backend, "api_client", None)
+    if client is None:
+        return None
+    try:
+        from .workspace import explain_pending_claims
+
+        return explain_pending_claims(client, backend.namespace, name)
+    except Exception as exc:  # best effort: the timeout is the error being reported
+        log.debug("could not explain pending claims: %s", exc)
+        return None
 
 
 def failure_report(backend: Backend, workflow: dict[str, Any], out: TextIO, *, tail: int = LOG_TAIL) -> str:

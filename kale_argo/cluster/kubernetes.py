@@ -12,6 +12,7 @@ terminate deadline (activeDeadlineSeconds 0) is removed. Runs with offloaded nod
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import time
@@ -207,9 +208,9 @@ class KubernetesBackend:
         kwargs: dict[str, Any] = {"container": "main", "follow": follow, "_preload_content": False}
         if tail is not None:
             kwargs["tail_lines"] = tail
+        timeout: Any = (TIMEOUT[0], None) if follow else TIMEOUT
         response = self._retry(lambda: self.core.read_namespaced_pod_log(
-            pod, self.namespace, _request_timeout=(TIMEOUT[0], None if follow else TIMEOUT[1]), **kwargs),
-            call)
+            pod, self.namespace, _request_timeout=timeout, **kwargs), call)
         try:
             buffer = b""
             for chunk in response.stream(4096, decode_content=True):
@@ -239,8 +240,8 @@ class KubernetesBackend:
         for pod in pods:
             with contextlib.suppress(NotFoundError):
                 call = Call("delete", "pods", self.namespace, pod, "")
-                self._retry(lambda p=pod: self.core.delete_namespaced_pod(
-                    p, self.namespace, _request_timeout=TIMEOUT), call)
+                self._retry(functools.partial(self.core.delete_namespaced_pod, pod, self.namespace,
+                                              _request_timeout=TIMEOUT), call)
         return self._patch(name, patch)
 
     def delete(self, name: str) -> None:

@@ -210,3 +210,20 @@ def test_wrong_host_is_one_connection_error(driver: Driver, tmp_path) -> None:
         backend = driver.make_backend(argo_server="http://127.0.0.1:9")
     with pytest.raises(ConnectionFailed, match=r"127\.0\.0\.1:9"):
         backend.list()
+
+
+def test_wait_timeout_explains_a_claim_stuck_pending(driver: Driver, tmp_path) -> None:
+    if driver.kind != "kubernetes":
+        pytest.skip("claims are read through the Kubernetes API")
+    name = submit(driver, tmp_path)
+    driver.advance(name, "Running", {"load": "Pending"})
+    claim = f"{name}-marshal"
+    driver.fake.create("v1/persistentvolumeclaims", {
+        "metadata": {"name": claim}, "spec": {"accessModes": ["ReadWriteMany"], "storageClassName": "standard"},
+        "status": {"phase": "Pending"}}, "default")
+    driver.fake.create("v1/events", {
+        "metadata": {"name": f"{claim}.1"}, "type": "Warning", "reason": "ProvisioningFailed",
+        "message": "NodePublish: access mode ReadWriteMany is not supported",
+        "involvedObject": {"kind": "PersistentVolumeClaim", "name": claim, "namespace": "default"}}, "default")
+    with pytest.raises(ClusterError, match=rf"{claim} .*stuck Pending: ProvisioningFailed"):
+        wait(driver.backend, name, timeout=1)
