@@ -219,11 +219,13 @@ def test_wait_timeout_explains_a_claim_stuck_pending(driver: Driver, tmp_path) -
     driver.advance(name, "Running", {"load": "Pending"})
     claim = f"{name}-marshal"
     driver.fake.create("v1/persistentvolumeclaims", {
-        "metadata": {"name": claim}, "spec": {"accessModes": ["ReadWriteMany"], "storageClassName": "standard"},
+        "metadata": {"name": claim},
+        "spec": {"accessModes": ["ReadWriteMany"], "storageClassName": "standard"},
         "status": {"phase": "Pending"}}, "default")
     driver.fake.create("v1/events", {
         "metadata": {"name": f"{claim}.1"}, "type": "Warning", "reason": "ProvisioningFailed",
         "message": "NodePublish: access mode ReadWriteMany is not supported",
-        "involvedObject": {"kind": "PersistentVolumeClaim", "name": claim, "namespace": "default"}}, "default")
+        "involvedObject": {"kind": "PersistentVolumeClaim", "name": claim, "namespace": "default"}},
+        "default")
     with pytest.raises(ClusterError, match=rf"{claim} .*stuck Pending: ProvisioningFailed"):
         wait(driver.backend, name, timeout=1)
