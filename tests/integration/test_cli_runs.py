@@ -184,3 +184,22 @@ def test_bad_input_is_one_line_exit_2(tmp_path) -> None:
         assert proc.returncode == 2, (argv, proc.stderr)
         assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
         assert proc.stderr.startswith("kale-argo: error: ") and "(hint: " in proc.stderr
+
+
+def test_python_script_kfp_submits_with_the_argo_cli_env(tmp_path) -> None:
+    fake = FakeArgoServer(tmp_path)
+    try:
+        script = tmp_path / "kfp_pipe.py"
+        script.write_text(open(demo_script(tmp_path)).read() + "\nif __name__ == '__main__':\n    demo(n=2)\n")
+        env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "ARGO_SERVER": fake.address,
+               "ARGO_SECURE": "false", "ARGO_TOKEN": fake.token, "ARGO_NAMESPACE": "argo"}
+        proc = subprocess.run([sys.executable, str(script), "--kfp"], capture_output=True, text=True,
+                              env=env, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        [run] = fake.workflows("argo")
+        assert f"Submitted run {run['metadata']['name']}" in proc.stdout
+        params = {p["name"]: p.get("value") for p in run["spec"]["arguments"]["parameters"]}
+        assert params["n"] == "2"
+        assert fake.token not in proc.stdout + proc.stderr
+    finally:
+        fake.close()
