@@ -195,3 +195,22 @@ def test_bad_keys_are_refused(tmp_path, key):
 def test_missing_value_names_variable_and_step(tmp_path):
     with pytest.raises(MarshalError, match=r"step 'use', variable 'nope'.*no such value"):
         marshal.load(str(tmp_path), "nope", step="use")
+
+
+def test_loaded_frame_is_lazy_writable_and_leaves_the_file_intact(tmp_path):
+    frame = pd.DataFrame({"a": np.arange(4.0), "b": np.arange(4), "t": pd.date_range("2024", periods=4),
+                          "flag": [True, False, True, False]})
+    marshal.save(str(tmp_path), "df", frame)
+    loaded = marshal.load(str(tmp_path), "df")
+    a = loaded["a"].to_numpy()
+    base = a
+    while getattr(base, "base", None) is not None:
+        base = base.base
+    if isinstance(base, memoryview):
+        base = base.obj
+    assert type(base).__name__ == "mmap"  # mapped in place, not read into memory
+    loaded.loc[0, "a"] = 100.0
+    loaded["b"] += 1
+    loaded.loc[1, "flag"] = True
+    assert loaded.loc[0, "a"] == 100.0 and loaded["b"].tolist() == [1, 2, 3, 4]
+    pd.testing.assert_frame_equal(marshal.load(str(tmp_path), "df"), frame)

@@ -8,9 +8,10 @@ Layout of a marshal directory::
 
 The data file is written atomically first and the metadata last, so a value exists exactly when
 its metadata does: a step killed mid-write leaves nothing that loads. Loads check the size, and
-either the CRC-32 over all the bytes (eager backends, which read every byte anyway) or, for
-memory-mapped arrays, the header and a CRC-32 over sampled blocks (head, tail and 16 spread
-blocks): that keeps a load O(what the step reads). :func:`verify` checks every byte of any value.
+either the CRC-32 over all the bytes (eager backends: pickle, dill, which read every byte anyway)
+or, for memory-mapped values (numpy arrays, Arrow frames), a CRC-32 over sampled blocks (head,
+tail and 16 spread blocks, about 3 MiB) and the format's header: that keeps a load O(what the
+step reads). :func:`verify` checks every byte of any value.
 """
 
 from __future__ import annotations
@@ -204,10 +205,10 @@ def load(directory: str, key: str, *, step: str | None = None) -> Any:
     path = _data_path(directory, key, meta, step)
     try:
         if backend.lazy:
-            backend.verify_header(path, meta)
             if "sample_crc32" in meta and sampled_crc32_of_path(path, meta["bytes"]) != meta[
                     "sample_crc32"]:
                 raise ValueError("checksum mismatch (sampled blocks)")
+            backend.verify_header(path, meta)
             return backend.load_path(path, meta)
         data = map_verified(path, int(meta["bytes"]), int(meta.get("crc32", -1)))
         return backend.loads(data, meta)

@@ -1,9 +1,12 @@
 """pandas DataFrames and Series as Arrow IPC files (Feather v2, uncompressed), when pyarrow is installed.
 
-Columns are written from pandas' own memory (no copy for numeric columns) and read back with one
-copy into pandas blocks. Only frames that round-trip exactly are claimed: unique string column
-labels, numeric/bool/datetime columns, a simple index, no ``attrs``. Everything else (and every
-frame when pyarrow is missing) goes to pickle protocol 5.
+Columns are written from pandas' own memory (no copy for numeric columns). Loading memory-maps
+the file copy-on-write and wraps each numeric column without nulls in place (writable; a page is
+copied only when the step writes to it), so, as for arrays, a load costs what the step reads;
+bool columns and columns with nulls are converted (copied). The frame is not consolidated into
+one 2-D block (pandas does that on demand). Only frames that round-trip exactly are claimed:
+unique string column labels, numeric/bool/datetime columns, a simple index, no ``attrs``.
+Everything else (and every frame when pyarrow is missing) goes to pickle protocol 5.
 """
 
 from __future__ import annotations
@@ -60,6 +63,7 @@ def _to_arrow(frame: Any, pa: Any) -> Any:
 class FrameBackend(Backend):
     name = "arrow"
     suffix = ".arrow"
+    lazy = True
     _has_arrow: bool | None = None
 
     def claims(self, value: Any) -> bool:
@@ -84,12 +88,66 @@ class FrameBackend(Backend):
             extra.update(series=True, name=value.name)
         return extra
 
-    def loads(self, data: memoryview, meta: dict[str, Any]) -> Any:
+    def verify_header(self, path: str, meta: dict[str, Any]) -> None:
         import pyarrow as pa
 
-        frame = pa.ipc.open_file(pa.py_buffer(data)).read_all().to_pandas()
+        with pa.memory_map(path, "r") as source:
+            reader = pa.ipc.open_file(source)  # checks both magics and the footer
+            rows = sum(reader.get_batch(i).num_rows for i in range(reader.num_record_batches))
+            schema = reader.schema
+        shape = meta.get("shape") or []
+        if shape and rows != shape[0]:
+            raise ValueError(f"file has {rows} rows, metadata says {shape[0]}")
+        if schema.pandas_metadata is None:
+            raise ValueError("not a pandas Arrow file")
+
+    def load_path(self, path: str, meta: dict[str, Any]) -> Any:
+        import mmap
+
+        import pandas as pd
+        import pyarrow as pa
+
+        with open(path, "rb") as fh:
+            mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_COPY)
+        table = pa.ipc.open_file(pa.py_buffer(mapped)).read_all()
+        base = pa.py_buffer(mapped).address
+        pandas_meta = table.schema.pandas_metadata
+        columns = {name: _column(table.column(name), mapped, base) for name in table.column_names}
+        index = _index(pandas_meta["index_columns"], columns, pd)
+        frame = pd.DataFrame(columns, index=index, copy=False)
         if meta.get("series"):
             series = frame[_SERIES_COLUMN]
             series.name = meta.get("name")
             return series
         return frame
+
+
+def _column(column: Any, mapped: Any, base: int) -> Any:
+    """A writable numpy array for an Arrow column: in place in the mapping when possible."""
+    import numpy as np
+    import pyarrow as pa
+
+    chunks = column.chunks
+    kind = column.type
+    if len(chunks) == 1 and chunks[0].null_count == 0 and (
+            pa.types.is_integer(kind) or pa.types.is_floating(kind)
+            or pa.types.is_timestamp(kind) or pa.types.is_duration(kind)):
+        chunk = chunks[0]
+        data = chunk.buffers()[1]
+        dtype = np.dtype(chunk.type.to_pandas_dtype())
+        width = kind.bit_width // 8
+        values = np.frombuffer(mapped, dtype=f"<i{width}" if dtype.kind in "mM" else dtype,
+                               count=len(chunk), offset=data.address - base + chunk.offset * width)
+        return values.view(dtype) if dtype.kind in "mM" else values
+    values = column.to_numpy()
+    return values if values.flags.writeable else values.copy()
+
+
+def _index(index_columns: list[Any], columns: dict[str, Any], pd: Any) -> Any:
+    if not index_columns:
+        return None
+    spec = index_columns[0]
+    if isinstance(spec, dict):  # a RangeIndex, stored as metadata
+        return pd.RangeIndex(spec["start"], spec["stop"], spec["step"], name=spec.get("name"))
+    values = columns.pop(spec)
+    return pd.Index(values, name=None if spec.startswith("__index_level_") else spec, copy=False)
