@@ -22,9 +22,9 @@ from typing import Any
 import requests
 
 from ..errors import ConfigError, NotFoundError
-from .backend import LogLine, create_once, filter_phases, label_selector
+from .backend import LogLine, create_once, filter_phases, label_selector, log_steps
 from .redact import Secret, redact, register_secret
-from .runview import find_step, is_done, metadata, steps
+from .runview import is_done, metadata
 from .transport import (
     Call,
     HTTPFailure,
@@ -253,14 +253,7 @@ class ArgoServerBackend:
 
     def logs(self, name: str, *, step: str | None = None, follow: bool = False,
              tail: int | None = None) -> Iterator[LogLine]:
-        workflow = self.get(name)
-        chosen = steps(workflow)
-        if step is not None:
-            found = find_step(workflow, step)
-            if found is None:
-                raise NotFoundError(f"run {name!r} has no step {step!r}",
-                                    hint=f"steps: {', '.join(s.name for s in chosen) or 'none yet'}")
-            chosen = [found]
+        chosen = log_steps(self.get(name), step)
         for status in chosen:
             params: dict[str, Any] = {"podName": status.pod, "logOptions.container": "main",
                                       "logOptions.follow": str(follow).lower()}

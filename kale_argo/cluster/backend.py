@@ -15,9 +15,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ..errors import ClusterError, ConfigError
+from ..errors import ClusterError, ConfigError, NotFoundError
 from .labels import EXPERIMENT_LABEL, PIPELINE_LABEL, SUBMISSION_LABEL
-from .runview import phase
+from .runview import StepStatus, find_step, phase, steps
 from .transport import Call, HTTPFailure, Transient, cluster_error, connection_error
 
 log = logging.getLogger(__name__)
@@ -91,6 +91,19 @@ def filter_phases(workflows: list[dict[str, Any]], phases: Sequence[str]) -> lis
     """Keep the runs in one of ``phases`` (all when empty)."""
     wanted = {p.capitalize() for p in phases}
     return [w for w in workflows if not wanted or phase(w) in wanted]
+
+
+def log_steps(workflow: dict[str, Any], step: str | None) -> list[StepStatus]:
+    """The steps whose logs ``logs --step`` shows: all, or the one named (NotFoundError otherwise)."""
+    chosen = steps(workflow)
+    if step is None:
+        return chosen
+    found = find_step(workflow, step)
+    if found is None:
+        name = (workflow.get("metadata") or {}).get("name")
+        raise NotFoundError(f"run {name!r} has no step {step!r}",
+                            hint=f"steps: {', '.join(s.name for s in chosen) or 'none yet'}")
+    return [found]
 
 
 def create_once(create: Callable[[], dict[str, Any]], lookup: Callable[[], dict[str, Any] | None],

@@ -20,10 +20,10 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from ..errors import ClusterError, NotFoundError
-from .backend import LogLine, create_once, filter_phases, label_selector
+from .backend import LogLine, create_once, filter_phases, label_selector, log_steps
 from .labels import ARGO_COMPLETED_LABEL, ARGO_NODE_NAME_ANNOTATION, ARGO_PHASE_LABEL, ARGO_WORKFLOW_LABEL
 from .redact import redact
-from .runview import find_step, is_done, metadata, pod_name, steps
+from .runview import is_done, metadata, pod_name
 from .transport import (
     Call,
     HTTPFailure,
@@ -171,14 +171,7 @@ class KubernetesBackend:
 
     def logs(self, name: str, *, step: str | None = None, follow: bool = False,
              tail: int | None = None) -> Iterator[LogLine]:
-        workflow = self.get(name)
-        chosen = steps(workflow)
-        if step is not None:
-            found = find_step(workflow, step)
-            if found is None:
-                raise NotFoundError(f"run {name!r} has no step {step!r}",
-                                    hint=f"steps: {', '.join(s.name for s in chosen) or 'none yet'}")
-            chosen = [found]
+        chosen = log_steps(self.get(name), step)
         pods = self._pod_names(name)
         for status in chosen:
             pod = pods.get(status.node_id) or status.pod

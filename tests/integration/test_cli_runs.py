@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 import traceback
+from pathlib import Path
 
 import pytest
 
@@ -190,7 +191,8 @@ def test_python_script_kfp_submits_with_the_argo_cli_env(tmp_path) -> None:
     fake = FakeArgoServer(tmp_path)
     try:
         script = tmp_path / "kfp_pipe.py"
-        script.write_text(open(demo_script(tmp_path)).read() + "\nif __name__ == '__main__':\n    demo(n=2)\n")
+        source = Path(demo_script(tmp_path)).read_text()
+        script.write_text(source + "\nif __name__ == '__main__':\n    demo(n=2)\n")
         env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "ARGO_SERVER": fake.address,
                "ARGO_SECURE": "false", "ARGO_TOKEN": fake.token, "ARGO_NAMESPACE": "argo"}
         proc = subprocess.run([sys.executable, str(script), "--kfp"], capture_output=True, text=True,
