@@ -100,7 +100,7 @@ def save(directory: str, key: str, value: Any, *, step: str | None = None) -> di
     # The data file is fsynced; the metadata, small, is renamed into place and both directories
     # fsynced once. After a power loss any inconsistent state (metadata lost or empty, data not
     # renamed) fails loudly on load: the metadata names the file, its size and its CRC-32.
-    with atomic_writer(mpath, sync=False) as meta_out:
+    with atomic_writer(mpath, sync=False, sync_dir=False) as meta_out:
         meta_out.write(json.dumps(meta, sort_keys=True, indent=1).encode())
     fsync_directory(os.path.dirname(mpath))
     fsync_directory(directory)
@@ -115,7 +115,7 @@ def _write(backend: Backend, directory: str, key: str, value: Any) -> tuple[Back
 
     try:
         path = os.path.join(directory, key + backend.suffix)
-        with atomic_writer(path) as out:
+        with atomic_writer(path, sync_dir=False) as out:
             extra = backend.dump(value, out)
         return backend, extra, out
     except NeedsDill as exc:
@@ -123,7 +123,7 @@ def _write(backend: Backend, directory: str, key: str, value: Any) -> tuple[Back
         assert dill is not None
         path = os.path.join(directory, key + dill.suffix)
         try:
-            with atomic_writer(path) as out:
+            with atomic_writer(path, sync_dir=False) as out:
                 extra = dill.dump(value, out)
         except ImportError as missing:
             raise RuntimeError(f"pickle cannot store it ({exc}) and {missing}") from None

@@ -128,11 +128,11 @@ def is_temp_name(name: str) -> bool:
 
 
 @contextlib.contextmanager
-def atomic_writer(path: str, *, sync: bool = True) -> Iterator[ChecksumWriter]:
+def atomic_writer(path: str, *, sync: bool = True, sync_dir: bool = True) -> Iterator[ChecksumWriter]:
     """Write ``path`` atomically; on any exception the temporary file is removed, ``path`` untouched.
 
-    With ``sync`` the file's bytes are fsynced before the rename. The directory is not fsynced
-    here: the caller does it once after its last rename (see :func:`fsync_directory`).
+    With ``sync`` the file's bytes are fsynced before the rename; with ``sync_dir`` the directory
+    after it (a caller renaming several files may fsync the directory once at the end instead).
     """
     tmp = temp_path(path)
     fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
@@ -148,6 +148,8 @@ def atomic_writer(path: str, *, sync: bool = True) -> Iterator[ChecksumWriter]:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+    if sync_dir:
+        fsync_directory(os.path.dirname(path) or ".")
 
 
 def write_json_atomic(path: str, data: Any, *, sync: bool = True) -> None:
@@ -158,7 +160,6 @@ def write_json_atomic(path: str, data: Any, *, sync: bool = True) -> None:
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     with atomic_writer(path, sync=sync) as out:
         out.write(json.dumps(data, sort_keys=True, indent=1).encode())
-    fsync_directory(os.path.dirname(path) or ".")
 
 
 def map_verified(path: str, size: int, crc: int) -> memoryview:
