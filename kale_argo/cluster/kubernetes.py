@@ -25,6 +25,7 @@ from .labels import ARGO_COMPLETED_LABEL, ARGO_NODE_NAME_ANNOTATION, ARGO_PHASE_
 from .redact import redact
 from .runview import is_done, metadata, pod_name
 from .transport import (
+    KUBE_SERVER,
     Call,
     HTTPFailure,
     Transient,
@@ -80,7 +81,7 @@ class KubernetesBackend:
 
         self.api_client = api_client
         self.namespace = namespace
-        self.server = f"the Kubernetes API at {api_client.configuration.host}"
+        self.server = f"{KUBE_SERVER}{api_client.configuration.host}"
         self.custom = client.CustomObjectsApi(api_client)
         self.core = client.CoreV1Api(api_client)
         self.sleep = sleep

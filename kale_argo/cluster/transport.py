@@ -24,6 +24,9 @@ T = TypeVar("T")
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 TLS_HINT = ("check the server's certificate and CA; to skip verification (insecure) pass "
             "--insecure-skip-verify or set ARGO_INSECURE_SKIP_VERIFY=true")
+KUBE_TLS_HINT = ("check the cluster's certificate-authority in the kubeconfig; to skip verification "
+                 "(insecure) set insecure-skip-tls-verify: true on the kubeconfig's cluster")
+KUBE_SERVER = "the Kubernetes API at "
 
 
 @dataclass(frozen=True)
@@ -68,8 +71,9 @@ def cluster_error(exc: HTTPFailure, call: Call, *, server: str) -> ClusterError:
                               "it may have expired")
     if exc.status == 403:
         group = f" (API group {call.group!r})" if call.group else ""
+        said = f": {exc.message[:200]}" if exc.message else ""
         return AuthError(f"permission denied: cannot {call.verb} {call.resource}{group} in namespace "
-                         f"{call.namespace!r} (403 Forbidden)",
+                         f"{call.namespace!r} (403 Forbidden{said})",
                          hint=f"grant the verb {call.verb!r} on {call.resource!r} in {call.namespace!r} "
                               "to your user or service account (a Role and RoleBinding)")
     if exc.status == 404:
@@ -91,7 +95,8 @@ def cluster_error(exc: HTTPFailure, call: Call, *, server: str) -> ClusterError:
 def connection_error(exc: Transient, *, server: str) -> ConnectionFailed:
     """The one-line error when ``server`` cannot be reached."""
     if exc.tls:
-        return ConnectionFailed(f"TLS verification failed for {server}: {exc}", hint=TLS_HINT)
+        hint = KUBE_TLS_HINT if server.startswith(KUBE_SERVER) else TLS_HINT
+        return ConnectionFailed(f"TLS verification failed for {server}: {exc}", hint=hint)
     if exc.timeout:
         return ConnectionFailed(f"{server} did not answer in time: {exc}",
                                 hint="check the server address and the network; retry later")

@@ -209,3 +209,12 @@ def test_fake_field_selectors() -> None:
     obj = {"metadata": {"name": "x", "namespace": "n"}}
     assert field_selector_matches("metadata.name=x,metadata.namespace=n", obj)
     assert not field_selector_matches("metadata.name!=x", obj)
+
+
+def test_tls_hints_name_the_right_switch() -> None:
+    from kale_argo.cluster.transport import connection_error
+
+    argo = connection_error(Transient("bad cert", tls=True), server="the Argo Server at https://a/").one_line()
+    kube = connection_error(Transient("bad cert", tls=True), server="the Kubernetes API at https://k").one_line()
+    assert "--insecure-skip-verify" in argo and "ARGO_INSECURE_SKIP_VERIFY" in argo
+    assert "insecure-skip-tls-verify" in kube and "--insecure-skip-verify" not in kube
