@@ -8,7 +8,12 @@ from pathlib import Path
 import pytest
 
 from kale_argo.cluster.kube import api_client
-from kale_argo.cluster.workspace import explain_pending_claims, plan_workspace, prepare_workspace
+from kale_argo.cluster.workspace import (
+    explain_pending_claims,
+    marshal_colocation,
+    plan_workspace,
+    prepare_workspace,
+)
 from kale_argo.errors import AuthError, ClusterError, WorkspaceError
 from kale_argo.spec import PipelineSpec, VolumeSpec
 from tests.fakes.kube import FakeKube, kube_fixture  # noqa: F401
@@ -292,6 +297,8 @@ def test_marshal_storage_without_rwx_is_colocated(kube, api, tmp_path, provision
     ws = prepare(api, nb, mode="clone")
     assert ws.compile_options()["colocate"] is colocate
     assert any("marshal volume is ReadWriteOnce" in n for n in ws.plan.notes) is colocate
+    assert (marshal_colocation(api, make_spec()) is not None) is colocate
+    assert marshal_colocation(api, make_spec(marshal={"access_mode": "rwo"})) is None
 
 
 def test_a_transient_server_error_on_a_read_is_retried(kube, api, notebook):

@@ -7,10 +7,18 @@ Public surface (the cluster layer's ``submit_pipeline`` calls these):
   ``rollback()`` and ``adopt(workflow)`` (both return lines describing what they could not do).
 - :func:`explain_pending_claims` -- why a run's PVCs are stuck Pending (their events), or None.
 - :func:`plan_workspace` -- what a submit would do, creating nothing (``kale-argo workspace``).
+- :func:`marshal_colocation` -- why a run must be co-located (marshal storage without RWX), or None.
 """
 
 from __future__ import annotations
 
-from .api import PreparedWorkspace, explain_pending_claims, plan_workspace, prepare_workspace
+from .api import (
+    PreparedWorkspace,
+    explain_pending_claims,
+    marshal_colocation,
+    plan_workspace,
+    prepare_workspace,
+)
 
-__all__ = ["PreparedWorkspace", "explain_pending_claims", "plan_workspace", "prepare_workspace"]
+__all__ = ["PreparedWorkspace", "explain_pending_claims", "marshal_colocation", "plan_workspace",
+           "prepare_workspace"]

@@ -27,7 +27,8 @@ from .storage import marshal_needs_colocation
 WORKSPACE_ANNOTATION = "kale-argo.io/workspace"
 WORKFLOW_LABEL = "kale-argo.io/workflow"
 
-__all__ = ["PreparedWorkspace", "explain_pending_claims", "plan_workspace", "prepare_workspace"]
+__all__ = ["PreparedWorkspace", "explain_pending_claims", "marshal_colocation", "plan_workspace",
+           "prepare_workspace"]
 
 
 @dataclass
@@ -106,6 +107,12 @@ def workspace_record(volumes: Sequence[VolumeSpec], plan: WorkspacePlan) -> str:
                            "snapshot": v.snapshot, "origin": p.origin}
                           for v, p in zip(volumes, plan.volumes, strict=True)]}
     return json.dumps(record, sort_keys=True, separators=(",", ":"))
+
+
+def marshal_colocation(api_client: Any, spec: PipelineSpec) -> str | None:
+    """Why the run must be co-located (its marshal storage class is not known to serve
+    ReadWriteMany), or None; for submits that skip :func:`prepare_workspace` (mode none)."""
+    return marshal_needs_colocation(Kube(api_client), spec)
 
 
 def plan_workspace(api_client: Any, namespace: str | None, spec: PipelineSpec | None, *,
