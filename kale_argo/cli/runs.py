@@ -87,6 +87,11 @@ def register(subparsers: Any) -> None:
     add_workspace_args(submit, submit=True)
     submit.add_argument("--image", default=None, help="the steps' default image")
     submit.add_argument("--service-account", default=None, help="the pods' service account")
+    submit.add_argument("--colocate", action="store_true",
+                        help="ReadWriteOnce volumes and every pod of the run on one node "
+                             "(for storage without ReadWriteMany)")
+    submit.add_argument("--volume-claim-gc", choices=("OnWorkflowSuccess", "OnWorkflowCompletion"),
+                        default=None, help="when Argo deletes the run's volumes (default: OnWorkflowSuccess)")
     submit.add_argument("--watch", action="store_true",
                         help="follow the run's steps until it ends; exit 0 only if it Succeeded")
     submit.add_argument("--timeout", type=_positive, default=None, metavar="SECONDS",
@@ -145,7 +150,8 @@ def handle_submit(args: argparse.Namespace) -> int:
     submit_pipeline(spec, values, namespace=kwargs.pop("namespace"), backend=args.backend, watch=args.watch,
                     workspace=options.pop("mode"), volumes=options.pop("volumes"), image=args.image,
                     service_account=args.service_account, out=sys.stdout, timeout=args.timeout,
-                    workspace_options=options, **kwargs)
+                    colocate=args.colocate, volume_claim_gc=args.volume_claim_gc, workspace_options=options,
+                    **kwargs)
     return 0
 
 

@@ -47,13 +47,15 @@ def _needs_workspace(spec: PipelineSpec, workspace: str | None, volumes: Sequenc
 def submit_pipeline(spec: PipelineSpec, params: dict[str, Any] | None = None, *, namespace: str | None = None,
                     backend: str | Backend = "auto", watch: bool = False, workspace: str | None = None,
                     volumes: Sequence[str] = (), image: str | None = None, service_account: str | None = None,
-                    out: TextIO | None = None, timeout: float | None = None,
-                    workspace_options: dict[str, Any] | None = None, **backend_kwargs: Any) -> str:
+                    out: TextIO | None = None, timeout: float | None = None, colocate: bool = False,
+                    volume_claim_gc: str | None = None, workspace_options: dict[str, Any] | None = None,
+                    **backend_kwargs: Any) -> str:
     """Compile ``spec`` with ``params`` and create it as a run; returns the run's name.
 
     ``backend``: "auto" | "argo-server" | "kubernetes" (or a ready Backend). ``workspace``:
     "snapshot" | "clone" | "mount" | "none" | None (decided by the workspace layer). ``volumes``:
-    ``--volume CLAIM:/path[:mode]`` strings. ``backend_kwargs``: argo_server, token,
+    ``--volume CLAIM:/path[:mode]`` strings. ``colocate``: ReadWriteOnce claims and all pods on one
+    node (also set by the workspace on RWO storage). ``backend_kwargs``: argo_server, token,
     insecure_skip_verify, base_href, context, kubeconfig. ``workspace_options``: more keyword
     arguments for ``prepare_workspace`` (snapshot_class, keep_snapshots, timeout). With ``watch``,
     follows the run (at most ``timeout`` seconds) and raises RunFailed unless it Succeeded.
@@ -64,6 +66,9 @@ def submit_pipeline(spec: PipelineSpec, params: dict[str, Any] | None = None, *,
     if workspace is not None and workspace not in WORKSPACE_MODES:
         raise ConfigError(f"unknown workspace mode {workspace!r}", where="--workspace",
                           hint=f"one of {', '.join(WORKSPACE_MODES)}")
+    # Bad flags fail here, before anything is read or created on the cluster.
+    CompileOptions(namespace=namespace, image=image, service_account=service_account,
+                   **({"volume_claim_gc": volume_claim_gc} if volume_claim_gc else {})).validate()
     runner = backend if not isinstance(backend, str) else get_backend(backend, namespace=namespace,
                                                                         **backend_kwargs)
     namespace = runner.namespace
@@ -77,6 +82,9 @@ def submit_pipeline(spec: PipelineSpec, params: dict[str, Any] | None = None, *,
     try:
         extra = prepared.compile_options() if prepared is not None else {}
         labels = {**extra.pop("labels", {}), SUBMISSION_LABEL: secrets.token_hex(8)}
+        extra["colocate"] = bool(extra.get("colocate")) or colocate
+        if volume_claim_gc is not None:
+            extra["volume_claim_gc"] = volume_claim_gc
         options = CompileOptions(namespace=namespace, image=image, service_account=service_account,
                                  labels=labels, **extra)
         workflow = compile_dict(spec, params, options)

@@ -11,7 +11,7 @@ import pytest
 from kale_argo.cluster import submit_pipeline
 from kale_argo.cluster.follow import follow, wait
 from kale_argo.cluster.labels import SUBMISSION_LABEL
-from kale_argo.errors import AuthError, ClusterError, ConnectionFailed, NotFoundError, RunFailed
+from kale_argo.errors import AuthError, ClusterError, ConfigError, ConnectionFailed, NotFoundError, RunFailed
 from tests.fakes.drivers import Driver, driver_fixture  # noqa: F401
 from tests.fakes.pipelines import demo_spec
 from tests.workflow_checks import check_workflow
@@ -229,3 +229,16 @@ def test_wait_timeout_explains_a_claim_stuck_pending(driver: Driver, tmp_path) -
         "default")
     with pytest.raises(ClusterError, match=rf"{claim} .*stuck Pending: ProvisioningFailed"):
         wait(driver.backend, name, timeout=1)
+
+
+def test_colocate_and_bad_flags_before_any_request(driver: Driver, tmp_path) -> None:
+    name = submit(driver, tmp_path, colocate=True, volume_claim_gc="OnWorkflowCompletion")
+    [stored] = driver.stored()
+    assert stored["spec"]["volumeClaimGC"] == {"strategy": "OnWorkflowCompletion"}
+    claims = stored["spec"]["volumeClaimTemplates"]
+    assert claims and all(c["spec"]["accessModes"] == ["ReadWriteOnce"] for c in claims)
+    assert stored["metadata"]["name"] == name
+    served = len(driver.fake.requests())
+    with pytest.raises(ConfigError, match="--image"):
+        submit(driver, tmp_path, image="bad image")
+    assert len(driver.fake.requests()) == served and len(driver.stored()) == 1
