@@ -57,12 +57,13 @@ def step_commands(spec: PipelineSpec, values: Mapping[str, Any], marshal_dir: st
 class _Child:
     """A running step: its process, start time and the unfinished last line of its output."""
 
-    __slots__ = ("partial", "proc", "result", "started")
+    __slots__ = ("deadline", "partial", "proc", "result", "started")
 
-    def __init__(self, result: StepResult, proc: subprocess.Popen[bytes]) -> None:
+    def __init__(self, result: StepResult, proc: subprocess.Popen[bytes], timeout: float | None) -> None:
         self.result = result
         self.proc = proc
         self.started = time.monotonic()
+        self.deadline = None if timeout is None else self.started + timeout
         self.partial = b""
 
 
@@ -83,6 +84,9 @@ class Scheduler:
                 self.dependents[dep].append(s.name)
         self.ready = [(self.index[n], n) for n, deps in self.waiting.items() if not deps]
         heapq.heapify(self.ready)
+        self.timeouts = {s.name: s.options.timeout for s in spec.steps}
+        self.pipeline_timeout = spec.timeout
+        self.deadline: float | None = None
         self.running: dict[int, _Child] = {}
         self.failed = False
         self.selector = selectors.DefaultSelector()
@@ -90,15 +94,19 @@ class Scheduler:
 
     # -- the loop -----------------------------------------------------------------------------
     def run(self) -> None:
-        """Run until every step finished or was skipped; Ctrl-C terminates the children."""
+        """Run until every step finished or was skipped; Ctrl-C terminates the children. A step
+        (or the pipeline) past its ``timeout`` is killed and fails, like Argo's activeDeadlineSeconds."""
+        if self.pipeline_timeout is not None:
+            self.deadline = time.monotonic() + self.pipeline_timeout
         try:
             while True:
                 self._launch_ready()
                 if not self.running:
                     break
-                for key, _ in self.selector.select():
+                for key, _ in self.selector.select(self._next_deadline()):
                     self._read(key.fd)
                 self.stream.flush()
+                self._enforce_deadlines()
         except BaseException:  # Ctrl-C, SIGTERM, or a step that could not start: leave no orphans
             self._terminate_all()
             raise
@@ -118,7 +126,7 @@ class Scheduler:
             assert proc.stdout is not None
             fd = proc.stdout.fileno()
             result.status = RUNNING
-            self.running[fd] = _Child(result, proc)
+            self.running[fd] = _Child(result, proc, self.timeouts[name])
             self.selector.register(fd, selectors.EVENT_READ)
 
     def _read(self, fd: int) -> None:
@@ -139,6 +147,30 @@ class Scheduler:
         assert child.proc.stdout is not None
         child.proc.stdout.close()
         self._finished(child, child.proc.wait())
+
+    def _next_deadline(self) -> float | None:
+        """Seconds until the nearest step or pipeline deadline (None: no deadline)."""
+        deadlines = [c.deadline for c in self.running.values() if c.deadline is not None]
+        if self.deadline is not None:
+            deadlines.append(self.deadline)
+        return max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
+
+    def _enforce_deadlines(self) -> None:
+        now = time.monotonic()
+        for child in self.running.values():
+            if child.deadline is not None and now >= child.deadline:
+                self._kill(child, f"step {child.result.name!r} timed out after "
+                           f"{self.timeouts[child.result.name]:g}s (its timeout)")
+        if self.deadline is not None and now >= self.deadline:
+            self.deadline, self.failed = None, True
+            for child in self.running.values():
+                self._kill(child, f"the pipeline timed out after {self.pipeline_timeout:g}s")
+
+    def _kill(self, child: _Child, reason: str) -> None:
+        child.deadline = None
+        child.result.error = reason
+        self.stream.write(f"[{child.result.name}] {reason}: killed\n")
+        _signal_group(child.proc, signal.SIGKILL)
 
     def _emit(self, result: StepResult, lines: list[bytes]) -> None:
         prefix = f"[{result.name}] "
@@ -198,7 +230,7 @@ def _collect_records(run: LocalRun, spec: PipelineSpec) -> None:
         outputs = record.get("outputs")
         if isinstance(outputs, dict):
             result.outputs = {k: outputs[k] for k in step.outputs if isinstance(outputs.get(k), dict)}
-        if record.get("error"):
+        if record.get("error") and not result.error:
             result.error = str(record["error"])
 
 

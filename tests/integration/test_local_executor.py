@@ -429,3 +429,47 @@ def test_steps_imported_from_a_helper_module(make_script, run_python, tmp_path):
         proc = run_python(script)
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert "[show] value 10" in proc.stdout.splitlines()
+
+
+TIMEOUTS = '''
+import time
+from kale_argo import pipeline, step
+
+@step(name="stuck", timeout="1s")
+def stuck():
+    print("sleeping", flush=True)
+    time.sleep(120)
+
+@step(name="after")
+def after(x):
+    pass
+
+@pipeline(name="timeouts")
+def timeouts():
+    x = stuck()
+    after(x)
+'''
+
+
+def test_a_step_past_its_timeout_is_killed(make_script, tmp_path):
+    spec = load_pipeline(str(make_script(TIMEOUTS, "timeouts_pipe.py"))).trace()
+    out = io.StringIO()
+    with pytest.raises(RunFailed, match="'stuck' failed"):
+        run_local(spec, marshal_dir=str(tmp_path / "m"), stream=out)
+    text = out.getvalue()
+    assert "[stuck] step 'stuck' timed out after 1s (its timeout): killed" in text
+    assert "---- step 'stuck' failed (killed by signal 9) ----" in text
+    rows = {line.split()[0]: line.split()[1] for line in text.splitlines()
+            if line.split() and line.split()[0] in ("stuck", "after")}
+    assert rows == {"stuck": "failed", "after": "skipped"}
+
+
+def test_the_pipeline_timeout_stops_everything(make_script, tmp_path):
+    text = TIMEOUTS.replace('timeout="1s"', 'timeout="1h"').replace(
+        '@pipeline(name="timeouts")', '@pipeline(name="timeouts", timeout=1)')
+    spec = load_pipeline(str(make_script(text, "pipeline_timeout_pipe.py"))).trace()
+    with pytest.raises(RunFailed) as info:
+        run_local(spec, marshal_dir=str(tmp_path / "m"), stream=io.StringIO())
+    steps = info.value.run.steps
+    assert steps["stuck"].status == "failed" and "pipeline timed out after 1s" in steps["stuck"].error
+    assert steps["after"].status == "skipped"
