@@ -22,6 +22,7 @@ from typing import Any
 
 CHUNK = 64 << 20  # bytes per write/read call for large buffers
 PARALLEL_CRC_MIN = 8 << 20  # from this size, checksum in parallel with the fsync
+_DONTNEED = getattr(mmap, "MADV_DONTNEED", None)
 SAMPLE_EDGE = 1 << 20  # head and tail bytes covered by the sampled checksum
 SAMPLE_BLOCK = 64 << 10
 SAMPLE_BLOCKS = 16
@@ -68,6 +69,8 @@ def _crc_of_fd(fd: int, size: int) -> int:
             crc = 0
             for start in range(0, size, CHUNK):
                 crc = zlib.crc32(view[start:start + CHUNK], crc)
+                if _DONTNEED is not None:  # unmap what was read: RSS stays at one chunk
+                    mapped.madvise(_DONTNEED, start, min(CHUNK, size - start))
             return crc
         finally:
             view.release()
