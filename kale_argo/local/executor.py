@@ -25,7 +25,7 @@ from typing import Any, TextIO
 from ..errors import ConfigError, RunFailed
 from ..runtime.contract import step_argv
 from ..runtime.record import read_record
-from ..spec import PipelineSpec
+from ..spec import PipelineSpec, StepOptions
 from .result import CANCELLED, FAILED, PENDING, RUNNING, SKIPPED, SUCCEEDED, LocalRun, StepResult
 from .rundir import create_marshal_dir
 from .summary import format_summary
@@ -85,6 +85,8 @@ class Scheduler:
         self.ready = [(self.index[n], n) for n, deps in self.waiting.items() if not deps]
         heapq.heapify(self.ready)
         self.timeouts = {s.name: s.options.timeout for s in spec.steps}
+        self.options = {s.name: s.options for s in spec.steps}
+        self.delayed: list[tuple[float, int, str]] = []  # retries waiting for their backoff
         self.pipeline_timeout = spec.timeout
         self.deadline: float | None = None
         self.running: dict[int, _Child] = {}
@@ -101,7 +103,7 @@ class Scheduler:
         try:
             while True:
                 self._launch_ready()
-                if not self.running:
+                if not self.running and not self.delayed:
                     break
                 for key, _ in self.selector.select(self._next_deadline()):
                     self._read(key.fd)
@@ -117,9 +119,17 @@ class Scheduler:
                     result.status = SKIPPED
 
     def _launch_ready(self) -> None:
+        now = time.monotonic()
+        while self.delayed and (self.failed or self.delayed[0][0] <= now):
+            _, index, name = heapq.heappop(self.delayed)
+            if self.failed:  # fail-fast: a retry not yet started stays failed
+                self.results[name].status = FAILED
+            else:
+                heapq.heappush(self.ready, (index, name))
         while self.ready and not self.failed and len(self.running) < self.jobs:
             _, name = heapq.heappop(self.ready)
             result = self.results[name]
+            result.attempts += 1
             proc = subprocess.Popen(self.commands[name], stdin=subprocess.DEVNULL,
                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=self.env,
                                     start_new_session=True)
@@ -148,11 +158,24 @@ class Scheduler:
         child.proc.stdout.close()
         self._finished(child, child.proc.wait())
 
+    def _retry(self, result: StepResult, options: StepOptions) -> None:
+        """Start ``result``'s step again after Kale's backoff: retry_interval x retry_factor^(n-1),
+        capped at retry_max_interval (no interval: at once), as Argo's retryStrategy does."""
+        delay = (options.retry_interval or 0.0) * (options.retry_factor or 1.0) ** (result.attempts - 1)
+        if options.retry_max_interval is not None:
+            delay = min(delay, options.retry_max_interval)
+        result.status, result.error = PENDING, None
+        self.stream.write(f"[{result.name}] failed ({exit_text(result.returncode)}); "
+                          f"retry {result.attempts} of {options.retry_count} in {delay:g}s\n")
+        heapq.heappush(self.delayed, (time.monotonic() + delay, self.index[result.name], result.name))
+
     def _next_deadline(self) -> float | None:
         """Seconds until the nearest step or pipeline deadline (None: no deadline)."""
         deadlines = [c.deadline for c in self.running.values() if c.deadline is not None]
         if self.deadline is not None:
             deadlines.append(self.deadline)
+        if self.delayed:
+            deadlines.append(self.delayed[0][0])
         return max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
 
     def _enforce_deadlines(self) -> None:
@@ -181,11 +204,15 @@ class Scheduler:
 
     def _finished(self, child: _Child, returncode: int) -> None:
         result = child.result
-        result.duration = time.monotonic() - child.started
+        result.duration = (result.duration or 0.0) + time.monotonic() - child.started
         result.returncode = returncode
         result.status = SUCCEEDED if returncode == 0 else FAILED
         if returncode != 0:
-            self.failed = True
+            options = self.options[result.name]
+            if result.attempts <= options.retry_count and not self.failed:
+                self._retry(result, options)
+            else:
+                self.failed = True
             return
         for name in self.dependents[result.name]:
             deps = self.waiting[name]
@@ -210,6 +237,12 @@ class Scheduler:
             child.result.returncode = child.proc.returncode
             child.result.duration = time.monotonic() - child.started
         self.running.clear()
+
+
+def exit_text(returncode: int | None) -> str:
+    """``"exit code 1"`` or ``"killed by signal 9"``."""
+    code = returncode or 0
+    return f"killed by signal {-code}" if code < 0 else f"exit code {code}"
 
 
 def _signal_group(proc: subprocess.Popen[bytes], signum: int) -> None:
@@ -241,9 +274,7 @@ def _failure_report(result: StepResult) -> str:
     text = "\n".join(lines[starts[-1]:] if starts else lines) or "(no output)"
     if result.error and result.error not in text:
         text += f"\n{result.error}"
-    code = result.returncode or 0
-    how = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
-    return f"---- step {result.name!r} failed ({how}) ----\n{text.rstrip()}\n"
+    return f"---- step {result.name!r} failed ({exit_text(result.returncode)}) ----\n{text.rstrip()}\n"
 
 
 def _write_spec(spec: PipelineSpec, marshal_dir: str) -> None:

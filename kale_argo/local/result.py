@@ -20,6 +20,7 @@ class StepResult:
     returncode: int | None = None
     outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
     error: str | None = None
+    attempts: int = 0
     tail: list[str] = field(default_factory=list, repr=False)
 
     @property

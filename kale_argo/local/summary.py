@@ -27,7 +27,8 @@ def format_summary(run: LocalRun) -> str:
     rows = [("step", "status", "duration", "outputs")]
     for step in run.steps.values():
         duration = "-" if step.duration is None else f"{step.duration:.2f}s"
-        rows.append((step.name, step.status, duration, _outputs(step)))
+        status = step.status + (f" ({step.attempts} tries)" if step.attempts > 1 else "")
+        rows.append((step.name, status, duration, _outputs(step)))
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(r[:3], widths, strict=True)) + "  " + r[3]
              for r in rows]

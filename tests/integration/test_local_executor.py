@@ -473,3 +473,45 @@ def test_the_pipeline_timeout_stops_everything(make_script, tmp_path):
     steps = info.value.run.steps
     assert steps["stuck"].status == "failed" and "pipeline timed out after 1s" in steps["stuck"].error
     assert steps["after"].status == "skipped"
+
+
+FLAKY = '''
+import os
+from kale_argo import pipeline, step
+
+@step(name="flaky", retry_count=RETRIES, retry_interval="0.1s", retry_factor=2)
+def flaky(path):
+    tries = int(open(path).read()) if os.path.exists(path) else 0
+    open(path, "w").write(str(tries + 1))
+    if tries < 2:
+        raise RuntimeError(f"attempt {tries + 1} fails")
+    return tries + 1
+
+@step(name="after")
+def after(x):
+    return x
+
+@pipeline(name="flaky")
+def flaky_pipe(path="COUNTER"):
+    x = flaky(path)
+    y = after(x)
+'''
+
+
+def test_retries_follow_retry_count(make_script, tmp_path):
+    spec = load_pipeline(str(make_script(FLAKY.replace("RETRIES", "2"), "flaky_ok.py"))).trace()
+    out = io.StringIO()
+    run = run_local(spec, {"path": str(tmp_path / "c1")}, marshal_dir=str(tmp_path / "m1"), stream=out)
+    assert run.load("y") == 3 and run.steps["flaky"].attempts == 3
+    text = out.getvalue()
+    assert "[flaky] failed (exit code 1); retry 1 of 2 in 0.1s" in text
+    assert "[flaky] failed (exit code 1); retry 2 of 2 in 0.2s" in text
+    assert "succeeded (3 tries)" in text
+
+    spec = load_pipeline(str(make_script(FLAKY.replace("RETRIES", "1"), "flaky_ko.py"))).trace()
+    with pytest.raises(RunFailed) as info:
+        run_local(spec, {"path": str(tmp_path / "c2")}, marshal_dir=str(tmp_path / "m2"),
+                  stream=io.StringIO())
+    steps = info.value.run.steps
+    assert steps["flaky"].status == "failed" and steps["flaky"].attempts == 2
+    assert steps["after"].status == "skipped" and (tmp_path / "c2").read_text() == "2"
