@@ -31,6 +31,8 @@ def register(subparsers: Any) -> None:
                         help="run at most N steps at once (default: the number of CPUs)")
     parser.add_argument("--marshal-dir", default=None, metavar="DIR",
                         help="the folder that holds the values passed between steps")
+    parser.add_argument("--no-retries", dest="retries", action="store_false",
+                        help="do not retry failed steps (ignore their retry_count)")
     parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                         help="show tracebacks")
     parser.set_defaults(handler=handle)
@@ -41,5 +43,5 @@ def handle(args: argparse.Namespace) -> int:
     from ..local import run_local
 
     spec, values = load_spec(args)
-    run_local(spec, values, jobs=args.jobs, marshal_dir=args.marshal_dir)
+    run_local(spec, values, jobs=args.jobs, marshal_dir=args.marshal_dir, retries=args.retries)
     return 0

@@ -71,7 +71,7 @@ class Scheduler:
     """Runs the steps of ``spec`` with at most ``jobs`` processes at once."""
 
     def __init__(self, spec: PipelineSpec, commands: dict[str, list[str]], jobs: int,
-                 stream: TextIO) -> None:
+                 stream: TextIO, retries: bool = True) -> None:
         self.commands = commands
         self.jobs = jobs
         self.stream = stream
@@ -85,7 +85,8 @@ class Scheduler:
         self.ready = [(self.index[n], n) for n, deps in self.waiting.items() if not deps]
         heapq.heapify(self.ready)
         self.timeouts = {s.name: s.options.timeout for s in spec.steps}
-        self.options = {s.name: s.options for s in spec.steps}
+        self.options = {s.name: s.options if retries else s.options.model_copy(update={"retry_count": 0})
+                        for s in spec.steps}
         self.delayed: list[tuple[float, int, str]] = []  # retries waiting for their backoff
         self.pipeline_timeout = spec.timeout
         self.deadline: float | None = None
@@ -287,7 +288,8 @@ def _write_spec(spec: PipelineSpec, marshal_dir: str) -> None:
 
 
 def run_local(spec: PipelineSpec, params: Mapping[str, Any] | None = None, *, jobs: int | None = None,
-              marshal_dir: str | None = None, stream: TextIO | None = None) -> LocalRun:
+              marshal_dir: str | None = None, stream: TextIO | None = None,
+              retries: bool = True) -> LocalRun:
     """Run ``spec`` on this machine: each step in its own process, independent steps in parallel.
 
     ``params`` override the pipeline's defaults (values or CLI strings); ``jobs`` caps concurrent
@@ -295,7 +297,8 @@ def run_local(spec: PipelineSpec, params: Mapping[str, Any] | None = None, *, jo
     ``./.kale-runs/<pipeline>-<timestamp>/``. Returns the :class:`LocalRun`; raises
     :class:`RunFailed` (with ``.run``) if a step failed, after printing its traceback and the
     summary. Ctrl-C terminates the running steps and re-raises KeyboardInterrupt. Progress goes to
-    ``stream`` (default: the current ``sys.stdout``).
+    ``stream`` (default: the current ``sys.stdout``). Failed steps are retried as their
+    ``retry_count`` says unless ``retries`` is False; step and pipeline timeouts apply.
     """
     stream = stream if stream is not None else sys.stdout
     values = spec.resolve_parameters(dict(params or {}))
@@ -306,7 +309,7 @@ def run_local(spec: PipelineSpec, params: Mapping[str, Any] | None = None, *, jo
     folder = create_marshal_dir(spec.name, marshal_dir)
     _write_spec(spec, folder)
     run = LocalRun(spec.name, folder, values, {}, script=spec.script.path)
-    scheduler = Scheduler(spec, step_commands(spec, values, folder), jobs, stream)
+    scheduler = Scheduler(spec, step_commands(spec, values, folder), jobs, stream, retries)
     run.steps = scheduler.results
     shown = ", ".join(f"{k}={v!r}" for k, v in values.items())
     stream.write(f"running pipeline {spec.name!r}: {len(spec.steps)} steps, jobs={jobs}"

@@ -515,3 +515,10 @@ def test_retries_follow_retry_count(make_script, tmp_path):
     steps = info.value.run.steps
     assert steps["flaky"].status == "failed" and steps["flaky"].attempts == 2
     assert steps["after"].status == "skipped" and (tmp_path / "c2").read_text() == "2"
+
+
+def test_no_retries(make_script, run_cli, tmp_path):
+    script = make_script(FLAKY.replace("RETRIES", "2"), "flaky_none.py")
+    proc = run_cli("run", script, "--no-retries", "-p", f"path={tmp_path / 'c'}")
+    assert proc.returncode == 1 and "retry" not in proc.stdout
+    assert (tmp_path / "c").read_text() == "1"

@@ -24,7 +24,8 @@ def test_run_arguments():
                                       "--marshal-dir", "m", "--pipeline", "p"])
     assert (args.script, args.params, args.jobs, args.marshal_dir, args.pipeline) == (
         "s.py", ["a=1", "b=x=y"], 3, "m", "p")
-    assert args.handler.__module__ == "kale_argo.cli.run"
+    assert args.handler.__module__ == "kale_argo.cli.run" and args.retries is True
+    assert build_parser().parse_args(["run", "s.py", "--no-retries"]).retries is False
 
 
 @pytest.mark.parametrize("text", ["0", "-2", "two"])
