@@ -16,7 +16,8 @@ import pytest
 
 from kale_argo.errors import RunFailed
 from kale_argo.local import run_local
-from kale_argo.local.executor import Scheduler, step_commands
+from kale_argo.local.executor import step_commands
+from kale_argo.local.scheduler import Scheduler
 from kale_argo.runtime.contract import parse_argv, step_argv
 from kale_argo.sdk.loader import load_pipeline
 

@@ -1,0 +1,221 @@
+"""The scheduler of a local run: one thread starts ready steps up to ``jobs`` at a time, streams
+each child's output line by line (``[step] ...``) through a selector, starts dependents as soon as
+their inputs exist, retries failed steps per their ``retry_count``, and kills steps past their
+timeout. Like Argo's DAG ``failFast``, a failed step stops everything not yet started (marked
+skipped) and lets running steps finish.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import os
+import selectors
+import signal
+import subprocess
+import time
+from typing import TextIO
+
+from ..spec import PipelineSpec, StepOptions
+from .result import CANCELLED, FAILED, PENDING, RUNNING, SKIPPED, SUCCEEDED, StepResult
+
+TAIL_LINES = 60           # output lines kept per step, shown again if it fails without a record
+MAX_PARTIAL = 1 << 16     # a "line" longer than this is flushed without waiting for its newline
+TERMINATE_GRACE = 5.0     # seconds between SIGTERM and SIGKILL when interrupted
+
+
+class _Child:
+    """A running step: its process, start time and the unfinished last line of its output."""
+
+    __slots__ = ("deadline", "partial", "proc", "result", "started")
+
+    def __init__(self, result: StepResult, proc: subprocess.Popen[bytes], timeout: float | None) -> None:
+        self.result = result
+        self.proc = proc
+        self.started = time.monotonic()
+        self.deadline = None if timeout is None else self.started + timeout
+        self.partial = b""
+
+
+class Scheduler:
+    """Runs the steps of ``spec`` with at most ``jobs`` processes at once."""
+
+    def __init__(self, spec: PipelineSpec, commands: dict[str, list[str]], jobs: int,
+                 stream: TextIO, retries: bool = True) -> None:
+        self.commands = commands
+        self.jobs = jobs
+        self.stream = stream
+        self.results = {s.name: StepResult(s.name) for s in spec.steps}
+        self.index = {s.name: i for i, s in enumerate(spec.steps)}
+        self.waiting = {s.name: set(s.depends) for s in spec.steps}
+        self.dependents: dict[str, list[str]] = {s.name: [] for s in spec.steps}
+        for s in spec.steps:
+            for dep in s.depends:
+                self.dependents[dep].append(s.name)
+        self.ready = [(self.index[n], n) for n, deps in self.waiting.items() if not deps]
+        heapq.heapify(self.ready)
+        self.timeouts = {s.name: s.options.timeout for s in spec.steps}
+        self.options = {s.name: s.options if retries else s.options.model_copy(update={"retry_count": 0})
+                        for s in spec.steps}
+        self.delayed: list[tuple[float, int, str]] = []  # retries waiting for their backoff
+        self.pipeline_timeout = spec.timeout
+        self.deadline: float | None = None
+        self.running: dict[int, _Child] = {}
+        self.failed = False
+        self.selector = selectors.DefaultSelector()
+        self.env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+
+    # -- the loop -----------------------------------------------------------------------------
+    def run(self) -> None:
+        """Run until every step finished or was skipped; Ctrl-C terminates the children. A step
+        (or the pipeline) past its ``timeout`` is killed and fails, like Argo's activeDeadlineSeconds."""
+        if self.pipeline_timeout is not None:
+            self.deadline = time.monotonic() + self.pipeline_timeout
+        try:
+            while True:
+                self._launch_ready()
+                if not self.running and not self.delayed:
+                    break
+                for key, _ in self.selector.select(self._next_deadline()):
+                    self._read(key.fd)
+                self.stream.flush()
+                self._enforce_deadlines()
+        except BaseException:  # Ctrl-C, SIGTERM, or a step that could not start: leave no orphans
+            self._terminate_all()
+            raise
+        finally:
+            self.selector.close()
+            for result in self.results.values():
+                if result.status == PENDING:
+                    result.status = SKIPPED
+
+    def _launch_ready(self) -> None:
+        now = time.monotonic()
+        while self.delayed and (self.failed or self.delayed[0][0] <= now):
+            _, index, name = heapq.heappop(self.delayed)
+            if self.failed:  # fail-fast: a retry not yet started stays failed
+                self.results[name].status = FAILED
+            else:
+                heapq.heappush(self.ready, (index, name))
+        while self.ready and not self.failed and len(self.running) < self.jobs:
+            _, name = heapq.heappop(self.ready)
+            result = self.results[name]
+            result.attempts += 1
+            proc = subprocess.Popen(self.commands[name], stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=self.env,
+                                    start_new_session=True)
+            assert proc.stdout is not None
+            fd = proc.stdout.fileno()
+            result.status = RUNNING
+            self.running[fd] = _Child(result, proc, self.timeouts[name])
+            self.selector.register(fd, selectors.EVENT_READ)
+
+    def _read(self, fd: int) -> None:
+        child = self.running[fd]
+        chunk = os.read(fd, 1 << 16)
+        if chunk:
+            lines = (child.partial + chunk).split(b"\n")
+            child.partial = lines.pop()
+            if len(child.partial) > MAX_PARTIAL:
+                lines.append(child.partial)
+                child.partial = b""
+            self._emit(child.result, lines)
+            return
+        if child.partial:
+            self._emit(child.result, [child.partial])
+        self.selector.unregister(fd)
+        del self.running[fd]
+        assert child.proc.stdout is not None
+        child.proc.stdout.close()
+        self._finished(child, child.proc.wait())
+
+    def _retry(self, result: StepResult, options: StepOptions) -> None:
+        """Start ``result``'s step again after Kale's backoff: retry_interval x retry_factor^(n-1),
+        capped at retry_max_interval (no interval: at once), as Argo's retryStrategy does."""
+        delay = (options.retry_interval or 0.0) * (options.retry_factor or 1.0) ** (result.attempts - 1)
+        if options.retry_max_interval is not None:
+            delay = min(delay, options.retry_max_interval)
+        result.status, result.error = PENDING, None
+        self.stream.write(f"[{result.name}] failed ({exit_text(result.returncode)}); "
+                          f"retry {result.attempts} of {options.retry_count} in {delay:g}s\n")
+        heapq.heappush(self.delayed, (time.monotonic() + delay, self.index[result.name], result.name))
+
+    def _next_deadline(self) -> float | None:
+        """Seconds until the nearest step or pipeline deadline (None: no deadline)."""
+        deadlines = [c.deadline for c in self.running.values() if c.deadline is not None]
+        if self.deadline is not None:
+            deadlines.append(self.deadline)
+        if self.delayed:
+            deadlines.append(self.delayed[0][0])
+        return max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
+
+    def _enforce_deadlines(self) -> None:
+        now = time.monotonic()
+        for child in self.running.values():
+            if child.deadline is not None and now >= child.deadline:
+                self._kill(child, f"step {child.result.name!r} timed out after "
+                           f"{self.timeouts[child.result.name]:g}s (its timeout)")
+        if self.deadline is not None and now >= self.deadline:
+            self.deadline, self.failed = None, True
+            for child in self.running.values():
+                self._kill(child, f"the pipeline timed out after {self.pipeline_timeout:g}s")
+
+    def _kill(self, child: _Child, reason: str) -> None:
+        child.deadline = None
+        child.result.error = reason
+        self.stream.write(f"[{child.result.name}] {reason}: killed\n")
+        _signal_group(child.proc, signal.SIGKILL)
+
+    def _emit(self, result: StepResult, lines: list[bytes]) -> None:
+        prefix = f"[{result.name}] "
+        texts = [line.decode("utf-8", "replace").rstrip("\r") for line in lines]
+        self.stream.write("".join(f"{prefix}{t}\n" for t in texts))
+        result.tail.extend(texts)
+        del result.tail[:-TAIL_LINES]
+
+    def _finished(self, child: _Child, returncode: int) -> None:
+        result = child.result
+        result.duration = (result.duration or 0.0) + time.monotonic() - child.started
+        result.returncode = returncode
+        result.status = SUCCEEDED if returncode == 0 else FAILED
+        if returncode != 0:
+            options = self.options[result.name]
+            if result.attempts <= options.retry_count and not self.failed:
+                self._retry(result, options)
+            else:
+                self.failed = True
+            return
+        for name in self.dependents[result.name]:
+            deps = self.waiting[name]
+            deps.discard(result.name)
+            if not deps:
+                heapq.heappush(self.ready, (self.index[name], name))
+
+    def _terminate_all(self) -> None:
+        children = list(self.running.values())
+        for child in children:
+            _signal_group(child.proc, signal.SIGTERM)
+        deadline = time.monotonic() + TERMINATE_GRACE
+        for child in children:
+            try:
+                child.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                _signal_group(child.proc, signal.SIGKILL)
+                child.proc.wait()
+            assert child.proc.stdout is not None
+            child.proc.stdout.close()
+            child.result.status = CANCELLED
+            child.result.returncode = child.proc.returncode
+            child.result.duration = time.monotonic() - child.started
+        self.running.clear()
+
+
+def exit_text(returncode: int | None) -> str:
+    """``"exit code 1"`` or ``"killed by signal 9"``."""
+    code = returncode or 0
+    return f"killed by signal {-code}" if code < 0 else f"exit code {code}"
+
+
+def _signal_group(proc: subprocess.Popen[bytes], signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signum)
