@@ -14,7 +14,7 @@ from kale_argo.cluster.labels import EXPERIMENT_LABEL, PIPELINE_LABEL, SUBMISSIO
 from kale_argo.cluster.redact import MASK, Secret, redact, register_secret
 from kale_argo.cluster.runview import LiveView, failed_step, fnv32a, format_duration, pod_name, steps
 from kale_argo.cluster.transport import Call, HTTPFailure, Transient, cluster_error, with_retries
-from kale_argo.errors import AuthError, ClusterError, ConnectionFailed, NotFoundError
+from kale_argo.errors import AuthError, ClusterError, ConfigError, ConnectionFailed, NotFoundError
 from tests.fakes.kube import field_selector_matches, label_selector_matches
 
 NO_SLEEP = lambda _s: None  # noqa: E731
@@ -218,3 +218,33 @@ def test_tls_hints_name_the_right_switch() -> None:
     kube = connection_error(Transient("bad cert", tls=True), server="the Kubernetes API at https://k").one_line()
     assert "--insecure-skip-verify" in argo and "ARGO_INSECURE_SKIP_VERIFY" in argo
     assert "insecure-skip-tls-verify" in kube and "--insecure-skip-verify" not in kube
+
+
+def test_in_cluster_config_and_namespace_from_the_service_account(tmp_path, monkeypatch) -> None:
+    from kale_argo.cluster.kube import api_client, default_namespace, in_cluster
+
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.kube/config
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    (tmp_path / "token").write_text("sa-token-unit-0123456789")
+    (tmp_path / "ca.crt").write_text("not checked here")
+    (tmp_path / "namespace").write_text("kubeflow-user\n")
+    monkeypatch.setenv("KALE_ARGO_SERVICEACCOUNT_DIR", str(tmp_path))
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.0.0.1")
+    monkeypatch.setenv("KUBERNETES_SERVICE_PORT", "443")
+    assert in_cluster() and default_namespace() == "kubeflow-user"
+    client = api_client()
+    assert client.configuration.host == "https://10.0.0.1:443"
+    assert client.kale_namespace == "kubeflow-user"
+    assert "sa-token-unit-0123456789" not in redact(client.configuration.api_key)
+
+
+def test_auto_backend_follows_argo_server(monkeypatch) -> None:
+    from kale_argo.cluster.backend import get_backend
+
+    monkeypatch.setenv("ARGO_SERVER", "argo.example:2746")
+    monkeypatch.setenv("ARGO_NAMESPACE", "team")
+    backend = get_backend("auto")
+    assert backend.kind == "argo-server" and backend.url == "https://argo.example:2746/"
+    assert backend.namespace == "team"
+    with pytest.raises(ConfigError, match="unknown backend"):
+        get_backend("kfp")
