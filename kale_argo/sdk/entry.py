@@ -29,7 +29,15 @@ def script_mode(argv: list[str]) -> tuple[str, bool]:
 
 
 def call_pipeline(pipe: Pipeline, args: tuple[Any, ...], params: dict[str, Any]) -> Any:
-    """Run, compile or submit ``pipe`` with ``params`` as Kale's SDK did."""
+    """Run, compile or submit ``pipe`` with ``params`` as Kale's SDK did.
+
+    A call made while the script is imported by ``kale-argo`` or by a step (a call not under
+    ``if __name__ == "__main__":``) does nothing and returns None.
+    """
+    from .context import pipeline_calls_ignored
+
+    if pipeline_calls_ignored():
+        return None
     as_script = pipe.func.__module__ == "__main__"
     mode, debug = script_mode(sys.argv[1:]) if as_script else ("run", False)
     try:

@@ -7,6 +7,7 @@ from types import ModuleType
 
 from ..errors import KaleArgoError, ScriptError, did_you_mean
 from ..runtime.script import import_script
+from .context import loading_script
 from .decorators import Pipeline
 
 
@@ -16,7 +17,8 @@ def load_module(path: str) -> ModuleType:
         raise ScriptError(f"script {path!r} does not exist",
                           hint="give the path to a Python file that defines a @pipeline")
     try:
-        return import_script(path)
+        with loading_script():
+            return import_script(path)
     except KaleArgoError:
         raise
     except SystemExit as exc:

@@ -523,3 +523,23 @@ def test_no_retries(make_script, run_cli, tmp_path):
     proc = run_cli("run", script, "--no-retries", "-p", f"path={tmp_path / 'c'}")
     assert proc.returncode == 1 and "retry" not in proc.stdout
     assert (tmp_path / "c").read_text() == "1"
+
+
+def test_an_unguarded_pipeline_call_runs_once(make_script, run_python, run_cli, tmp_path):
+    script = make_script('''
+        from kale_argo import pipeline, step
+
+        @step(name="one")
+        def one():
+            print("step ran")
+
+        @pipeline(name="unguarded")
+        def unguarded():
+            one()
+
+        unguarded()  # no __main__ guard: importing the script must not start runs
+        ''', "unguarded.py")
+    for proc in (run_python(script), run_cli("run", script)):
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert proc.stdout.count("[one] step ran") == 1
+    assert len(list((tmp_path / ".kale-runs").iterdir())) == 2
