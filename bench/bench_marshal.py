@@ -142,16 +142,24 @@ def raw_save(buffer: memoryview, path: Path) -> None:
 
 
 def round_trips(variants: dict[str, tuple[Callable[[], Any], str, Path]], repeat: int
-                ) -> dict[str, float]:
-    """Median of save + fresh-process load per variant, the variants interleaved in each round."""
-    times: dict[str, list[float]] = {name: [] for name in variants}
+                ) -> tuple[dict[str, float], dict[str, str]]:
+    """Median of save + fresh-process load per variant, the variants interleaved in each round;
+    and per variant the medians of the two phases, as text for the rows' notes."""
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name in variants}
     for _ in range(repeat):
         for name, (save, kind, path) in variants.items():
             clean()
             saved = timed(save)
-            times[name].append(saved + fresh(kind, path)["seconds"])
+            times[name].append((saved, fresh(kind, path)["seconds"]))
     clean()
-    return {name: statistics.median(t) for name, t in times.items()}
+    total = {name: statistics.median(s + lo for s, lo in t) for name, t in times.items()}
+    phases = {name: f"save {statistics.median(s for s, _ in t):.3g} s + load "
+                    f"{statistics.median(lo for _, lo in t):.3g} s" for name, t in times.items()}
+    return total, phases
+
+
+def phase_note(phases: dict[str, str], ours: str, reference: str) -> str:
+    return f"ours: {phases[ours]}; reference: {phases[reference]}"
 
 
 def bench_array(n: int, repeat: int) -> list[Row]:
@@ -159,15 +167,17 @@ def bench_array(n: int, repeat: int) -> list[Row]:
 
     x = np.random.default_rng(0).random(n)
     d = str(DATA)
-    t = round_trips({
+    t, p = round_trips({
         "raw": (lambda: raw_save(memoryview(x).cast("B"), DATA / "raw.bin"), "raw", DATA / "raw.bin"),
         "ours": (lambda: marshal.save(d, "x", x), "ours_array", DATA / "x"),
         "np": (lambda: np_save(x, DATA / "x.npy"), "npload", DATA / "x.npy"),
     }, repeat)
     size = f"{x.nbytes / GiB:.3g} GiB"
     return [
-        ratio_row(f"array {size} round trip vs raw write+fsync+read", t["ours"], t["raw"], 1.3),
-        ratio_row(f"array {size} round trip vs np.save/np.load", t["ours"], t["np"], 1.0),
+        ratio_row(f"array {size} round trip vs raw write+fsync+read", t["ours"], t["raw"], 1.3,
+                  note=phase_note(p, "ours", "raw")),
+        ratio_row(f"array {size} round trip vs np.save/np.load", t["ours"], t["np"], 1.0,
+                  note=phase_note(p, "ours", "np")),
     ]
 
 
@@ -200,7 +210,7 @@ def bench_frame(n: int, repeat: int) -> list[Row]:
         pq.write_table(pa.Table.from_pandas(df), DATA / "df.parquet")
         fsync_path(DATA / "df.parquet")
 
-    t = round_trips({
+    t, p = round_trips({
         "raw": (lambda: raw_save(memoryview(block).cast("B"), DATA / "raw.bin"), "raw",
                 DATA / "raw.bin"),
         "ours": (lambda: marshal.save(d, "df", df), "ours_frame", DATA / "df"),
@@ -209,10 +219,13 @@ def bench_frame(n: int, repeat: int) -> list[Row]:
     }, repeat)
     size = f"{block.nbytes / GiB:.3g} GiB"
     parquet_row = ratio_row(f"DataFrame {size} round trip vs parquet (alternative considered)",
-                            t["ours"], t["parquet"], 1.0, note="informational")
+                            t["ours"], t["parquet"], 1.0,
+                            note="informational; " + phase_note(p, "ours", "parquet"))
     return [
-        ratio_row(f"DataFrame {size} round trip vs raw write+fsync+read", t["ours"], t["raw"], 1.3),
-        ratio_row(f"DataFrame {size} round trip vs to_pickle/read_pickle", t["ours"], t["pickle"], 0.5),
+        ratio_row(f"DataFrame {size} round trip vs raw write+fsync+read", t["ours"], t["raw"], 1.3,
+                  note=phase_note(p, "ours", "raw")),
+        ratio_row(f"DataFrame {size} round trip vs to_pickle/read_pickle", t["ours"], t["pickle"], 0.5,
+                  note=phase_note(p, "ours", "pickle")),
         parquet_row,
     ]
 
