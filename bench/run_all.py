@@ -30,6 +30,8 @@ sys.path.insert(0, str(BENCH_DIR))
 
 from common import Row, format_table  # noqa: E402
 
+from kale_argo.cli.script_mode import write_atomic  # noqa: E402
+
 # The scripts issue 6 asks for; one that is absent is reported, not skipped silently.
 EXPECTED = ("bench_marshal.py", "bench_startup.py", "bench_local.py", "bench_compile.py")
 DATA_DIR = BENCH_DIR / ".data"
@@ -230,19 +232,6 @@ def render(outcomes: list[Outcome], machine: dict[str, str], quick: bool) -> str
     return "\n".join(lines).rstrip() + "\n"
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same directory."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run of every script")
@@ -264,7 +253,8 @@ def main(argv: list[str] | None = None) -> int:
     print(report)
     output = args.output or (None if args.quick else BENCH_DIR / "RESULTS.md")
     if output is not None:
-        write_atomic(output, report)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(str(output), report)
         print(f"written to {output}")
     return 0 if all(o.ok for o in outcomes) else 1
 
