@@ -110,6 +110,7 @@ CONNECTION = ["--backend", "argo-server", "--namespace", "argo"]
 # `make test` rather than an hour into `make e2e`.
 E2E_COMMANDS = [
     ["submit", "s.py", "--backend", "kubernetes", *kind_env.SUBMIT_FLAGS, "-p", "n=5", "--watch"],
+    ["submit", "s.py", "--backend", "kubernetes", *kind_env.SUBMIT_FLAGS, kind_env.COLOCATE, "--watch"],
     ["submit", "s.py", "--workspace", "snapshot", "--service-account", "kale-argo-step"],
     ["submit", "s.py", "--workspace", "clone", "--service-account", "kale-argo-step", "--watch"],
     ["status", "run", "-o", "json", *CONNECTION],
@@ -132,9 +133,18 @@ def test_e2e_command_lines_parse(argv: list[str]) -> None:
     assert callable(args.handler)
 
 
-@pytest.mark.xfail(reason="`submit` has no --colocate yet (compile has it): the seed example's RWX marshal "
-                          "volume cannot bind on kind's local-path storage without it", strict=False)
-def test_submit_accepts_colocate() -> None:
-    from kale_argo.cli.main import build_parser
+def test_notebook_pod_manifest_is_valid_yaml() -> None:
+    import yaml
 
-    build_parser().parse_args(["submit", "s.py", *kind_env.SUBMIT_FLAGS, kind_env.COLOCATE])
+    sys.path.insert(0, str(E2E))  # test_e2e_workspace imports kind_env as the e2e conftest does
+    try:
+        workspace = _e2e_module("test_e2e_workspace")
+    finally:
+        sys.path.remove(str(E2E))
+    claim, pod = yaml.safe_load_all(workspace.NOTEBOOK)
+    assert claim["kind"] == "PersistentVolumeClaim" and claim["spec"]["storageClassName"] == "csi-hostpath-sc"
+    assert pod["spec"]["serviceAccountName"] == "kale-argo-runner"
+    assert pod["spec"]["volumes"][0]["persistentVolumeClaim"]["claimName"] == claim["metadata"]["name"]
+    container = pod["spec"]["containers"][0]
+    assert container["name"] == pod["metadata"]["name"] and container["image"] == "kale-argo-step:e2e"
+    assert container["volumeMounts"][0]["mountPath"] == container["workingDir"] == "/workspace"
