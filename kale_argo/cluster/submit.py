@@ -67,8 +67,8 @@ def submit_pipeline(spec: PipelineSpec, params: dict[str, Any] | None = None, *,
         raise ConfigError(f"unknown workspace mode {workspace!r}", where="--workspace",
                           hint=f"one of {', '.join(WORKSPACE_MODES)}")
     # Bad flags fail here, before anything is read or created on the cluster.
-    CompileOptions(namespace=namespace, image=image, service_account=service_account,
-                   **({"volume_claim_gc": volume_claim_gc} if volume_claim_gc else {})).validate()
+    gc: dict[str, Any] = {"volume_claim_gc": volume_claim_gc} if volume_claim_gc else {}
+    CompileOptions(namespace=namespace, image=image, service_account=service_account, **gc).validate()
     runner = backend if not isinstance(backend, str) else get_backend(backend, namespace=namespace,
                                                                         **backend_kwargs)
     namespace = runner.namespace
