@@ -25,7 +25,7 @@ def convert_parameter(name: str, type_: str, raw: object, where: str | None = No
         if type_ == "int":
             if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
                 raise ValueError(raw)
-            return int(raw) if not isinstance(raw, str) else int(raw.strip(), 0)
+            return int(raw) if not isinstance(raw, str) else int(raw.strip(), 0)  # type: ignore[call-overload]
         if type_ == "float":
             if isinstance(raw, bool):
                 raise ValueError(raw)

@@ -88,13 +88,13 @@ def fsync_and_checksum(fd: int, *, sync: bool = True) -> tuple[int, int]:
         return size, crc
     failed: list[OSError] = []
 
-    def sync() -> None:
+    def background_fsync() -> None:
         try:
             os.fsync(fd)
         except OSError as exc:
             failed.append(exc)
 
-    syncer = threading.Thread(target=sync, daemon=True)
+    syncer = threading.Thread(target=background_fsync, daemon=True)
     syncer.start()
     try:
         crc = _crc_of_fd(fd, size)
