@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import time
 from typing import Any, TextIO
 
 from ..errors import ClusterError, KaleArgoError, RunFailed
@@ -12,19 +13,34 @@ from .runview import LiveView, failed_step, is_done, metadata, phase
 
 log = logging.getLogger(__name__)
 LOG_TAIL = 20
+STUCK_CHECK = 60.0  # seconds between checks for claims stuck Pending while waiting
 
 
 def wait(backend: Backend, name: str, *, timeout: float | None = None, view: LiveView | None = None
          ) -> dict[str, Any]:
-    """The run once it is done (through the backend's watch); ClusterError after ``timeout`` seconds."""
+    """The run once it is done (through the backend's watch); ClusterError after ``timeout`` seconds.
+
+    Every ``STUCK_CHECK`` seconds without an end, the run's volume claims are checked: a claim stuck
+    Pending with warning events (e.g. storage without ReadWriteMany) is a ClusterError naming it,
+    instead of a silent hang.
+    """
+    deadline = None if timeout is None else time.monotonic() + timeout
     workflow: dict[str, Any] | None = None
-    for workflow in backend.watch(name, timeout=timeout):
-        if view is not None:
-            view.update(workflow)
-        if is_done(workflow):
-            return workflow
+    while True:
+        window = STUCK_CHECK if deadline is None else min(STUCK_CHECK, deadline - time.monotonic())
+        if window > 0:
+            for workflow in backend.watch(name, timeout=window):
+                if view is not None:
+                    view.update(workflow)
+                if is_done(workflow):
+                    return workflow
+        stuck = pending_claims(backend, name)
+        if deadline is not None and time.monotonic() >= deadline:
+            break
+        if stuck:
+            raise ClusterError(f"run {name!r} cannot start: {stuck}",
+                               hint=f"the run is kept: fix the storage, or `kale-argo delete {name}`")
     last = phase(workflow) if workflow else "unknown"
-    stuck = pending_claims(backend, name)
     raise ClusterError(f"run {name!r} did not finish within {timeout:g}s (it is {last})"
                        + (f"; {stuck}" if stuck else ""),
                        hint=f"check it with `kale-argo status {name}`; wait longer with --timeout")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+import kale_argo.cluster.follow as follow_module
 from kale_argo.cluster import submit_pipeline
 from kale_argo.cluster.follow import follow, wait
 from kale_argo.cluster.labels import SUBMISSION_LABEL
@@ -229,6 +230,28 @@ def test_wait_timeout_explains_a_claim_stuck_pending(driver: Driver, tmp_path) -
         "default")
     with pytest.raises(ClusterError, match=rf"{claim} .*stuck Pending: ProvisioningFailed"):
         wait(driver.backend, name, timeout=1)
+
+
+def test_wait_without_timeout_fails_on_a_claim_stuck_pending(driver: Driver, tmp_path, monkeypatch) -> None:
+    if driver.kind != "kubernetes":
+        pytest.skip("claims are read through the Kubernetes API")
+    monkeypatch.setattr(follow_module, "STUCK_CHECK", 1.0)
+    name = submit(driver, tmp_path)
+    driver.advance(name, "Running", {"load": "Pending"})
+    claim = f"{name}-marshal"
+    driver.fake.create("v1/persistentvolumeclaims", {
+        "metadata": {"name": claim}, "spec": {"accessModes": ["ReadWriteMany"]},
+        "status": {"phase": "Pending"}}, "default")
+    # no warning event yet: normal provisioning, so it keeps waiting until its timeout
+    with pytest.raises(ClusterError, match="did not finish within"):
+        wait(driver.backend, name, timeout=2.5)
+    driver.fake.create("v1/events", {
+        "metadata": {"name": f"{claim}.1"}, "type": "Warning", "reason": "ProvisioningFailed",
+        "message": "access mode ReadWriteMany is not supported",
+        "involvedObject": {"kind": "PersistentVolumeClaim", "name": claim, "namespace": "default"}},
+        "default")
+    with pytest.raises(ClusterError, match=rf"cannot start: claim {claim} .*ProvisioningFailed"):
+        wait(driver.backend, name)
 
 
 def test_colocate_and_bad_flags_before_any_request(driver: Driver, tmp_path) -> None:
