@@ -6,14 +6,8 @@ from typing import Any
 
 from hera.workflows import models as m
 
+from ..runtime.params import parameter_text
 from ..spec import PipelineSpec
-
-
-def parameter_text(value: Any) -> str:
-    """A parameter value as the text Argo passes on (``true``/``false`` for booleans)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 def workflow_parameters(spec: PipelineSpec, values: dict[str, Any]) -> list[m.Parameter]:

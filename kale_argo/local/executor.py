@@ -18,19 +18,13 @@ from typing import Any, TextIO
 
 from ..errors import ConfigError, RunFailed
 from ..runtime.contract import step_argv
+from ..runtime.params import parameter_text
 from ..runtime.record import read_record
 from ..spec import PipelineSpec
 from .result import FAILED, SKIPPED, SUCCEEDED, LocalRun, StepResult
 from .rundir import create_marshal_dir
 from .scheduler import Scheduler, exit_text
 from .summary import format_summary
-
-
-def param_text(value: Any) -> str:
-    """A parameter value as the text the step runtime converts back (bools as true/false)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 def step_commands(spec: PipelineSpec, values: Mapping[str, Any], marshal_dir: str,
@@ -40,7 +34,7 @@ def step_commands(spec: PipelineSpec, values: Mapping[str, Any], marshal_dir: st
     return {
         s.name: step_argv(python=python or sys.executable, script=spec.script.path,
                           marshal_dir=marshal_dir, call=s.runtime_call(types),
-                          params={p: param_text(values[p]) for p in s.parameters_used()})
+                          params={p: parameter_text(values[p]) for p in s.parameters_used()})
         for s in spec.steps
     }
 

@@ -1,4 +1,5 @@
-"""Pipeline parameter conversion (standard library only), shared by the IR and the step runtime."""
+"""Pipeline parameter values as text and back (standard library only), shared by the IR, the
+step runtime, the local executor and the Argo compiler."""
 
 from __future__ import annotations
 
@@ -8,6 +9,14 @@ from ..errors import UserError
 
 _TRUE = {"true", "1", "yes", "y", "on"}
 _FALSE = {"false", "0", "no", "n", "off"}
+
+
+def parameter_text(value: Any) -> str:
+    """A parameter value as the text a step receives (``true``/``false`` for booleans), which
+    :func:`convert_parameter` turns back into the value."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def convert_parameter(name: str, type_: str, raw: object, where: str | None = None) -> Any:

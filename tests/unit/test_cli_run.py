@@ -12,10 +12,10 @@ from kale_argo.cli.main import build_parser
 from kale_argo.cli.run import positive_int
 from kale_argo.cli.script_mode import compiled_path, dispatch, write_atomic
 from kale_argo.errors import ConfigError
-from kale_argo.local.executor import param_text
 from kale_argo.local.result import LocalRun, StepResult
 from kale_argo.local.rundir import create_marshal_dir
 from kale_argo.local.summary import format_summary, human_bytes
+from kale_argo.runtime.params import parameter_text
 from kale_argo.sdk.entry import script_mode
 
 
@@ -63,7 +63,7 @@ def test_dispatch_rejects_an_unknown_mode():
 
 
 def test_param_text():
-    assert [param_text(v) for v in (True, False, 3, 0.25, "a b")] == ["true", "false", "3", "0.25", "a b"]
+    assert [parameter_text(v) for v in (True, False, 3, 0.25, "a b")] == ["true", "false", "3", "0.25", "a b"]
 
 
 def test_marshal_dir_creation(tmp_path, monkeypatch):
