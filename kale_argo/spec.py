@@ -172,11 +172,17 @@ class VolumeSpec(_Model):
 
 
 class ScriptSpec(_Model):
-    """The user's script: where it was traced from and its content hash."""
+    """The user's script: where it was traced from and its content hash.
+
+    ``modules`` are the modules next to the script that it imports (``from helpers import
+    clean``): their paths relative to the script's directory (POSIX) and content hashes, so a
+    backend that ships the script ships them too.
+    """
 
     path: str
     sha256: str
     pipeline_function: str
+    modules: dict[str, str] = Field(default_factory=dict)
 
 
 class PipelineSpec(_Model):

@@ -1,7 +1,8 @@
 """The code every step pod needs, shipped inside the Workflow once: the script and the runtime.
 
 The bundle is a deterministic zip (fixed timestamps, sorted entries, deflated) of the user's script
-(as ``script/<name>.py``, so it imports under the same module name as locally) and, unless the image
+(as ``script/<name>.py``, so it imports under the same module name as locally), the modules next to
+it that it imports (``script/<relative path>``, recorded when it was traced) and, unless the image
 is known to have kale-argo, the standard-library-only part of kale_argo that a step imports (the
 package without its ``argo``, ``cli``, ``cluster`` and ``local`` subpackages), under ``lib/``. It
 travels base64-encoded in one workflow parameter; each step's init container unpacks it into an
@@ -52,6 +53,7 @@ def plan_code(spec: PipelineSpec, script_path: str | None, ship_runtime: bool) -
     if script_path is None:
         name = os.path.basename(spec.script.path)
         files[f"script/{name}"] = read_script(spec)
+        files.update(read_modules(spec))
         script = f"{SCRIPT_DIR}/{name}"
     else:
         script = script_path
@@ -78,6 +80,24 @@ def read_script(spec: PipelineSpec) -> bytes:
         raise ScriptError("the script changed since it was traced", where=spec.script.path,
                           hint="compile again")
     return data
+
+
+def read_modules(spec: PipelineSpec) -> dict[str, bytes]:
+    """``script/<path>`` -> bytes for the modules next to the script that it imports."""
+    root = Path(spec.script.path).parent
+    files: dict[str, bytes] = {}
+    for rel, digest in spec.script.modules.items():
+        where = str(root / rel)
+        try:
+            data = (root / rel).read_bytes()
+        except OSError as exc:
+            raise ScriptError(f"cannot read the module {rel!r} the script imports: {exc.strerror}",
+                              where=where) from None
+        if hashlib.sha256(data).hexdigest() != digest:
+            raise ScriptError(f"the module {rel!r} the script imports changed since it was traced",
+                              where=where, hint="compile again")
+        files[f"script/{rel}"] = data
+    return files
 
 
 @functools.lru_cache(maxsize=1)

@@ -19,6 +19,7 @@ from ..errors import KaleArgoError, PipelineError
 from ..spec import PipelineSpec, first_error
 from .context import reset_tracer, set_tracer
 from .decorators import Pipeline, Step
+from .modules import local_modules
 from .options import merge_options, pipeline_fields, step_options
 from .refs import ParamRef, ValueRef
 from .targets import call_targets
@@ -219,7 +220,8 @@ def trace_pipeline(pipe: Pipeline, source_path: str | None = None) -> PipelineSp
     fields.update(
         parameters=parameters,
         steps=tracer.steps,
-        script={"path": path, "sha256": digest, "pipeline_function": pipe.func.__qualname__},
+        script={"path": path, "sha256": digest, "pipeline_function": pipe.func.__qualname__,
+                "modules": local_modules(pipe.func.__module__, path)},
     )
     fields["steps_defaults"] = fields["steps_defaults"].model_dump(exclude_defaults=True)
     try:

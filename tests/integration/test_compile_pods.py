@@ -14,6 +14,7 @@ import pytest
 
 from kale_argo.argo import compile_dict
 from kale_argo.argo.bundle import BUNDLE_PARAMETER, CODE_DIR, ENV_VAR, UNPACK
+from kale_argo.errors import ScriptError
 from kale_argo.runtime import marshal
 from tests.unit.test_argo_compile import parameters, pod_argv, task_template
 from tests.unit.test_argo_pipelines import HEADER, tasks, trace_script, write_script
@@ -113,3 +114,79 @@ def test_pods_run_the_pipeline_from_the_workflow_alone(tmp_path: Path) -> None:
     # the bundle, not an installed copy, provided kale_argo in the pods
     assert not os.path.exists(tmp_path / "code" / "lib" / "kale_argo" / "argo")
     assert (tmp_path / "code" / "script" / "pods.py").read_text() == Path(spec.script.path).read_text()
+
+
+HELPER_STEPS = '''
+from kale_argo import step
+from kale_accept_pkg.maths import double
+
+
+@step(name="helper_double")
+def helper_double(xs):
+    return [double(x) for x in xs]
+'''
+
+IMPORTING_SCRIPT = HEADER + '''
+import json
+
+import kale_accept_pkg
+from kale_accept_helper_steps import helper_double
+
+
+@step(name="numbers")
+def numbers(n):
+    return list(range(n))
+
+
+@step(name="report")
+def report(ys):
+    print("report", kale_accept_pkg.LABEL, json.dumps(ys))
+
+
+@pipeline(name="importing")
+def importing(n=4):
+    xs = numbers(n)
+    ys = helper_double(xs)
+    report(ys)
+'''
+
+
+def test_modules_next_to_the_script_travel_with_it(tmp_path: Path) -> None:
+    """Steps and helpers imported from modules beside the script run in the pods too."""
+    python = bare_python()
+    folder = tmp_path / "my project"
+    (folder / "kale_accept_pkg").mkdir(parents=True)
+    (folder / "kale_accept_pkg" / "__init__.py").write_text('LABEL = "doubled"\n')
+    (folder / "kale_accept_pkg" / "maths.py").write_text("def double(x):\n    return 2 * x\n")
+    (folder / "kale_accept_helper_steps.py").write_text(HELPER_STEPS)
+    (folder / "unused.py").write_text("raise RuntimeError('never imported')\n")
+    spec = trace_script(write_script(folder, IMPORTING_SCRIPT, "importing.py"))
+    assert sorted(spec.script.modules) == ["kale_accept_helper_steps.py", "kale_accept_pkg/__init__.py",
+                                           "kale_accept_pkg/maths.py"]
+    manifest = compile_dict(spec, {})
+    check_workflow(manifest)
+    procs = run_pods(manifest, tmp_path, python)
+    assert 'report doubled [0, 2, 4, 6]' in procs[-1].stdout
+    assert compile_dict(spec, {}) == manifest  # deterministic
+
+
+def test_a_module_changed_after_tracing_is_not_shipped_stale(tmp_path: Path) -> None:
+    (tmp_path / "kale_accept_stale.py").write_text("def double(x):\n    return 2 * x\n")
+    script = HEADER + """
+from kale_accept_stale import double
+
+
+@step(name="one")
+def one(n):
+    return double(n)
+
+
+@pipeline(name="stale")
+def stale(n=1):
+    one(n)
+"""
+    spec = trace_script(write_script(tmp_path, script, "stale.py"))
+    assert list(spec.script.modules) == ["kale_accept_stale.py"]
+    (tmp_path / "kale_accept_stale.py").write_text("def double(x):\n    return 3 * x\n")
+    with pytest.raises(ScriptError, match=r"kale_accept_stale\.py.*changed since it was traced"):
+        compile_dict(spec, {})
