@@ -18,6 +18,7 @@ from typing import Any, TextIO
 
 from ..errors import ConfigError, RunFailed
 from ..runtime.contract import step_argv
+from ..runtime.marshal._files import write_json_atomic
 from ..runtime.params import parameter_text
 from ..runtime.record import read_record
 from ..spec import PipelineSpec
@@ -67,12 +68,8 @@ def _failure_report(result: StepResult) -> str:
 
 
 def _write_spec(spec: PipelineSpec, marshal_dir: str) -> None:
-    folder = os.path.join(marshal_dir, ".kale")
-    os.makedirs(folder, exist_ok=True)
-    path = os.path.join(folder, "pipeline.json")
-    with open(path + ".tmp", "w", encoding="utf-8") as fh:
-        json.dump(json.loads(spec.to_json()), fh, indent=1, sort_keys=True)
-    os.replace(path + ".tmp", path)
+    path = os.path.join(marshal_dir, ".kale", "pipeline.json")
+    write_json_atomic(path, json.loads(spec.to_json()), sync=False)
 
 
 def run_local(spec: PipelineSpec, params: Mapping[str, Any] | None = None, *, jobs: int | None = None,
