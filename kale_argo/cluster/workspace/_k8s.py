@@ -17,15 +17,11 @@ from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
 
 from ...errors import NotFoundError
-from ..kubernetes import translate
-from ..transport import RETRY_STATUSES, Call, HTTPFailure, cluster_error, with_retries
+from ..kubernetes import MERGE_PATCH, TIMEOUT, translate
+from ..transport import KUBE_SERVER, RETRY_STATUSES, Call, HTTPFailure, cluster_error, with_retries
 
 SNAPSHOT_GROUP = "snapshot.storage.k8s.io"
 SNAPSHOT_VERSION = "v1"
-ARGO_GROUP = "argoproj.io"
-ARGO_VERSION = "v1alpha1"
-TIMEOUT = (5.0, 30.0)  # connect, read
-MERGE_PATCH = "application/merge-patch+json"
 RETRY_PAUSE = 1.0  # seconds before watching again after a 5xx/410 answer
 
 Obj = dict[str, Any]
@@ -43,7 +39,7 @@ class Kube:
 
     def __init__(self, api_client: Any) -> None:
         self.api_client = api_client
-        self.server = f"the Kubernetes API at {api_client.configuration.host}"
+        self.server = f"{KUBE_SERVER}{api_client.configuration.host}"
         self.core = client.CoreV1Api(api_client)
         self.storage = client.StorageV1Api(api_client)
         self.custom = client.CustomObjectsApi(api_client)

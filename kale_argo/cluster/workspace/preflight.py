@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from ...errors import NotFoundError, WorkspaceError
-from ._k8s import ARGO_GROUP, SNAPSHOT_GROUP, Kube
+from ..kubernetes import GROUP as ARGO_GROUP
+from ._k8s import SNAPSHOT_GROUP, Kube
 from .plan import WorkspacePlan
 
 WORKFLOW_VERBS = ("create",)

@@ -11,11 +11,13 @@ import urllib3
 
 from ...errors import WorkspaceError
 from ...names import dns1123_label
-from ._k8s import ARGO_GROUP, ARGO_VERSION, SNAPSHOT_GROUP, SNAPSHOT_VERSION, Kube, Obj
+from ..kubernetes import GROUP as ARGO_GROUP
+from ..kubernetes import VERSION as ARGO_VERSION
+from ..labels import PIPELINE_LABEL
+from ._k8s import SNAPSHOT_GROUP, SNAPSHOT_VERSION, Kube, Obj
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
 WORKSPACE_LABEL = "kale-argo.io/workspace"
-PIPELINE_LABEL = "kale-argo.io/pipeline"
 SOURCE_ANNOTATION = "kale-argo.io/source-claim"
 
 
