@@ -8,6 +8,7 @@ kubeconfig context's namespace, or the service account's namespace file, else ``
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +19,11 @@ SERVICE_ACCOUNT_DIR_ENV = "KALE_ARGO_SERVICEACCOUNT_DIR"
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 
 
-def service_account_dir() -> Path:
-    """The service-account directory (``$KALE_ARGO_SERVICEACCOUNT_DIR`` overrides the standard one)."""
-    return Path(os.environ.get(SERVICE_ACCOUNT_DIR_ENV) or SERVICE_ACCOUNT_DIR)
+def service_account_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """The service-account directory (``$KALE_ARGO_SERVICEACCOUNT_DIR`` overrides the standard one);
+    ``environ`` defaults to the process's."""
+    env = os.environ if environ is None else environ
+    return Path(env.get(SERVICE_ACCOUNT_DIR_ENV) or SERVICE_ACCOUNT_DIR)
 
 
 def in_cluster() -> bool:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ...errors import WorkspaceError
-from ..kube import SERVICE_ACCOUNT_DIR, SERVICE_ACCOUNT_DIR_ENV
+from ..kube import service_account_dir
 from ._k8s import Kube, Obj
 
 NAMESPACE_FILE_ENV = "KALE_ARGO_NAMESPACE_FILE"
@@ -57,8 +57,7 @@ class NotebookPod:
 def pod_identity(environ: Mapping[str, str] | None = None) -> PodIdentity | None:
     """Our namespace and pod name when running inside a Kubernetes pod, else None."""
     env = os.environ if environ is None else environ
-    sa_dir = Path(env.get(SERVICE_ACCOUNT_DIR_ENV) or SERVICE_ACCOUNT_DIR)
-    path = Path(env.get(NAMESPACE_FILE_ENV) or sa_dir / "namespace")
+    path = Path(env.get(NAMESPACE_FILE_ENV) or service_account_dir(env) / "namespace")
     hostname = env.get("HOSTNAME", "").strip()
     try:
         namespace = path.read_text().strip()
