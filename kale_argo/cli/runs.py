@@ -183,22 +183,14 @@ def handle_logs(args: argparse.Namespace) -> int:
 
 
 def handle_list(args: argparse.Namespace) -> int:
-    import json
-
-    from ..cluster.runview import render_list, summary
+    from ..cluster.runview import render_data, render_list, summary
 
     phases = [p for group in args.phase for p in group]
     runs = _backend(args).list(pipeline=args.pipeline, experiment=args.experiment, phases=phases)
     if args.output == "table":
         render_list(runs, sys.stdout)
     else:
-        data = [summary(w) for w in runs]
-        if args.output == "json":
-            print(json.dumps(data, indent=2))
-        else:
-            import yaml
-
-            sys.stdout.write(yaml.safe_dump(data, sort_keys=False))
+        render_data([summary(w) for w in runs], args.output, sys.stdout)
     return 0
 
 

@@ -146,16 +146,21 @@ def table(rows: Iterable[Iterable[Any]], header: Iterable[str]) -> str:
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in data)
 
 
-def render_status(workflow: dict[str, Any], fmt: str, out: TextIO) -> None:
-    """``status -o table|yaml|json``."""
-    data = summary(workflow)
+def render_data(data: Any, fmt: str, out: TextIO) -> None:
+    """``data`` (summaries) as ``-o json`` or ``-o yaml``."""
     if fmt == "json":
         out.write(json.dumps(data, indent=2) + "\n")
-        return
-    if fmt == "yaml":
+    else:
         import yaml
 
         out.write(yaml.safe_dump(data, sort_keys=False))
+
+
+def render_status(workflow: dict[str, Any], fmt: str, out: TextIO) -> None:
+    """``status -o table|yaml|json``."""
+    data = summary(workflow)
+    if fmt in ("json", "yaml"):
+        render_data(data, fmt, out)
         return
     out.write(f"Run:      {data['name']}  ({data['namespace']})\n")
     out.write(f"Phase:    {data['phase']}")
