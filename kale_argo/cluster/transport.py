@@ -13,7 +13,7 @@ import ssl
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from ..errors import AuthError, ClusterError, ConnectionFailed, NotFoundError
 from .redact import redact
@@ -151,9 +151,3 @@ def translated(iterable: Iterable[T], translate: Callable[[Callable[[], T]], T])
         except StopIteration:
             return
         yield item
-
-
-def describe(obj: Any) -> str:
-    """A short redacted description of a low-level exception (first line)."""
-    text = redact(obj).strip().splitlines()
-    return text[0] if text else type(obj).__name__
