@@ -250,16 +250,20 @@ class PipelineSpec(_Model):
         """Parameter name -> type name."""
         return {p.name: p.type for p in self.parameters}
 
-    def resolve_parameters(self, overrides: dict[str, object] | None = None) -> dict[str, Any]:
-        """Defaults with ``overrides`` applied and converted; unknown names are a UserError."""
+    def resolve_parameters(self, overrides: dict[str, object] | None = None,
+                           where: str | None = None) -> dict[str, Any]:
+        """Defaults with ``overrides`` applied and converted; unknown names are a UserError.
+
+        Errors name ``where`` (the ``file:line`` of a keyword call of the pipeline), else ``-p NAME``.
+        """
         values: dict[str, Any] = {p.name: p.default for p in self.parameters}
         by_name = {p.name: p for p in self.parameters}
         for key, raw in (overrides or {}).items():
             if key not in by_name:
                 known = ", ".join(by_name) or "none"
                 raise UserError(f"pipeline {self.name!r} has no parameter {key!r} (it has: {known})",
-                                where=f"-p {key}", hint=did_you_mean(key, by_name))
-            values[key] = by_name[key].convert(raw, where=f"-p {key}")
+                                where=where or f"-p {key}", hint=did_you_mean(key, by_name))
+            values[key] = by_name[key].convert(raw, where=where or f"-p {key}")
         return values
 
     def to_json(self) -> str:

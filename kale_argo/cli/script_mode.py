@@ -26,9 +26,11 @@ def write_atomic(path: str, text: str) -> None:
         out.write(text.encode("utf-8"))
 
 
-def dispatch(pipe: Any, params: Mapping[str, Any] | None, mode: str, **options: Any) -> Any:
+def dispatch(pipe: Any, params: Mapping[str, Any] | None, mode: str, where: str | None = None,
+             **options: Any) -> Any:
     """Trace ``pipe`` and run it locally (``"run"``), compile it (``"compile"``) or submit it
-    (``"submit"``). Returns the LocalRun, the YAML's path, or the submitted run's name.
+    (``"submit"``). Returns the LocalRun, the YAML's path, or the submitted run's name. A bad
+    parameter is reported at ``where`` (the pipeline call's ``file:line``), else as ``-p NAME``.
 
     ``options`` go to the backend: ``jobs``/``marshal_dir`` for runs; for submissions, keyword
     arguments of :func:`kale_argo.cluster.submit_pipeline` (``namespace``, ``backend``, ``watch``...;
@@ -37,7 +39,7 @@ def dispatch(pipe: Any, params: Mapping[str, Any] | None, mode: str, **options: 
     if mode not in MODES:
         raise ConfigError(f"unknown mode {mode!r}", hint=f"one of {', '.join(MODES)}")
     spec = pipe.trace()
-    values = spec.resolve_parameters(dict(params or {}))
+    values = spec.resolve_parameters(dict(params or {}), where=where)
     if mode == "run":
         from ..local import run_local
 

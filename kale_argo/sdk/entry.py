@@ -40,14 +40,15 @@ def call_pipeline(pipe: Pipeline, args: tuple[Any, ...], params: dict[str, Any])
         return None
     as_script = pipe.func.__module__ == "__main__"
     mode, debug = script_mode(sys.argv[1:]) if as_script else ("run", False)
+    where = _caller()
     try:
         if args:
             raise PipelineError(f"pipeline {pipe.name!r} was called with positional arguments",
-                                where=_caller(), hint="pass parameters by name: "
+                                where=where, hint="pass parameters by name: "
                                 f"{pipe.func.__name__}(name=value)")
         from ..cli.script_mode import dispatch
 
-        return dispatch(pipe, params, mode)
+        return dispatch(pipe, params, mode, where=where)
     except KaleArgoError as exc:
         if not as_script or debug:
             raise
@@ -61,5 +62,5 @@ def call_pipeline(pipe: Pipeline, args: tuple[Any, ...], params: dict[str, Any])
 
 
 def _caller() -> str:
-    frame = sys._getframe(3)
+    frame = sys._getframe(3)  # _caller <- call_pipeline <- Pipeline.__call__ <- the caller
     return f"{frame.f_code.co_filename}:{frame.f_lineno}"

@@ -218,3 +218,22 @@ def two(n=2):
     assert proc.returncode == 2 and "--pipeline" in proc.stderr
     proc = run_cli("run", script, "--pipeline", "too")
     assert proc.returncode == 2 and "did you mean 'two'?" in proc.stderr
+
+
+def test_bad_keyword_call_of_the_pipeline_names_the_call(make_script, run_python):
+    """A keyword call's unknown or ill-typed parameter is reported at the call, not as '-p NAME'."""
+    for call in ("p(cuont=3)", "p(count='many')"):
+        script = make_script(STEP + f'''
+@pipeline(name="p")
+def p(count=1):
+    a(count)
+
+if __name__ == "__main__":
+    {call}
+''')
+        proc = run_python(script)
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+        assert f"{script}:{line_of(script, '    ' + call)}:" in proc.stderr
+        assert "-p " not in proc.stderr and "hint:" in proc.stderr
+        assert not (script.parent / "STEP_RAN").exists()
