@@ -8,14 +8,14 @@ from __future__ import annotations
 import json
 
 from ..spec import PipelineSpec
-from .names import argo_names
+from .names import task_names
 
 FORMATS = ("text", "mermaid", "dot")
 
 
 def render_graph(spec: PipelineSpec, fmt: str = "text") -> str:
     """``spec``'s DAG in ``fmt`` (one of :data:`FORMATS`), ending with a newline."""
-    ids = dict(zip([s.name for s in spec.steps], argo_names(s.name for s in spec.steps), strict=True))
+    ids = task_names([s.name for s in spec.steps])
     if fmt == "mermaid":
         lines = ["flowchart TD"]
         mid = {name: _mermaid_id(i) for name, i in ids.items()}

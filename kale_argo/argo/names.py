@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from ..errors import ConfigError
 from ..names import dns1123_label, unique_names
@@ -26,6 +26,11 @@ def argo_names(raw: Iterable[str], reserved: Iterable[str] = ()) -> list[str]:
     taken = list(reserved)
     fixed = [f"s-{n}" if dns1123_label(n)[:1].isdigit() else n for n in raw]
     return unique_names([*taken, *fixed], TASK_NAME_MAX)[len(taken):]
+
+
+def task_names(steps: Sequence[str]) -> dict[str, str]:
+    """Step name -> its DAG task name (:func:`argo_names` of all the steps, in order)."""
+    return dict(zip(steps, argo_names(steps), strict=True))
 
 
 def generate_name(pipeline: str) -> str:

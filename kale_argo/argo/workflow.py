@@ -11,7 +11,7 @@ from ..spec import DEFAULT_IMAGE, PipelineSpec, StepSpec
 from .bundle import BUNDLE_PARAMETER, plan_code
 from .dag import dag_template
 from .metadata import LABEL_PIPELINE, workflow_annotations, workflow_labels
-from .names import argo_names, generate_name
+from .names import argo_names, generate_name, task_names
 from .options import CompileOptions, check_image
 from .parameters import workflow_parameters
 from .resources import timeout_seconds
@@ -45,8 +45,6 @@ def compile_workflow(spec: PipelineSpec, params: dict[str, Any] | None = None,
     for step in spec.steps:
         groups.setdefault(template_key(step), []).append(step)
     template_names = argo_names([calls[0].step for calls in groups.values()], reserved=[ENTRYPOINT])
-    task_names = dict(zip([s.name for s in spec.steps], argo_names(s.name for s in spec.steps),
-                          strict=True))
     templates, template_of = [], {}
     for name, calls in zip(template_names, groups.values(), strict=True):
         image = step_image(calls[0], spec, options)
@@ -54,7 +52,8 @@ def compile_workflow(spec: PipelineSpec, params: dict[str, Any] | None = None,
         templates.append(step_template(ctx, name, calls[0], image))
         template_of.update({s.name: name for s in calls})
     calls_json = {s.name: call_json(spec, s) for s in spec.steps}
-    dag = dag_template(spec, ENTRYPOINT, task_names, template_of, calls_json)
+    tasks = task_names([s.name for s in spec.steps])
+    dag = dag_template(spec, ENTRYPOINT, tasks, template_of, calls_json)
 
     arguments = workflow_parameters(spec, values)
     if code.bundle is not None:
