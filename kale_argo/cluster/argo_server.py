@@ -26,6 +26,8 @@ from .backend import LogLine, create_once, filter_phases, label_selector, log_st
 from .redact import Secret, redact, register_secret
 from .runview import is_done, metadata
 from .transport import (
+    TIMEOUT,
+    WATCH_WINDOW,
     Call,
     HTTPFailure,
     Transient,
@@ -37,8 +39,6 @@ from .transport import (
 )
 
 log = logging.getLogger(__name__)
-TIMEOUT = (5.0, 30.0)
-WATCH_WINDOW = 60
 TRUE = ("1", "true", "yes", "on")
 
 

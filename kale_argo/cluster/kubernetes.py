@@ -26,6 +26,8 @@ from .redact import redact
 from .runview import is_done, metadata, pod_name
 from .transport import (
     KUBE_SERVER,
+    TIMEOUT,
+    WATCH_WINDOW,
     Call,
     HTTPFailure,
     Transient,
@@ -38,8 +40,6 @@ from .transport import (
 
 log = logging.getLogger(__name__)
 GROUP, VERSION, PLURAL = "argoproj.io", "v1alpha1", "workflows"
-TIMEOUT = (5.0, 30.0)  # connect, read
-WATCH_WINDOW = 60  # seconds a single watch request lasts on the server
 MERGE_PATCH = "application/merge-patch+json"
 
 

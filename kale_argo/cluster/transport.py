@@ -21,6 +21,8 @@ from .redact import redact
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+TIMEOUT = (5.0, 30.0)  # connect, read
+WATCH_WINDOW = 60  # seconds a single watch request lasts on the server
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 TLS_HINT = ("check the server's certificate and CA; to skip verification (insecure) pass "
             "--insecure-skip-verify or set ARGO_INSECURE_SKIP_VERIFY=true")

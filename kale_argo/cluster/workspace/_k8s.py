@@ -17,8 +17,8 @@ from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
 
 from ...errors import NotFoundError
-from ..kubernetes import MERGE_PATCH, TIMEOUT, translate
-from ..transport import KUBE_SERVER, RETRY_STATUSES, Call, HTTPFailure, cluster_error, with_retries
+from ..kubernetes import MERGE_PATCH, translate
+from ..transport import KUBE_SERVER, RETRY_STATUSES, TIMEOUT, Call, HTTPFailure, cluster_error, with_retries
 
 SNAPSHOT_GROUP = "snapshot.storage.k8s.io"
 SNAPSHOT_VERSION = "v1"
