@@ -10,10 +10,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..argo.options import VOLUME_CLAIM_GC
+from ..cluster.backend import BACKENDS
+from ..cluster.labels import PHASES
 from ..errors import ConfigError
 
 OUTPUTS = ("table", "yaml", "json")
-PHASES = ("Pending", "Running", "Succeeded", "Failed", "Error")
 
 
 def add_connection_args(parser: argparse.ArgumentParser) -> None:
@@ -21,7 +23,7 @@ def add_connection_args(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("cluster")
     group.add_argument("-n", "--namespace", default=None,
                        help="namespace (default: ARGO_NAMESPACE, the kubeconfig context's or the pod's)")
-    group.add_argument("--backend", choices=("auto", "argo-server", "kubernetes"), default="auto",
+    group.add_argument("--backend", choices=BACKENDS, default="auto",
                        help="argo-server (REST) or kubernetes (Workflow objects); auto: argo-server when "
                             "--argo-server or ARGO_SERVER is set")
     group.add_argument("--argo-server", default=None, metavar="URL",
@@ -90,7 +92,7 @@ def register(subparsers: Any) -> None:
     submit.add_argument("--colocate", action="store_true",
                         help="ReadWriteOnce volumes and every pod of the run on one node "
                              "(for storage without ReadWriteMany)")
-    submit.add_argument("--volume-claim-gc", choices=("OnWorkflowSuccess", "OnWorkflowCompletion"),
+    submit.add_argument("--volume-claim-gc", choices=VOLUME_CLAIM_GC,
                         default=None, help="when Argo deletes the run's volumes (default: OnWorkflowSuccess)")
     submit.add_argument("--watch", action="store_true",
                         help="follow the run's steps until it ends; exit 0 only if it Succeeded")

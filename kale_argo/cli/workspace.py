@@ -9,7 +9,7 @@ import argparse
 import json
 from typing import Any
 
-WORKSPACE_MODES = ("snapshot", "clone", "mount", "none")
+from ..cluster.submit import WORKSPACE_MODES
 
 
 def add_workspace_args(parser: argparse.ArgumentParser, *, submit: bool = False) -> None:
