@@ -12,8 +12,6 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from .errors import KaleArgoError
-
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser of ``python -m kale_argo``."""
@@ -39,9 +37,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code."""
+    from .cli.main import report_errors
+
     args = build_parser().parse_args(argv)
     mode = "compile" if args.dry_run else "submit" if (args.kfp or args.argo) else "run"
-    try:
+
+    def run_script() -> int:
         from .cli.common import parse_params
         from .cli.script_mode import dispatch
         from .sdk.loader import load_pipeline
@@ -50,15 +51,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         options = ({"jobs": args.jobs, "marshal_dir": args.marshal_dir} if mode == "run" else
                    {"namespace": args.namespace, "watch": args.watch or None})
         dispatch(pipe, parse_params(args.params), mode, **options)
-    except KaleArgoError as exc:
-        if args.debug:
-            raise
-        print(f"kale-argo: error: {exc.one_line()}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("kale-argo: interrupted", file=sys.stderr)
-        return 130
-    return 0
+        return 0
+
+    return report_errors(run_script, args.debug)
 
 
 if __name__ == "__main__":

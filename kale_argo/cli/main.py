@@ -8,7 +8,7 @@ import argparse
 import importlib
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from .. import __version__
 from ..errors import KaleArgoError
@@ -44,8 +44,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     parser = build_parser()
     args = parser.parse_args(args_list)
+    return report_errors(lambda: int(args.handler(args) or 0), debug)
+
+
+def report_errors(action: Callable[[], int], debug: bool) -> int:
+    """``action()``'s exit code; a KaleArgoError is one line on stderr and its exit code (raised
+    again with ``debug``), Ctrl-C is 130."""
     try:
-        return int(args.handler(args) or 0)
+        return action()
     except KaleArgoError as exc:
         if debug:
             raise
