@@ -1,4 +1,4 @@
-"""Kubernetes and Argo names, valid by construction (standard library only)."""
+"""Kubernetes and Argo names, valid by construction, and image references (standard library only)."""
 
 from __future__ import annotations
 
@@ -36,3 +36,8 @@ def unique_names(names: Iterable[str], max_length: int = 63) -> list[str]:
         seen.add(candidate)
         result.append(candidate)
     return result
+
+
+def is_image_reference(image: str) -> bool:
+    """Whether ``image`` can be a container image reference: not blank, no white space."""
+    return bool(image.strip()) and not any(c.isspace() for c in image)

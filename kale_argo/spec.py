@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .errors import PipelineError, UserError, did_you_mean
-from .names import dns1123_label
+from .names import dns1123_label, is_image_reference
 from .runtime.params import convert_parameter
 from .units import validate_duration, validate_quantity
 
@@ -59,13 +59,27 @@ class ParamInput(_Model):
 
 
 class ConstInput(_Model):
-    """An argument given as a JSON-serialisable literal in the pipeline body."""
+    """An argument given as a literal in the pipeline body: its JSON ``value``, or, for a literal
+    JSON would change (a tuple, a set, bytes, a dict with keys that are not strings), its Python
+    source in ``literal``, which the step runtime reads back with ``ast.literal_eval``."""
 
     kind: Literal["const"] = "const"
-    value: JSONValue
+    value: JSONValue = None
+    literal: str | None = None
+
+    def runtime_input(self) -> dict[str, Any]:
+        """The input as the step runtime reads it (``literal`` only when there is one)."""
+        data = self.model_dump()
+        if self.literal is None:
+            del data["literal"]
+        return data
 
 
 StepInput = Annotated[ValueInput | ParamInput | ConstInput, Field(discriminator="kind")]
+
+
+def _runtime_input(spec: ValueInput | ParamInput | ConstInput) -> dict[str, Any]:
+    return spec.runtime_input() if isinstance(spec, ConstInput) else spec.model_dump()
 
 
 class StepOptions(_Model):
@@ -84,7 +98,7 @@ class StepOptions(_Model):
     @field_validator("image")
     @classmethod
     def _image(cls, value: str | None) -> str | None:
-        if value is not None and (not value.strip() or any(c.isspace() for c in value)):
+        if value is not None and not is_image_reference(value):
             raise ValueError(f"image {value!r} is not a valid image reference (it has spaces)")
         return value
 
@@ -116,8 +130,8 @@ class StepSpec(_Model):
         return {
             "step": self.name,
             "function": self.function,
-            "args": [i.model_dump() for i in self.args],
-            "kwargs": {k: i.model_dump() for k, i in self.kwargs.items()},
+            "args": [_runtime_input(i) for i in self.args],
+            "kwargs": {k: _runtime_input(i) for k, i in self.kwargs.items()},
             "outputs": list(self.outputs),
             "unpack": self.unpack,
             "params": {p: param_types[p] for p in self.parameters_used()},

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..errors import ConfigError
-from ..names import dns1123_label
+from ..names import dns1123_label, is_image_reference
 from ..spec import VolumeSpec
 from .names import check_label_key, check_label_value
 
@@ -68,7 +68,7 @@ class CompileOptions:
 
 def check_image(image: str | None, where: str) -> None:
     """An image reference must be non-empty and have no spaces."""
-    if image is not None and (not image.strip() or any(c.isspace() for c in image)):
+    if image is not None and not is_image_reference(image):
         raise ConfigError(f"image {image!r} is not a valid image reference (it has spaces)", where=where,
                           hint="e.g. python:3.11-slim or registry/name@sha256:...")
 
