@@ -59,13 +59,27 @@ class ParamInput(_Model):
 
 
 class ConstInput(_Model):
-    """An argument given as a JSON-serialisable literal in the pipeline body."""
+    """An argument given as a literal in the pipeline body: its JSON ``value``, or, for a literal
+    JSON would change (a tuple, a set, bytes, a dict with keys that are not strings), its Python
+    source in ``literal``, which the step runtime reads back with ``ast.literal_eval``."""
 
     kind: Literal["const"] = "const"
-    value: JSONValue
+    value: JSONValue = None
+    literal: str | None = None
+
+    def runtime_input(self) -> dict[str, Any]:
+        """The input as the step runtime reads it (``literal`` only when there is one)."""
+        data = self.model_dump()
+        if self.literal is None:
+            del data["literal"]
+        return data
 
 
 StepInput = Annotated[ValueInput | ParamInput | ConstInput, Field(discriminator="kind")]
+
+
+def _runtime_input(spec: ValueInput | ParamInput | ConstInput) -> dict[str, Any]:
+    return spec.runtime_input() if isinstance(spec, ConstInput) else spec.model_dump()
 
 
 class StepOptions(_Model):
@@ -116,8 +130,8 @@ class StepSpec(_Model):
         return {
             "step": self.name,
             "function": self.function,
-            "args": [i.model_dump() for i in self.args],
-            "kwargs": {k: i.model_dump() for k, i in self.kwargs.items()},
+            "args": [_runtime_input(i) for i in self.args],
+            "kwargs": {k: _runtime_input(i) for k, i in self.kwargs.items()},
             "outputs": list(self.outputs),
             "unpack": self.unpack,
             "params": {p: param_types[p] for p in self.parameters_used()},

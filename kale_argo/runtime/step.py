@@ -7,6 +7,7 @@ goes to stderr); 2 a bad command, a missing or corrupt input, or an output that 
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import os
 import sys
@@ -82,7 +83,8 @@ def _input(spec: Any, cmd: StepCommand, step: str, types: dict[str, str]) -> Any
         return convert_parameter(name, types.get(name, "str"), cmd.params[name],
                                  where=f"step {step!r}, --param {name}")
     if kind == "const":
-        return spec.get("value")
+        literal = spec.get("literal")
+        return spec.get("value") if literal is None else ast.literal_eval(literal)
     raise StepError(f"step {step!r}: unknown input {spec!r} in --call")
 
 

@@ -7,6 +7,7 @@ after the variables the body assigns them to. Dependencies follow from that data
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import inspect
 import json
@@ -41,6 +42,13 @@ def _where(frame: FrameType) -> str:
 def _const(value: Any, where: str, step: str, arg: str) -> dict[str, Any]:
     if isinstance(value, (ValueRef, ParamRef)):
         raise AssertionError("refs are converted by the caller")
+    literal = None if _json_keeps(value) else _python_literal(value)
+    if literal is not None:
+        if _contains_ref(value):
+            raise PipelineError(f"step {step!r}: argument {arg!r} nests a step output or parameter "
+                                "in a container", where=where,
+                                hint="pass each output or parameter as its own argument")
+        return {"kind": "const", "literal": literal}
     try:
         text = json.dumps(value, allow_nan=False)
     except (TypeError, ValueError):
@@ -54,6 +62,37 @@ def _const(value: Any, where: str, step: str, arg: str) -> dict[str, Any]:
                             "in a container", where=where,
                             hint="pass each output or parameter as its own argument")
     return {"kind": "const", "value": json.loads(text)}
+
+
+def _json_keeps(value: Any) -> bool:
+    """Whether JSON gives ``value`` back as it is (no tuples, sets, bytes or non-string keys)."""
+    if value is None or isinstance(value, (str, int, float)):
+        return True
+    if type(value) is list:
+        return all(_json_keeps(v) for v in value)
+    if type(value) is dict:
+        return all(type(k) is str and _json_keeps(v) for k, v in value.items())
+    return False
+
+
+def _python_literal(value: Any) -> str | None:
+    """``repr(value)`` if ``ast.literal_eval`` reads it back as an identical value, else None."""
+    text = repr(value)
+    try:
+        back = ast.literal_eval(text)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return None
+    return text if _identical(back, value) else None
+
+
+def _identical(a: Any, b: Any) -> bool:
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(_identical(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_identical(a[k], b[k]) for k in a)
+    return bool(a == b)
 
 
 def _contains_ref(value: Any) -> bool:

@@ -543,3 +543,28 @@ def test_an_unguarded_pipeline_call_runs_once(make_script, run_python, run_cli, 
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert proc.stdout.count("[one] step ran") == 1
     assert len(list((tmp_path / ".kale-runs").iterdir())) == 2
+
+
+LITERALS = '''
+from kale_argo import pipeline, step
+
+@step(name="show")
+def show(shape, table, tags, raw, plain):
+    print(repr(shape), repr(table), repr(tags), repr(raw), repr(plain))
+    assert type(shape) is tuple and 1 in table and type(table[2]) is tuple and type(tags) is set
+
+@pipeline(name="literals")
+def literals():
+    show((3, 4), {1: "one", 2: (0.5, None)}, {"a"}, b"\\x00z", plain={"k": [1, "x"]})
+'''
+
+
+def test_literals_in_the_pipeline_body_reach_the_step_unchanged(make_script, tmp_path):
+    """Tuples, sets, bytes and dicts with int keys are not turned into lists or string keys."""
+    spec = load_pipeline(str(make_script(LITERALS, "literals.py"))).trace()
+    out = io.StringIO()
+    run_local(spec, {}, jobs=1, marshal_dir=str(tmp_path / "m"), stream=out)
+    assert ("[show] (3, 4) {1: 'one', 2: (0.5, None)} {'a'} b'\\x00z' {'k': [1, 'x']}"
+            in out.getvalue().splitlines())
+    plain = spec.steps[0].kwargs["plain"]
+    assert plain.runtime_input() == {"kind": "const", "value": {"k": [1, "x"]}}  # JSON stays JSON
