@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from ..errors import ClusterError, ConfigError, NotFoundError
 from .labels import EXPERIMENT_LABEL, PIPELINE_LABEL, SUBMISSION_LABEL
-from .runview import StepStatus, find_step, phase, steps
+from .runview import StepStatus, find_step, metadata, phase, steps
 from .transport import Call, HTTPFailure, Transient, cluster_error, connection_error
 
 log = logging.getLogger(__name__)
@@ -100,7 +100,7 @@ def log_steps(workflow: dict[str, Any], step: str | None) -> list[StepStatus]:
         return chosen
     found = find_step(workflow, step)
     if found is None:
-        name = (workflow.get("metadata") or {}).get("name")
+        name = metadata(workflow).get("name")
         raise NotFoundError(f"run {name!r} has no step {step!r}",
                             hint=f"steps: {', '.join(s.name for s in chosen) or 'none yet'}")
     return [found]
@@ -116,7 +116,7 @@ def create_once(create: Callable[[], dict[str, Any]], lookup: Callable[[], dict[
     name first; if it exists with our submission label, that is our run; if it does not exist,
     the create is repeated. A 409 for a run carrying our label is our own earlier attempt.
     """
-    token = ((workflow.get("metadata") or {}).get("labels") or {}).get(SUBMISSION_LABEL)
+    token = (metadata(workflow).get("labels") or {}).get(SUBMISSION_LABEL)
     for attempt in range(1, attempts + 1):
         try:
             return create()
@@ -131,7 +131,7 @@ def create_once(create: Callable[[], dict[str, Any]], lookup: Callable[[], dict[
         log.debug("create %s: outcome unknown (%s); looking it up before retrying", call.name, failure)
         existing = _lookup_quietly(lookup, sleep)
         if existing is not None:
-            labels = (existing.get("metadata") or {}).get("labels") or {}
+            labels = metadata(existing).get("labels") or {}
             if token and labels.get(SUBMISSION_LABEL) == token:
                 return existing
             raise cluster_error(HTTPFailure(409, "exists"), call, server=server)

@@ -20,6 +20,7 @@ from ..spec import PipelineSpec
 from .backend import Backend, get_backend
 from .follow import follow
 from .labels import SUBMISSION_LABEL
+from .runview import metadata
 
 log = logging.getLogger(__name__)
 WORKSPACE_MODES = ("snapshot", "clone", "mount", "none")
@@ -96,7 +97,7 @@ def submit_pipeline(spec: PipelineSpec, params: dict[str, Any] | None = None, *,
             for line in prepared.rollback() or []:
                 out.write(f"warning: {line}\n")
         raise
-    name = (created.get("metadata") or {}).get("name") or name
+    name = metadata(created).get("name") or name
     if prepared is not None:
         try:
             prepared.adopt(created)
