@@ -75,6 +75,18 @@ def test_default_inside_a_pod_snapshots_every_claim_with_the_pinned_image(kube, 
     assert sorted(ws.snapshots) == sorted(s["metadata"]["name"] for s in made.values())
 
 
+def test_snapshots_carry_the_same_pipeline_label_value_as_the_workflow(kube, api, notebook):
+    from kale_argo.argo import LABEL_PIPELINE, label_value
+
+    spec = PipelineSpec.model_validate({**make_spec().model_dump(), "name": "My_Pipe"})
+    with SnapshotController(kube):
+        ws = prepare(api, notebook, spec)
+    assert ws.snapshots
+    # the compiler labels the Workflow with label_value(name): "My_Pipe" is already a valid value
+    assert {s["metadata"]["labels"][LABEL_PIPELINE] for s in snapshots(kube)} == {label_value("My_Pipe")}
+    assert label_value("My_Pipe") == "My_Pipe"
+
+
 def test_clone_creates_no_snapshot(kube, api, notebook):
     ws = prepare(api, notebook, mode="clone")
     assert snapshots(kube) == []

@@ -9,6 +9,7 @@ from typing import TextIO
 
 import urllib3
 
+from ...argo.names import label_value
 from ...errors import WorkspaceError
 from ...names import dns1123_label
 from ..kubernetes import GROUP as ARGO_GROUP
@@ -48,7 +49,7 @@ def snapshot_body(name: str, namespace: str, claim: str, snapshot_class: str | N
         "apiVersion": f"{SNAPSHOT_GROUP}/{SNAPSHOT_VERSION}", "kind": "VolumeSnapshot",
         "metadata": {"name": name, "namespace": namespace,
                      "labels": {MANAGED_BY: "kale-argo", WORKSPACE_LABEL: token,
-                                PIPELINE_LABEL: dns1123_label(pipeline)},
+                                PIPELINE_LABEL: label_value(pipeline)},
                      "annotations": {SOURCE_ANNOTATION: claim}},
         "spec": spec,
     }
