@@ -59,6 +59,12 @@ def call_pipeline(pipe: Pipeline, args: tuple[Any, ...], params: dict[str, Any])
             raise
         print("kale-argo: interrupted", file=sys.stderr)
         raise SystemExit(130) from None
+    except BrokenPipeError:  # python script.py | head
+        if not as_script or debug:
+            raise
+        from ..cli.main import closed_stdout
+
+        raise SystemExit(closed_stdout()) from None
 
 
 def _caller() -> str:

@@ -3,6 +3,11 @@ traceback unless --debug. Checked through ``kale-argo run`` and ``python script.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 STEP = '''
@@ -237,3 +242,35 @@ if __name__ == "__main__":
         assert f"{script}:{line_of(script, '    ' + call)}:" in proc.stderr
         assert "-p " not in proc.stderr and "hint:" in proc.stderr
         assert not (script.parent / "STEP_RAN").exists()
+
+
+@pytest.mark.parametrize("how", ["cli", "python"])
+def test_output_piped_into_a_reader_that_quits(how, make_script, tmp_path):
+    """``kale-argo run x.py | head -1``: exit 1 without a traceback once the reader is gone."""
+    script = make_script('''
+import time
+from kale_argo import pipeline, step
+
+@step(name="first")
+def first():
+    time.sleep(0.5)
+    for i in range(1000):
+        print("line", i)
+
+@pipeline(name="p")
+def p():
+    first()
+
+if __name__ == "__main__":
+    p()
+''')
+    argv = [sys.executable, *(["-m", "kale_argo.cli.main", "run"] if how == "cli" else []), str(script)]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    proc = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.readline().startswith("running pipeline 'p'")
+    proc.stdout.close()  # the reader quits
+    stderr = proc.stderr.read()
+    assert proc.wait(timeout=60) == 1
+    assert "Traceback" not in stderr and "BrokenPipe" not in stderr, stderr
