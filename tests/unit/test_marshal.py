@@ -192,6 +192,16 @@ def test_bad_keys_are_refused(tmp_path, key):
         marshal.save(str(tmp_path), key, 1, step="s")
 
 
+@pytest.mark.parametrize("key", ["données", "μ_model", "模型"])
+def test_variables_with_non_ascii_names_are_values(tmp_path, key):
+    """A pipeline variable may be any Python identifier; its value marshals like any other."""
+    d = str(tmp_path)
+    marshal.save(d, key, {"v": 1}, step="s")
+    marshal.save(d, key + "_array", np.arange(3), step="s")
+    assert marshal.load(d, key, step="t") == {"v": 1}
+    assert marshal.load(d, key + "_array").tolist() == [0, 1, 2]
+
+
 def test_missing_value_names_variable_and_step(tmp_path):
     with pytest.raises(MarshalError, match=r"step 'use', variable 'nope'.*no such value"):
         marshal.load(str(tmp_path), "nope", step="use")

@@ -57,7 +57,8 @@ def _where(step: str | None, key: str, path: str) -> str:
 
 
 def _check_key(key: str, step: str | None = None) -> None:
-    if not isinstance(key, str) or not _KEY.match(key) or key.endswith(".tmp"):
+    # Keys are the pipeline's variable names: Python identifiers (``données`` too) are safe file names.
+    if not isinstance(key, str) or not (_KEY.match(key) or key.isidentifier()) or key.endswith(".tmp"):
         raise MarshalError(f"{_where(step, str(key), '-')}: not a valid marshal key "
                            "(use letters, digits, '_', '-', '.')")
 
