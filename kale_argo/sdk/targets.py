@@ -21,6 +21,7 @@ class Targets:
 
     unpack: bool
     names: tuple[str | None, ...]
+    starred: bool = False  # ``a, *rest = step(x)``: a count the call cannot know
 
     @property
     def discarded(self) -> bool:
@@ -53,6 +54,8 @@ def call_targets(frame: FrameType) -> Targets:
     first = following[0]
     if first.opname == "POP_TOP":
         return Targets(False, ())
+    if first.opname == "UNPACK_EX":
+        return Targets(False, (None,), starred=True)
     if first.opname == "UNPACK_SEQUENCE":
         count = int(first.arg or 0)
         names: list[str | None] = []

@@ -163,6 +163,11 @@ class Tracer:
         ]
         kw_inputs = {k: self._input(v, where, node, k, depends) for k, v in kwargs.items()}
         targets = call_targets(frame)
+        if targets.starred:
+            raise PipelineError(f"the outputs of step {step.name!r} cannot be unpacked with a starred "
+                                "target (a, *rest = ...)", where=where,
+                                hint="name each output (a, b, c = ...) or keep the result in one "
+                                     "variable and unpack it inside a step")
         keys = [self._unique(name or f"{node}_output{'' if i == 0 else i}", self.keys)
                 for i, name in enumerate(targets.names)]
         self.steps.append({

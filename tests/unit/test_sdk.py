@@ -195,6 +195,7 @@ def test_tracing_is_deterministic(trace, make_script):
     ("x = load(n)\n    y = x + 1", "the + operator"),
     ("x = load(n)\n    x[0]", "indexing"),
     ("x = load(n)\n    a, b = x", "unpack at the call"),
+    ("first, *rest = split(load(n))", "starred target"),
     ("load(str(n))", "str()"),
     ("load(object())", "cannot be passed from the pipeline body"),
     ("load([load(n)])", "nests a step output"),
