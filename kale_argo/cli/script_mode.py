@@ -19,11 +19,19 @@ def compiled_path(script: str) -> str:
 
 
 def write_atomic(path: str, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file, fsync and rename."""
+    """Write ``text`` to ``path`` through a temporary file, fsync and rename; a ConfigError
+    naming the path when it cannot be written (a missing folder, no permission)."""
     from ..runtime.marshal._files import atomic_writer
 
-    with atomic_writer(path) as out:
-        out.write(text.encode("utf-8"))
+    try:
+        with atomic_writer(path) as out:
+            out.write(text.encode("utf-8"))
+    except OSError as exc:
+        folder = os.path.dirname(path) or "."
+        hint = (f"create the folder {folder!r} first" if not os.path.isdir(folder)
+                else "choose a writable path (-o FILE, or -o - for stdout)")
+        raise ConfigError(f"cannot write the Workflow to {path!r}: {exc.strerror or exc}",
+                          hint=hint) from None
 
 
 def dispatch(pipe: Any, params: Mapping[str, Any] | None, mode: str, where: str | None = None,

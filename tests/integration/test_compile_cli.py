@@ -115,6 +115,7 @@ def bad():
     (["-p", "nope=1"], "no parameter 'nope'"),
     (["-p", "n=x"], "expects int"),
     (["--namespace", "Not_Valid"], "namespace"),
+    (["-o", "/nonexistent-kale-dir/wf.yaml"], "cannot write the Workflow to '/nonexistent-kale-dir/wf.yaml'"),
 ])
 def test_bad_flags_fail_with_one_line(run_cli, make_script, args: list[str], message: str) -> None:
     proc = run_cli("compile", make_script(GOOD), *args)
