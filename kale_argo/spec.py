@@ -9,6 +9,7 @@ The argv that runs one step is built by :func:`kale_argo.runtime.contract.step_a
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -99,7 +100,8 @@ class StepOptions(_Model):
     @classmethod
     def _image(cls, value: str | None) -> str | None:
         if value is not None and not is_image_reference(value):
-            raise ValueError(f"image {value!r} is not a valid image reference (it has spaces)")
+            raise ValueError(f"image {value!r} is not a valid image reference "
+                             f"({'it is empty' if not value.strip() else 'it has spaces'})")
         return value
 
 
@@ -310,6 +312,10 @@ def validate_options(raw: dict[str, Any], where: str | None, step: str | None = 
     """Kale-style step options (durations, quantities) as a validated :class:`StepOptions`."""
     label = f"step {step!r}: " if step else ""
     data = dict(raw)
+    for key in ("limits", "labels", "annotations"):
+        if data.get(key) is not None and not isinstance(data[key], Mapping):
+            raise PipelineError(f"{label}{key} must be a dict, got {type(data[key]).__name__} "
+                                f"{data[key]!r}"[:300], where=where, hint=_OPTION_HINTS[key])
     for key in ("retry_interval", "retry_max_interval", "timeout"):
         if data.get(key) is not None:
             data[key] = validate_duration(data[key], f"{label}{key}", where)
@@ -325,7 +331,20 @@ def validate_options(raw: dict[str, Any], where: str | None, step: str | None = 
     try:
         return StepOptions.model_validate(clean)
     except Exception as exc:  # pydantic.ValidationError
-        raise PipelineError(f"{label}{first_error(exc)}", where=where) from None
+        errors: list[Any] = getattr(exc, "errors", lambda: [])()
+        field = str(errors[0]["loc"][0]) if errors and errors[0].get("loc") else ""
+        raise PipelineError(f"{label}{first_error(exc)}", where=where,
+                            hint=_OPTION_HINTS.get(field)) from None
+
+
+_OPTION_HINTS = {
+    "limits": "e.g. limits={'cpu': '1', 'memory': '2Gi', 'nvidia.com/gpu': 1}",
+    "labels": "e.g. labels={'team': 'ml'}",
+    "annotations": "e.g. annotations={'owner': 'me@example.com'}",
+    "retry_count": "a whole number of retries, e.g. retry_count=3",
+    "retry_factor": "a number greater than 0 that multiplies the interval, e.g. retry_factor=2",
+    "image": "e.g. image='python:3.11-slim' or 'registry/name@sha256:...'",
+}
 
 
 def first_error(exc: Exception) -> str:

@@ -213,3 +213,22 @@ def test_import_stays_light():
             "print(sorted(m for m in ('pydantic', 'hera', 'kubernetes', 'yaml') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("options, words", [
+    ('labels="team"', "labels must be a dict, got str"),
+    ('limits=["cpu"]', "limits must be a dict, got list"),
+    ("annotations=5", "annotations must be a dict, got int"),
+    ('retry_count="x"', "hint: a whole number of retries"),
+    ("retry_factor=0", "hint: a number greater than 0"),
+    ('image=""', "(it is empty)"),
+])
+def test_step_options_of_the_wrong_kind_name_the_decorator(trace, options, words):
+    """Wrong option types point at the @step line with a hint, not at a tracing failure."""
+    text = ("from kale_argo import pipeline, step\n\n"
+            f"@step(name='a', {options})\ndef a():\n    return 1\n\n"
+            "@pipeline(name='p')\ndef p():\n    a()\n")
+    with pytest.raises(PipelineError) as info:
+        trace(text)
+    line = info.value.one_line()
+    assert words in line and ".py:3:" in line and "hint:" in line and "tracing" not in line
