@@ -121,6 +121,16 @@ def execute(cmd: StepCommand) -> dict[str, dict[str, Any]]:
     kwargs = {k: _input(v, cmd, step, types) for k, v in (call.get("kwargs") or {}).items()}
     try:
         result = fn(*args, **kwargs)
+    except SystemExit as exc:
+        # sys.exit() in a step ends the step, never silently with outputs missing: a step with
+        # outputs fails; one without may end early with sys.exit(0) (or sys.exit()).
+        if exc.code not in (None, 0) or call.get("outputs"):
+            missing = ", ".join(map(str, call.get("outputs") or []))
+            raise UserCodeFailed(
+                f"step {step!r} called sys.exit({exc.code!r})"
+                + (f" before returning {missing}" if missing else ""),
+                user_traceback(exc)) from None
+        result = None
     except Exception as exc:
         raise UserCodeFailed(f"step {step!r} raised {type(exc).__name__}: {exc}",
                              user_traceback(exc)) from None

@@ -283,3 +283,42 @@ def test_numpy_values_do_not_import_pandas(tmp_path):
     assert "pandas" not in probe(tmp_path, script, call("make", "make", outputs=["x"]))
     top = probe(tmp_path, script, call("use", "use", [value("x")], outputs=["s"]))
     assert "numpy" in top and not top & {"pandas", "pyarrow", "hera", "pydantic", "dill"}
+
+
+EXITING = '''
+import sys
+from kale_argo import pipeline, step
+
+
+@step
+def quits(code):
+    print("about to exit")
+    sys.exit(code)
+    return 1
+
+
+@pipeline(name="exiting")
+def exiting():
+    quits(0)
+'''
+
+
+@pytest.mark.parametrize(("code", "outputs", "returncode"), [
+    (0, ["y"], 1), (None, ["y"], 1), (3, [], 1), (0, [], 0), (None, [], 0),
+])
+def test_sys_exit_in_a_step(tmp_path, code, outputs, returncode):
+    """sys.exit() in a step never 'succeeds' with its outputs missing (the next step would fail
+    on a value that was never saved); a step without outputs may end early with sys.exit(0)."""
+    script = tmp_path / "exiting.py"
+    script.write_text(EXITING)
+    data = tmp_path / "marshal"
+    r = run_step(script, data, call("quits", "quits", [const(code)], outputs=outputs))
+    assert r.returncode == returncode, r.stderr
+    assert "about to exit" in r.stdout
+    record = read_record(str(data), "quits")
+    assert record is not None
+    if returncode:
+        assert record["status"] == "failed" and f"sys.exit({code!r})" in record["error"]
+        assert "SystemExit" in r.stderr and "in quits" in r.stderr
+    else:
+        assert record["status"] == "succeeded" and r.stderr == ""
