@@ -64,9 +64,11 @@ def plan_code(spec: PipelineSpec, script_path: str | None, ship_runtime: bool) -
     bundle = encode(files)
     if len(bundle) > MAX_BUNDLE_CHARS:
         raise UserError(
-            f"the script and runtime take {len(bundle)} characters in the Workflow, more than the "
-            f"{MAX_BUNDLE_CHARS} a pod can receive", where=spec.script.path,
-            hint="keep the script smaller, or run it from a workspace volume (--workspace clone)")
+            f"the script{', the modules it imports' if spec.script.modules else ''} and the runtime "
+            f"take {len(bundle)} characters in the Workflow, more than the {MAX_BUNDLE_CHARS} a pod "
+            "can receive", where=spec.script.path,
+            hint="keep the script (and the modules beside it that it imports) smaller, or run it "
+                 "from a workspace volume (--workspace clone)")
     return CodePlan(script, bundle, LIB_DIR if ship_runtime else None)
 
 

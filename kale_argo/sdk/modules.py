@@ -1,85 +1,87 @@
 """The modules next to a script that it imports, so that backends can ship them with it.
 
 A Kale script often keeps helpers (and even steps) in a module beside it: ``from helpers import
-clean``. A step pod that receives only the script cannot import them, so tracing records them:
-starting from the script's module, every module it references (``import helpers``, ``from helpers
-import clean``, a step defined there), and transitively theirs, whose file lies under the
-script's directory, outside the standard library and site-packages, and is not kale_argo.
+clean``. A step pod that receives only the script cannot import them, so tracing records them.
+The script's import statements (anywhere in it, so imports inside step functions count too) are
+resolved the way the pod will resolve them, against the script's directory: ``name.py`` or
+``name/__init__.py`` there (and each parent package of a dotted name), then the same for the
+imports of every module found, relative imports included. Imports that resolve elsewhere
+(the standard library, installed packages) are not the script's to ship.
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import os
-import sys
-import sysconfig
-from types import ModuleType
-from typing import Any
-
-_INSTALLED = ("site-packages", "dist-packages")
 
 
-def local_modules(module_name: str, script: str) -> dict[str, str]:
-    """``relative/path.py`` (POSIX, from the script's directory) -> sha256, for ``module_name``."""
+def local_modules(script: str) -> dict[str, str]:
+    """``relative/path.py`` (POSIX, from the script's directory) -> sha256 of what it imports."""
     script = os.path.realpath(script)
     root = os.path.dirname(script)
-    paths = sysconfig.get_paths()
-    prefixes = {os.path.realpath(paths[key]) for key in ("stdlib", "platstdlib", "purelib", "platlib")
-                if key in paths}
     found: dict[str, str] = {}
-    seen: set[int] = set()
-    stack = [sys.modules.get(module_name)]
-    while stack:
-        module = stack.pop()
-        if module is None or id(module) in seen:
+    pending = [script]
+    while pending:
+        path = pending.pop()
+        try:
+            with open(path, "rb") as fh:
+                source = fh.read()
+        except OSError:
             continue
-        seen.add(id(module))
-        for target in _referenced(module):
-            rel = _local_file(target, root, script, prefixes)
-            if rel is None:
-                continue
-            stack.append(target)
-            if rel not in found:
-                with open(os.path.join(root, rel), "rb") as fh:
-                    found[rel] = hashlib.sha256(fh.read()).hexdigest()
-            parent = target.__name__.rpartition(".")[0]
-            if parent:
-                stack.append(sys.modules.get(parent))
+        if path != script:
+            found[os.path.relpath(path, root).replace(os.sep, "/")] = hashlib.sha256(source).hexdigest()
+        package = _package_of(path, root) if path != script else []
+        for name in _imports(source, package):
+            for file in _files(root, name):
+                rel = os.path.relpath(file, root).replace(os.sep, "/")
+                if os.path.realpath(file) != script and rel not in found and file not in pending:
+                    pending.append(file)
     return dict(sorted(found.items()))
 
 
-def _referenced(module: ModuleType) -> list[ModuleType]:
-    modules: list[ModuleType] = []
-    for value in list(vars(module).values()):
-        if isinstance(value, ModuleType):
-            modules.append(value)
-            continue
-        try:
-            func = getattr(value, "func", None)  # a kale_argo Step: the function it wraps
-            name = getattr(func if callable(func) else value, "__module__", None)
-        except Exception:  # arbitrary user objects may refuse attribute access
-            continue
-        target = sys.modules.get(name) if isinstance(name, str) else None
-        if target is not None:
-            modules.append(target)
-    return modules
+def _package_of(path: str, root: str) -> list[str]:
+    """The package a module file belongs to, as name parts relative to ``root``."""
+    return os.path.relpath(path, root).split(os.sep)[:-1]
 
 
-def _local_file(module: ModuleType, root: str, script: str, prefixes: set[str]) -> str | None:
-    name = getattr(module, "__name__", "")
-    file: Any = getattr(module, "__file__", None)
-    if not isinstance(file, str) or not file.endswith(".py") or name.split(".")[0] == "kale_argo":
-        return None
-    real = os.path.realpath(file)
-    if real == script or any(part in _INSTALLED for part in real.split(os.sep)):
-        return None
-    if any(_under(real, prefix) for prefix in prefixes) or not _under(real, root):
-        return None
-    return os.path.relpath(real, root).replace(os.sep, "/")
-
-
-def _under(path: str, directory: str) -> bool:
+def _imports(source: bytes, package: list[str]) -> list[str]:
+    """Dotted names the module imports (``from a import b`` gives ``a`` and ``a.b``)."""
     try:
-        return os.path.commonpath([path, directory]) == directory
-    except ValueError:  # different drives
-        return False
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return []
+    names: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.extend(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                if node.level - 1 > len(package):
+                    continue
+                base = package[: len(package) - (node.level - 1)]
+                module = [*base, *(node.module.split(".") if node.module else [])]
+            else:
+                module = node.module.split(".") if node.module else []
+            if not module:
+                continue
+            names.append(".".join(module))
+            names.extend(".".join([*module, alias.name]) for alias in node.names if alias.name != "*")
+    return names
+
+
+def _files(root: str, dotted: str) -> list[str]:
+    """The files under ``root`` that importing ``dotted`` loads (each package's ``__init__``)."""
+    parts = dotted.split(".")
+    files: list[str] = []
+    for i in range(1, len(parts) + 1):
+        base = os.path.join(root, *parts[:i])
+        if os.path.isfile(base + ".py"):
+            files.append(base + ".py")
+            break
+        init = os.path.join(base, "__init__.py")
+        if os.path.isfile(init):
+            files.append(init)
+        elif not os.path.isdir(base):  # not here (namespace packages have no __init__)
+            break
+    return files

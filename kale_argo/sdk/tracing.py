@@ -265,7 +265,7 @@ def trace_pipeline(pipe: Pipeline, source_path: str | None = None) -> PipelineSp
         parameters=parameters,
         steps=tracer.steps,
         script={"path": path, "sha256": digest, "pipeline_function": pipe.func.__qualname__,
-                "modules": local_modules(pipe.func.__module__, path)},
+                "modules": local_modules(path)},
     )
     fields["steps_defaults"] = fields["steps_defaults"].model_dump(exclude_defaults=True)
     try:

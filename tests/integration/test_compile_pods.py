@@ -14,7 +14,7 @@ import pytest
 
 from kale_argo.argo import compile_dict
 from kale_argo.argo.bundle import BUNDLE_PARAMETER, CODE_DIR, ENV_VAR, UNPACK
-from kale_argo.errors import ScriptError
+from kale_argo.errors import ScriptError, UserError
 from kale_argo.runtime import marshal
 from tests.unit.test_argo_compile import parameters, pod_argv, task_template
 from tests.unit.test_argo_pipelines import HEADER, tasks, trace_script, write_script
@@ -140,7 +140,9 @@ def numbers(n):
 
 @step(name="report")
 def report(ys):
-    print("report", kale_accept_pkg.LABEL, json.dumps(ys))
+    from kale_accept_lazy import SUFFIX  # imported only when the step runs
+
+    print("report", kale_accept_pkg.LABEL + SUFFIX, json.dumps(ys))
 
 
 @pipeline(name="importing")
@@ -156,17 +158,20 @@ def test_modules_next_to_the_script_travel_with_it(tmp_path: Path) -> None:
     python = bare_python()
     folder = tmp_path / "my project"
     (folder / "kale_accept_pkg").mkdir(parents=True)
-    (folder / "kale_accept_pkg" / "__init__.py").write_text('LABEL = "doubled"\n')
+    (folder / "kale_accept_pkg" / "__init__.py").write_text("from ._label import LABEL\n")
+    (folder / "kale_accept_pkg" / "_label.py").write_text('LABEL = "doubled"\n')
     (folder / "kale_accept_pkg" / "maths.py").write_text("def double(x):\n    return 2 * x\n")
     (folder / "kale_accept_helper_steps.py").write_text(HELPER_STEPS)
+    (folder / "kale_accept_lazy.py").write_text('SUFFIX = "!"\n')
     (folder / "unused.py").write_text("raise RuntimeError('never imported')\n")
     spec = trace_script(write_script(folder, IMPORTING_SCRIPT, "importing.py"))
-    assert sorted(spec.script.modules) == ["kale_accept_helper_steps.py", "kale_accept_pkg/__init__.py",
-                                           "kale_accept_pkg/maths.py"]
+    assert list(spec.script.modules) == [
+        "kale_accept_helper_steps.py", "kale_accept_lazy.py", "kale_accept_pkg/__init__.py",
+        "kale_accept_pkg/_label.py", "kale_accept_pkg/maths.py"]
     manifest = compile_dict(spec, {})
     check_workflow(manifest)
     procs = run_pods(manifest, tmp_path, python)
-    assert 'report doubled [0, 2, 4, 6]' in procs[-1].stdout
+    assert 'report doubled! [0, 2, 4, 6]' in procs[-1].stdout
     assert compile_dict(spec, {}) == manifest  # deterministic
 
 
@@ -190,3 +195,25 @@ def stale(n=1):
     (tmp_path / "kale_accept_stale.py").write_text("def double(x):\n    return 3 * x\n")
     with pytest.raises(ScriptError, match=r"kale_accept_stale\.py.*changed since it was traced"):
         compile_dict(spec, {})
+
+
+def test_a_bundle_too_large_for_a_pod_names_the_imported_modules(tmp_path: Path) -> None:
+    blob = os.urandom(150_000).hex()
+    (tmp_path / "kale_accept_blob.py").write_text(f"BLOB = {blob!r}\n")
+    script = HEADER + """
+from kale_accept_blob import BLOB
+
+
+@step(name="one")
+def one(n):
+    return len(BLOB) + n
+
+
+@pipeline(name="big")
+def big(n=1):
+    one(n)
+"""
+    spec = trace_script(write_script(tmp_path, script, "big.py"))
+    with pytest.raises(UserError, match="the script, the modules it imports and the runtime take") as info:
+        compile_dict(spec, {})
+    assert "modules beside it" in info.value.one_line()
