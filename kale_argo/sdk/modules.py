@@ -6,7 +6,7 @@ The script's import statements (anywhere in it, so imports inside step functions
 resolved the way the pod will resolve them, against the script's directory: ``name.py`` or
 ``name/__init__.py`` there (and each parent package of a dotted name), then the same for the
 imports of every module found, relative imports included. Imports that resolve elsewhere
-(the standard library, installed packages) are not the script's to ship.
+(the standard library, installed packages) are not the script's to ship, nor is kale_argo.
 """
 
 from __future__ import annotations
@@ -14,6 +14,10 @@ from __future__ import annotations
 import ast
 import hashlib
 import os
+
+# kale_argo travels in the bundle's lib/ (or is in the image), even for a script written in a
+# clone of kale-argo, next to the package's source.
+_NOT_SHIPPED = frozenset({"kale_argo"})
 
 
 def local_modules(script: str) -> dict[str, str]:
@@ -33,6 +37,8 @@ def local_modules(script: str) -> dict[str, str]:
             found[os.path.relpath(path, root).replace(os.sep, "/")] = hashlib.sha256(source).hexdigest()
         package = _package_of(path, root) if path != script else []
         for name in _imports(source, package):
+            if name.split(".")[0] in _NOT_SHIPPED:
+                continue
             for file in _files(root, name):
                 rel = os.path.relpath(file, root).replace(os.sep, "/")
                 if os.path.realpath(file) != script and rel not in found and file not in pending:

@@ -217,3 +217,12 @@ def big(n=1):
     with pytest.raises(UserError, match="the script, the modules it imports and the runtime take") as info:
         compile_dict(spec, {})
     assert "modules beside it" in info.value.one_line()
+
+
+def test_a_script_beside_kale_argos_source_does_not_ship_kale_argo_twice(tmp_path: Path) -> None:
+    """A script written in a clone of kale-argo (kale_argo/ next to it) ships only itself."""
+    (tmp_path / "kale_argo").symlink_to(Path(__file__).resolve().parents[2] / "kale_argo")
+    spec = trace_script(write_script(tmp_path, SCRIPT, "in_clone.py"))
+    assert spec.script.modules == {}
+    manifest = compile_dict(spec, {})
+    check_workflow(manifest)
