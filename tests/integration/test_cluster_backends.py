@@ -213,21 +213,32 @@ def test_wrong_host_is_one_connection_error(driver: Driver, tmp_path) -> None:
         backend.list()
 
 
-def test_wait_timeout_explains_a_claim_stuck_pending(driver: Driver, tmp_path) -> None:
-    if driver.kind != "kubernetes":
-        pytest.skip("claims are read through the Kubernetes API")
-    name = submit(driver, tmp_path)
+def pending_claim(driver: Driver, name: str) -> str:
+    """A run whose first step waits on its marshal claim, stuck Pending; returns the claim's name."""
     driver.advance(name, "Running", {"load": "Pending"})
     claim = f"{name}-marshal"
     driver.fake.create("v1/persistentvolumeclaims", {
         "metadata": {"name": claim},
         "spec": {"accessModes": ["ReadWriteMany"], "storageClassName": "standard"},
         "status": {"phase": "Pending"}}, "default")
+    return claim
+
+
+def provisioning_failed(driver: Driver, claim: str) -> None:
+    """The warning event a provisioner records for storage without ReadWriteMany."""
     driver.fake.create("v1/events", {
         "metadata": {"name": f"{claim}.1"}, "type": "Warning", "reason": "ProvisioningFailed",
         "message": "NodePublish: access mode ReadWriteMany is not supported",
         "involvedObject": {"kind": "PersistentVolumeClaim", "name": claim, "namespace": "default"}},
         "default")
+
+
+def test_wait_timeout_explains_a_claim_stuck_pending(driver: Driver, tmp_path) -> None:
+    if driver.kind != "kubernetes":
+        pytest.skip("claims are read through the Kubernetes API")
+    name = submit(driver, tmp_path)
+    claim = pending_claim(driver, name)
+    provisioning_failed(driver, claim)
     with pytest.raises(ClusterError, match=rf"{claim} .*stuck Pending: ProvisioningFailed"):
         wait(driver.backend, name, timeout=1)
 
@@ -237,19 +248,11 @@ def test_wait_without_timeout_fails_on_a_claim_stuck_pending(driver: Driver, tmp
         pytest.skip("claims are read through the Kubernetes API")
     monkeypatch.setattr(follow_module, "STUCK_CHECK", 1.0)
     name = submit(driver, tmp_path)
-    driver.advance(name, "Running", {"load": "Pending"})
-    claim = f"{name}-marshal"
-    driver.fake.create("v1/persistentvolumeclaims", {
-        "metadata": {"name": claim}, "spec": {"accessModes": ["ReadWriteMany"]},
-        "status": {"phase": "Pending"}}, "default")
+    claim = pending_claim(driver, name)
     # no warning event yet: normal provisioning, so it keeps waiting until its timeout
     with pytest.raises(ClusterError, match="did not finish within"):
         wait(driver.backend, name, timeout=2.5)
-    driver.fake.create("v1/events", {
-        "metadata": {"name": f"{claim}.1"}, "type": "Warning", "reason": "ProvisioningFailed",
-        "message": "access mode ReadWriteMany is not supported",
-        "involvedObject": {"kind": "PersistentVolumeClaim", "name": claim, "namespace": "default"}},
-        "default")
+    provisioning_failed(driver, claim)
     with pytest.raises(ClusterError, match=rf"cannot start: claim {claim} .*ProvisioningFailed"):
         wait(driver.backend, name)
 
