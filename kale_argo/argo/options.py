@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from ..errors import ConfigError
-from ..names import dns1123_label, is_image_reference
+from ..names import is_image_reference
 from ..spec import VolumeSpec
 from .names import check_label_key, check_label_value
 
@@ -43,7 +44,7 @@ class CompileOptions:
 
     def validate(self) -> None:
         """Raise a ConfigError naming the first invalid option."""
-        if self.namespace is not None and dns1123_label(self.namespace) != self.namespace:
+        if self.namespace is not None and not _LABEL.fullmatch(self.namespace):
             raise ConfigError(f"namespace {self.namespace!r} is not a valid Kubernetes namespace",
                               where="--namespace", hint="lowercase letters, digits and '-'")
         for flag, image in (("--image", self.image), ("default image", self.default_image)):
@@ -73,5 +74,9 @@ def check_image(image: str | None, where: str) -> None:
                           hint="e.g. python:3.11-slim or registry/name@sha256:...")
 
 
+_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+
+
 def _subdomain(name: str) -> bool:
-    return 0 < len(name) <= 253 and all(dns1123_label(p) == p and p for p in name.split("."))
+    """A DNS-1123 subdomain, as Kubernetes validates object names (``a--b`` is valid)."""
+    return 0 < len(name) <= 253 and all(_LABEL.fullmatch(p) for p in name.split("."))

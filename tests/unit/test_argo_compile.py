@@ -384,3 +384,20 @@ def braces():
 def test_bad_options(rich: Any, options: CompileOptions, message: str) -> None:
     with pytest.raises(UserError, match=message):
         compile_dict(rich, options=options)
+
+
+@pytest.mark.parametrize("options", [
+    CompileOptions(namespace="team--a", service_account="default-editor"),
+    CompileOptions(namespace="a" * 63, service_account="pipeline--runner.v2"),
+])
+def test_names_kubernetes_accepts_are_accepted(options: CompileOptions) -> None:
+    options.validate()
+
+
+@pytest.mark.parametrize("options", [
+    CompileOptions(namespace="a" * 64), CompileOptions(namespace="-a"),
+    CompileOptions(service_account="a..b"), CompileOptions(service_account="a" * 64),
+])
+def test_names_kubernetes_rejects_are_rejected(options: CompileOptions) -> None:
+    with pytest.raises(UserError):
+        options.validate()
