@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from .errors import PipelineError, UserError, did_you_mean
 from .names import dns1123_label, is_image_reference
-from .runtime.params import convert_parameter
+from .params import convert_parameter
 from .units import validate_duration, validate_quantity
 
 ParamType = Literal["int", "float", "str", "bool"]

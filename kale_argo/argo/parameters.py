@@ -6,7 +6,7 @@ from typing import Any
 
 from hera.workflows import models as m
 
-from ..runtime.params import parameter_text
+from ..params import parameter_text
 from ..spec import PipelineSpec
 
 

@@ -21,7 +21,7 @@ def compiled_path(script: str) -> str:
 def write_atomic(path: str, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file, fsync and rename; a ConfigError
     naming the path when it cannot be written (a missing folder, no permission)."""
-    from ..runtime.marshal._files import atomic_writer
+    from ..runtime.marshal.files import atomic_writer
 
     try:
         with atomic_writer(path) as out:

@@ -18,8 +18,8 @@ from typing import Any, TextIO
 
 from ..errors import ConfigError, RunFailed
 from ..runtime.contract import step_argv
-from ..runtime.marshal._files import write_json_atomic
-from ..runtime.params import parameter_text
+from ..runtime.marshal.files import write_json_atomic
+from ..params import parameter_text
 from ..runtime.record import read_record
 from ..spec import PipelineSpec
 from .result import FAILED, SKIPPED, SUCCEEDED, LocalRun, StepResult

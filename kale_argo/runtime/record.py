@@ -7,7 +7,7 @@ import os
 import re
 from typing import Any
 
-from .marshal._files import write_json_atomic
+from .marshal.files import write_json_atomic
 
 STEPS_DIR = os.path.join(".kale", "steps")
 

@@ -18,7 +18,7 @@ from typing import Any
 from ..errors import KaleArgoError
 from . import marshal
 from .contract import StepCommand
-from .params import convert_parameter
+from ..params import convert_parameter
 from .record import write_record
 from .script import import_script
 
@@ -55,16 +55,15 @@ def user_traceback(exc: BaseException) -> str:
 
 
 def resolve_function(module: Any, qualname: str, step: str) -> Any:
-    """The function ``qualname`` in ``module``, unwrapping a kale_argo Step."""
-    from ..sdk.decorators import Step
-
+    """The function ``qualname`` in ``module``, unwrapping a kale_argo step (any object that
+    marks itself with ``__kale_step__`` and holds the function as ``func``)."""
     obj: Any = module
     for part in qualname.split("."):
         if part == "<locals>" or not hasattr(obj, part):
             raise StepError(f"step {step!r}: function {qualname!r} not found in script "
                             f"{getattr(module, '__file__', '?')} (hint: steps must be module-level)")
         obj = getattr(obj, part)
-    if isinstance(obj, Step):
+    if getattr(obj, "__kale_step__", False):
         obj = obj.func
     if not callable(obj):
         raise StepError(f"step {step!r}: {qualname!r} in the script is not a function")
@@ -137,7 +136,7 @@ def execute(cmd: StepCommand) -> dict[str, dict[str, Any]]:
     outputs = {}
     for key, value in _outputs(result, call, step):
         meta = marshal.save(cmd.marshal_dir, key, value, step=step)
-        outputs[key] = {"backend": meta["backend"], "type": meta["type"], "bytes": meta["bytes"]}
+        outputs[key] = {"codec": meta["codec"], "type": meta["type"], "bytes": meta["bytes"]}
     return outputs
 
 

@@ -27,6 +27,8 @@ class Step:
     """A step function. Inside a pipeline being traced, a call records a DAG node; elsewhere it
     calls the plain function (handy in notebooks and unit tests)."""
 
+    __kale_step__ = True  # how the step runtime recognises a step without importing the SDK
+
     def __init__(self, func: Callable[..., Any], options: dict[str, Any], location: str) -> None:
         functools.update_wrapper(self, func)
         self.func = func

@@ -20,7 +20,7 @@ WRITER = textwrap.dedent('''
     class Slow:
         pass
 
-    class SlowBackend(marshal.Backend):
+    class SlowCodec(marshal.Codec):
         name = "slow"
         suffix = ".slow"
 
@@ -32,7 +32,7 @@ WRITER = textwrap.dedent('''
             print("writing", flush=True)
             time.sleep(60)
 
-    marshal.register_backend(SlowBackend)
+    marshal.register_codec(SlowCodec)
     marshal.save(sys.argv[1], "old", [1, 2, 3])
     marshal.save(sys.argv[1], "v", [1])
     marshal.save(sys.argv[1], "v", Slow(), step="producer")

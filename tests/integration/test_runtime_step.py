@@ -131,8 +131,8 @@ def test_steps_pass_numpy_pandas_objects_and_lambdas(flow):
     for r in results:
         assert r.returncode == 0, r.stderr
     assert "using Model t" in results[2].stdout
-    backends = {m["key"]: m["backend"] for m in marshal.list_values(str(data))}
-    assert backends == {"x": "numpy", "frame": "arrow", "text": "pickle", "model": "pickle",
+    codecs = {m["key"]: m["codec"] for m in marshal.list_values(str(data))}
+    assert codecs == {"x": "numpy", "frame": "arrow", "text": "pickle", "model": "pickle",
                         "fn": "dill", "score": "pickle"}
     assert marshal.load(str(data), "text") == "lbl:True"
     # x = [0, .5, 1, 1.5, 2]; w = 5 + 1 = 6; sum(x * w) = 30; + fn(0) = 1
@@ -146,7 +146,7 @@ def test_step_records(flow):
     assert record["status"] == "succeeded" and record["error"] is None
     assert record["started"] <= record["finished"]
     assert set(record["outputs"]) == {"x", "frame", "text"}
-    assert record["outputs"]["x"]["backend"] == "numpy"
+    assert record["outputs"]["x"]["codec"] == "numpy"
     assert record["outputs"]["x"]["bytes"] == marshal.describe(str(data), "x")["bytes"]
     assert read_record(str(data), "use")["outputs"]["score"]["type"] == "float"
 

@@ -15,7 +15,7 @@ from kale_argo.errors import ConfigError
 from kale_argo.local.result import LocalRun, StepResult
 from kale_argo.local.rundir import create_marshal_dir
 from kale_argo.local.summary import format_summary, human_bytes
-from kale_argo.runtime.params import parameter_text
+from kale_argo.params import parameter_text
 from kale_argo.sdk.entry import script_mode
 
 

@@ -1,4 +1,4 @@
-"""Marshalling: round trips per backend, metadata, unserialisable values, the dill fallback."""
+"""Marshalling: round trips per codec, metadata, unserialisable values, the dill fallback."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def files(directory) -> list[str]:
 ], ids=["c", "fortran", "strided", "empty", "0d", "structured", "bool"])
 def test_numpy_round_trip(tmp_path, array):
     meta = marshal.save(str(tmp_path), "x", array, step="make")
-    assert meta["backend"] == "numpy" and meta["file"] == "x.npy" and meta["step"] == "make"
+    assert meta["codec"] == "numpy" and meta["file"] == "x.npy" and meta["step"] == "make"
     loaded = marshal.load(str(tmp_path), "x")
     assert type(loaded) is np.ndarray
     assert loaded.dtype == array.dtype and loaded.shape == array.shape
@@ -53,7 +53,7 @@ def test_numpy_load_is_memory_mapped_and_copy_on_write(tmp_path):
 
 def test_object_array_goes_to_pickle(tmp_path):
     meta = marshal.save(str(tmp_path), "x", np.array([{"a": 1}, None], dtype=object))
-    assert meta["backend"] == "pickle"
+    assert meta["codec"] == "pickle"
     assert marshal.load(str(tmp_path), "x")[0] == {"a": 1}
 
 
@@ -71,13 +71,13 @@ FRAMES = {
 def test_dataframe_round_trip_arrow(tmp_path, name):
     frame = FRAMES[name]
     meta = marshal.save(str(tmp_path), "df", frame)
-    assert meta["backend"] == "arrow" and meta["type"] == "pandas.DataFrame"
+    assert meta["codec"] == "arrow" and meta["type"] == "pandas.DataFrame"
     pd.testing.assert_frame_equal(marshal.load(str(tmp_path), "df"), frame)
 
 
 @pytest.mark.parametrize("series", [pd.Series([1.0, 2.0], name="s"), pd.Series([1, 2, 3])])
 def test_series_round_trip(tmp_path, series):
-    assert marshal.save(str(tmp_path), "s", series)["backend"] == "arrow"
+    assert marshal.save(str(tmp_path), "s", series)["codec"] == "arrow"
     pd.testing.assert_series_equal(marshal.load(str(tmp_path), "s"), series)
 
 
@@ -88,7 +88,7 @@ def test_series_round_trip(tmp_path, series):
     pd.DataFrame({"a": pd.array([1, None], dtype="Int64")}),
 ])
 def test_frames_arrow_cannot_round_trip_exactly_go_to_pickle(tmp_path, frame):
-    assert marshal.save(str(tmp_path), "df", frame)["backend"] == "pickle"
+    assert marshal.save(str(tmp_path), "df", frame)["codec"] == "pickle"
     pd.testing.assert_frame_equal(marshal.load(str(tmp_path), "df"), frame)
 
 
@@ -100,11 +100,11 @@ def test_frame_attrs_kept(tmp_path):
 
 
 def test_frame_without_pyarrow_uses_pickle(tmp_path, monkeypatch):
-    from kale_argo.runtime.marshal.frame import FrameBackend
+    from kale_argo.runtime.marshal.frame import FrameCodec
 
-    monkeypatch.setattr(FrameBackend, "_has_arrow", False)
+    monkeypatch.setattr(FrameCodec, "_has_arrow", False)
     frame = FRAMES["numeric"]
-    assert marshal.save(str(tmp_path), "df", frame)["backend"] == "pickle"
+    assert marshal.save(str(tmp_path), "df", frame)["codec"] == "pickle"
     pd.testing.assert_frame_equal(marshal.load(str(tmp_path), "df"), frame)
 
 
@@ -113,7 +113,7 @@ def test_frame_without_pyarrow_uses_pickle(tmp_path, monkeypatch):
 ])
 def test_ordinary_objects_use_pickle(tmp_path, value):
     meta = marshal.save(str(tmp_path), "v", value)
-    assert meta["backend"] == "pickle" and meta["bytes"] == os.path.getsize(tmp_path / "v.pkl")
+    assert meta["codec"] == "pickle" and meta["bytes"] == os.path.getsize(tmp_path / "v.pkl")
     assert marshal.load(str(tmp_path), "v") == value
 
 
@@ -123,14 +123,14 @@ def make_closure(n):
 
 def test_lambdas_and_closures_fall_back_to_dill(tmp_path):
     meta = marshal.save(str(tmp_path), "f", make_closure(3))
-    assert meta["backend"] == "dill" and files(tmp_path) == ["f.dill"]
+    assert meta["codec"] == "dill" and files(tmp_path) == ["f.dill"]
     assert marshal.load(str(tmp_path), "f")(1) == 4
-    assert marshal.save(str(tmp_path), "g", {"fn": lambda: 7})["backend"] == "dill"
+    assert marshal.save(str(tmp_path), "g", {"fn": lambda: 7})["codec"] == "dill"
     assert marshal.load(str(tmp_path), "g")["fn"]() == 7
 
 
 def test_top_level_function_pickles_by_reference(tmp_path):
-    assert marshal.save(str(tmp_path), "f", make_closure)["backend"] == "pickle"
+    assert marshal.save(str(tmp_path), "f", make_closure)["codec"] == "pickle"
 
 
 def gen():
@@ -153,7 +153,7 @@ def test_unserialisable_values_fail_naming_step_and_variable(tmp_path, make):
 
 def test_without_dill_pickle_still_works_and_dill_values_fail_clearly(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "dill", None)  # import dill -> ImportError
-    assert marshal.save(str(tmp_path), "ok", {"a": 1})["backend"] == "pickle"
+    assert marshal.save(str(tmp_path), "ok", {"a": 1})["codec"] == "pickle"
     with pytest.raises(MarshalError, match=r"variable 'f'.*dill, which is not installed"):
         marshal.save(str(tmp_path), "f", lambda: 1, step="s")
     assert files(tmp_path) == ["ok.pkl"]
@@ -175,11 +175,11 @@ def test_describe_and_list_values(tmp_path):
     assert [m["key"] for m in listed] == ["a", "b"]
     meta = marshal.describe(d, "a")
     assert meta is not None
-    assert {"backend", "type", "bytes", "crc32", "step", "file"} <= set(meta)
+    assert {"codec", "type", "bytes", "crc32", "step", "file"} <= set(meta)
     assert meta["type"] == "numpy.ndarray" and meta["step"] == "s2"
 
 
-def test_resave_with_another_backend_replaces_value_and_file(tmp_path):
+def test_resave_with_another_codec_replaces_value_and_file(tmp_path):
     d = str(tmp_path)
     marshal.save(d, "x", np.ones(3))
     marshal.save(d, "x", {"now": "a dict"})

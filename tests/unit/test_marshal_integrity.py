@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from kale_argo.runtime import marshal
-from kale_argo.runtime.marshal import Backend, MarshalError
-from kale_argo.runtime.marshal._files import SAMPLE_EDGE
+from kale_argo.runtime.marshal import Codec, MarshalError
+from kale_argo.runtime.marshal.files import SAMPLE_EDGE
 
 
 class Interrupted(Exception):
@@ -20,10 +20,10 @@ class Interrupted(Exception):
 
 
 class Exploding:
-    """A value whose backend dies halfway through writing it (a step killed mid-write)."""
+    """A value whose codec dies halfway through writing it (a step killed mid-write)."""
 
 
-class HalfWriter(Backend):
+class HalfWriter(Codec):
     name = "half"
     suffix = ".half"
 
@@ -36,13 +36,13 @@ class HalfWriter(Backend):
 
 
 @pytest.fixture
-def half_backend():
-    marshal.register_backend(HalfWriter)
+def half_codec():
+    marshal.register_codec(HalfWriter)
     yield
-    marshal.unregister_backend("half")
+    marshal.unregister_codec("half")
 
 
-def test_interrupted_write_leaves_nothing_loadable(tmp_path, half_backend):
+def test_interrupted_write_leaves_nothing_loadable(tmp_path, half_codec):
     d = str(tmp_path)
     marshal.save(d, "x", [1, 2])
     with pytest.raises(MarshalError, match="variable 'x'"):
@@ -89,10 +89,10 @@ VALUES = {
 }
 
 
-@pytest.mark.parametrize("backend", sorted(VALUES))
-def test_corrupted_byte_fails_loudly(tmp_path, backend):
+@pytest.mark.parametrize("codec", sorted(VALUES))
+def test_corrupted_byte_fails_loudly(tmp_path, codec):
     d = str(tmp_path)
-    meta = marshal.save(d, "v", VALUES[backend], step="make")
+    meta = marshal.save(d, "v", VALUES[codec], step="make")
     path = tmp_path / meta["file"]
     flip(path, meta["bytes"] - 20)
     with pytest.raises(MarshalError) as err:
@@ -102,10 +102,10 @@ def test_corrupted_byte_fails_loudly(tmp_path, backend):
     assert "checksum" in text
 
 
-@pytest.mark.parametrize("backend", sorted(VALUES))
-def test_truncated_file_fails_loudly(tmp_path, backend):
+@pytest.mark.parametrize("codec", sorted(VALUES))
+def test_truncated_file_fails_loudly(tmp_path, codec):
     d = str(tmp_path)
-    meta = marshal.save(d, "v", VALUES[backend])
+    meta = marshal.save(d, "v", VALUES[codec])
     path = tmp_path / meta["file"]
     os.truncate(path, meta["bytes"] // 2)
     with pytest.raises(MarshalError, match=rf"variable 'v', file {path}: truncated"):
@@ -162,12 +162,12 @@ def test_missing_data_file_fails_loudly(tmp_path):
         marshal.load(d, "v")
 
 
-def test_unknown_backend_in_metadata(tmp_path):
+def test_unknown_codec_in_metadata(tmp_path):
     d = str(tmp_path)
     marshal.save(d, "v", 1)
     mpath = marshal.meta_path(d, "v")
     meta = json.loads(Path(mpath).read_text())
-    meta["backend"] = "zarr-store"
+    meta["codec"] = "zarr-store"
     with open(mpath, "w") as fh:
         json.dump(meta, fh)
     with pytest.raises(MarshalError, match="'zarr-store', which is not installed"):

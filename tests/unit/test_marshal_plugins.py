@@ -1,4 +1,4 @@
-"""Third-party marshal backends: register_backend and the kale_argo.marshal_backends entry points."""
+"""Third-party marshal codecs: register_codec and the kale_argo.marshal_codecs entry points."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import textwrap
 import pytest
 
 from kale_argo.runtime import marshal
-from kale_argo.runtime.marshal import backend as registry
+from kale_argo.runtime.marshal import codec as registry
 
 
 class Point:
@@ -17,7 +17,7 @@ class Point:
         self.x, self.y = x, y
 
 
-class PointBackend(marshal.Backend):
+class PointCodec(marshal.Codec):
     name = "point"
     suffix = ".point"
 
@@ -32,26 +32,26 @@ class PointBackend(marshal.Backend):
         return Point(*json.loads(bytes(data)))
 
 
-def test_register_backend(tmp_path):
-    marshal.register_backend(PointBackend)
+def test_register_codec(tmp_path):
+    marshal.register_codec(PointCodec)
     try:
         meta = marshal.save(str(tmp_path), "p", Point(1, 2))
-        assert meta["backend"] == "point" and meta["dims"] == 2 and meta["file"] == "p.point"
+        assert meta["codec"] == "point" and meta["dims"] == 2 and meta["file"] == "p.point"
         loaded = marshal.load(str(tmp_path), "p")
         assert (loaded.x, loaded.y) == (1, 2)
     finally:
-        marshal.unregister_backend("point")
-    assert marshal.save(str(tmp_path), "q", Point(1, 2))["backend"] == "pickle"
+        marshal.unregister_codec("point")
+    assert marshal.save(str(tmp_path), "q", Point(1, 2))["codec"] == "pickle"
 
 
 PLUGIN = '''
 import json
-from kale_argo.runtime.marshal import Backend
+from kale_argo.runtime.marshal import Codec
 
 class Celsius(float):
     pass
 
-class CelsiusBackend(Backend):
+class CelsiusCodec(Codec):
     name = "celsius"
     suffix = ".degc"
 
@@ -75,20 +75,20 @@ def plugin(tmp_path, monkeypatch):
     (site / "degc_plugin-1.0.dist-info" / "METADATA").write_text(
         "Metadata-Version: 2.1\nName: degc-plugin\nVersion: 1.0\n")
     (site / "degc_plugin-1.0.dist-info" / "entry_points.txt").write_text(
-        "[kale_argo.marshal_backends]\ncelsius = degc_plugin:CelsiusBackend\n")
+        "[kale_argo.marshal_codecs]\ncelsius = degc_plugin:CelsiusCodec\n")
     monkeypatch.syspath_prepend(str(site))
     marshal.reset_entry_points()
     yield
     marshal.reset_entry_points()
 
 
-def test_entry_point_backend_saves_and_loads(tmp_path, plugin):
+def test_entry_point_codec_saves_and_loads(tmp_path, plugin):
     import degc_plugin
 
     data = tmp_path / "m"
     meta = marshal.save(str(data), "t", degc_plugin.Celsius(21.5))
-    assert meta["backend"] == "celsius" and (data / "t.degc").read_text() == "21.5"
-    marshal.reset_entry_points()  # a fresh process: the plug-in is found from the file's backend
+    assert meta["codec"] == "celsius" and (data / "t.degc").read_text() == "21.5"
+    marshal.reset_entry_points()  # a fresh process: the plug-in is found from the file's codec
     loaded = marshal.load(str(data), "t")
     assert isinstance(loaded, degc_plugin.Celsius) and loaded == 21.5
 
@@ -99,7 +99,7 @@ def test_entry_points_not_read_when_a_builtin_claims(tmp_path, plugin, monkeypat
     def boom():
         raise AssertionError("entry points read")
 
-    monkeypatch.setattr(registry, "entry_point_backends", boom)
+    monkeypatch.setattr(registry, "entry_point_codecs", boom)
     marshal.save(str(tmp_path), "a", np.zeros(2))
     assert marshal.load(str(tmp_path), "a").shape == (2,)
 
@@ -111,12 +111,12 @@ def test_entry_points_not_read_for_builtin_stdlib_or_script_types(tmp_path, monk
     def boom():
         raise AssertionError("entry points read")
 
-    monkeypatch.setattr(registry, "entry_point_backends", boom)
+    monkeypatch.setattr(registry, "entry_point_codecs", boom)
     script = types.ModuleType("user_script")
     script.__kale_script__ = True
     exec("class Thing:\n    pass\n", script.__dict__)
     monkeypatch.setitem(sys.modules, "user_script", script)
     for value in ({"a": 1}, datetime.date(2024, 1, 1), script.Thing()):
-        assert registry.backend_for_value(value).name == "pickle"
+        assert registry.codec_for_value(value).name == "pickle"
     with pytest.raises(AssertionError, match="entry points read"):
-        registry.backend_for_value(Point(1, 2))  # a third-party type: plug-ins may claim it
+        registry.codec_for_value(Point(1, 2))  # a third-party type: plug-ins may claim it

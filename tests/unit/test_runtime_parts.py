@@ -10,7 +10,7 @@ import pytest
 
 from kale_argo import step
 from kale_argo.errors import UserError
-from kale_argo.runtime.params import convert_parameter
+from kale_argo.params import convert_parameter
 from kale_argo.runtime.record import read_record, record_path, write_record
 from kale_argo.runtime.step import StepError, _outputs, resolve_function, user_traceback
 

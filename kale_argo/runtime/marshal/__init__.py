@@ -3,12 +3,12 @@
 Layout of a marshal directory::
 
     <key><suffix>               the value's bytes (``x.npy``, ``df.arrow``, ``model.pkl``, ``f.dill``)
-    .kale/values/<key>.json     its metadata: backend, type, size, CRC-32, producing step
+    .kale/values/<key>.json     its metadata: codec, type, size, CRC-32, producing step
     .<name>.<random>.tmp        a write in progress (or killed): never loaded
 
 The data file is written atomically first and the metadata last, so a value exists exactly when
 its metadata does: a step killed mid-write leaves nothing that loads. Loads check the size, and
-either the CRC-32 over all the bytes (eager backends: pickle, dill, which read every byte anyway)
+either the CRC-32 over all the bytes (eager codecs: pickle, dill, which read every byte anyway)
 or, for memory-mapped values (numpy arrays, Arrow frames), a CRC-32 over sampled blocks (head,
 tail and 16 spread blocks, about 3 MiB) and the format's header: that keeps a load O(what the
 step reads). :func:`verify` checks every byte of any value.
@@ -24,7 +24,7 @@ import time
 from typing import Any
 
 from ...errors import MarshalError
-from ._files import (
+from .files import (
     atomic_writer,
     file_crc32,
     fsync_directory,
@@ -32,19 +32,19 @@ from ._files import (
     map_verified,
     sampled_crc32_of_path,
 )
-from .backend import (
+from .codec import (
     ENTRY_POINT_GROUP,
-    Backend,
-    backend_for_value,
-    backend_named,
-    register_backend,
+    Codec,
+    codec_for_value,
+    codec_named,
+    register_codec,
     reset_entry_points,
-    unregister_backend,
+    unregister_codec,
 )
 
 __all__ = [
-    "ENTRY_POINT_GROUP", "Backend", "MarshalError", "describe", "list_values", "load",
-    "register_backend", "reset_entry_points", "save", "unregister_backend", "verify",
+    "ENTRY_POINT_GROUP", "Codec", "MarshalError", "describe", "list_values", "load",
+    "register_codec", "reset_entry_points", "save", "unregister_codec", "verify",
 ]
 
 META_DIR = os.path.join(".kale", "values")
@@ -83,20 +83,20 @@ def save(directory: str, key: str, value: Any, *, step: str | None = None) -> di
     mpath = meta_path(directory, key)
     with contextlib.suppress(FileNotFoundError):  # the old value stops existing first
         os.unlink(mpath)
-    backend = backend_for_value(value)
-    path = os.path.join(directory, key + backend.suffix)
+    codec = codec_for_value(value)
+    path = os.path.join(directory, key + codec.suffix)
     try:
-        backend, extra, out = _write(backend, directory, key, value)
+        codec, extra, out = _write(codec, directory, key, value)
     except Exception as exc:
         raise MarshalError(f"{_where(step, key, path)}: cannot serialise a {type_name(value)} "
                            f"({_reason(exc)})") from exc
-    path = os.path.join(directory, key + backend.suffix)
+    path = os.path.join(directory, key + codec.suffix)
     meta: dict[str, Any] = {
-        "format": FORMAT, "key": key, "backend": backend.name, "type": type_name(value),
+        "format": FORMAT, "key": key, "codec": codec.name, "type": type_name(value),
         "file": os.path.basename(path), "bytes": out.size, "crc32": out.crc, "step": step,
         "created": time.time(), **extra,
     }
-    if backend.lazy:
+    if codec.lazy:
         meta["sample_crc32"] = sampled_crc32_of_path(path, out.size)
     # The data file is fsynced; the metadata, small, is renamed into place and both directories
     # fsynced once. After a power loss any inconsistent state (metadata lost or empty, data not
@@ -111,16 +111,16 @@ def save(directory: str, key: str, value: Any, *, step: str | None = None) -> di
     return meta
 
 
-def _write(backend: Backend, directory: str, key: str, value: Any) -> tuple[Backend, dict, Any]:
+def _write(codec: Codec, directory: str, key: str, value: Any) -> tuple[Codec, dict, Any]:
     from .pickled import NeedsDill
 
     try:
-        path = os.path.join(directory, key + backend.suffix)
+        path = os.path.join(directory, key + codec.suffix)
         with atomic_writer(path, sync_dir=False) as out:
-            extra = backend.dump(value, out)
-        return backend, extra, out
+            extra = codec.dump(value, out)
+        return codec, extra, out
     except NeedsDill as exc:
-        dill = backend_named("dill")
+        dill = codec_named("dill")
         assert dill is not None
         path = os.path.join(directory, key + dill.suffix)
         try:
@@ -142,7 +142,7 @@ def _read_meta(directory: str, key: str, step: str | None, *, missing_ok: bool,
     try:
         with open(path, "rb") as fh:
             meta = json.loads(fh.read())
-        if not isinstance(meta, dict) or meta.get("key") != key or "backend" not in meta:
+        if not isinstance(meta, dict) or meta.get("key") != key or "codec" not in meta:
             raise ValueError("not kale-argo value metadata")
         return meta
     except FileNotFoundError:
@@ -158,7 +158,7 @@ def _read_meta(directory: str, key: str, step: str | None, *, missing_ok: bool,
 
 
 def describe(directory: str, key: str) -> dict[str, Any] | None:
-    """The metadata of ``key`` (backend, type, bytes, crc32, step, file...), or None if absent."""
+    """The metadata of ``key`` (codec, type, bytes, crc32, step, file...), or None if absent."""
     _check_key(key)
     return _read_meta(directory, key, None, missing_ok=True)
 
@@ -197,26 +197,26 @@ def load(directory: str, key: str, *, step: str | None = None) -> Any:
     _check_key(key, step)
     meta = _read_meta(directory, key, step, missing_ok=False)
     assert meta is not None
-    backend = backend_named(str(meta["backend"]))
+    codec = codec_named(str(meta["codec"]))
     path = os.path.join(directory, str(meta.get("file", "")))
-    if backend is None:
-        raise MarshalError(f"{_where(step, key, path)}: stored by marshal backend "
-                           f"{meta['backend']!r}, which is not installed (hint: install the package "
+    if codec is None:
+        raise MarshalError(f"{_where(step, key, path)}: stored by marshal codec "
+                           f"{meta['codec']!r}, which is not installed (hint: install the package "
                            f"providing it in entry-point group {ENTRY_POINT_GROUP!r})")
     path = _data_path(directory, key, meta, step)
     try:
-        if backend.lazy:
+        if codec.lazy:
             if "sample_crc32" in meta and sampled_crc32_of_path(path, meta["bytes"]) != meta[
                     "sample_crc32"]:
                 raise ValueError("checksum mismatch (sampled blocks)")
-            backend.verify_header(path, meta)
-            return backend.load_path(path, meta)
+            codec.verify_header(path, meta)
+            return codec.load_path(path, meta)
         data = map_verified(path, int(meta["bytes"]), int(meta.get("crc32", -1)))
-        return backend.loads(data, meta)
+        return codec.loads(data, meta)
     except MarshalError:
         raise
     except Exception as exc:
-        raise MarshalError(f"{_where(step, key, path)}: corrupt or unloadable {meta['backend']} "
+        raise MarshalError(f"{_where(step, key, path)}: corrupt or unloadable {meta['codec']} "
                            f"value ({_reason(exc)})") from exc
 
 

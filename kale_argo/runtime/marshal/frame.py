@@ -15,7 +15,7 @@ import importlib.util
 import sys
 from typing import Any
 
-from .backend import Backend
+from .codec import Codec
 
 _SERIES_COLUMN = "__kale_series__"
 _KINDS = "biufmM"
@@ -60,7 +60,7 @@ def _to_arrow(frame: Any, pa: Any) -> Any:
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
-class FrameBackend(Backend):
+class FrameCodec(Codec):
     name = "arrow"
     suffix = ".arrow"
     lazy = True
@@ -70,9 +70,9 @@ class FrameBackend(Backend):
         pd = sys.modules.get("pandas")
         if pd is None or not isinstance(value, (pd.DataFrame, pd.Series)):
             return False
-        if FrameBackend._has_arrow is None:
-            FrameBackend._has_arrow = importlib.util.find_spec("pyarrow") is not None
-        return FrameBackend._has_arrow and _arrow_safe(value, pd)
+        if FrameCodec._has_arrow is None:
+            FrameCodec._has_arrow = importlib.util.find_spec("pyarrow") is not None
+        return FrameCodec._has_arrow and _arrow_safe(value, pd)
 
     def dump(self, value: Any, out: Any) -> dict[str, Any]:
         import pandas as pd

@@ -10,10 +10,10 @@ import io
 import sys
 from typing import Any
 
-from .backend import Backend
+from .codec import Codec
 
 
-class NumpyBackend(Backend):
+class NumpyCodec(Codec):
     name = "numpy"
     suffix = ".npy"
     lazy = True

@@ -12,16 +12,16 @@ from __future__ import annotations
 import pickle
 from typing import Any
 
-from .backend import Backend
+from .codec import Codec
 
 PROTOCOL = 5
 
 
 class NeedsDill(Exception):
-    """pickle could not store the value; the caller retries with :class:`DillBackend`."""
+    """pickle could not store the value; the caller retries with :class:`DillCodec`."""
 
 
-class PickleBackend(Backend):
+class PickleCodec(Codec):
     name = "pickle"
     suffix = ".pkl"
 
@@ -65,7 +65,7 @@ def _strict_pickler(dill: Any) -> type:
     return StrictPickler
 
 
-class DillBackend(Backend):
+class DillCodec(Codec):
     name = "dill"
     suffix = ".dill"
 

@@ -1,12 +1,12 @@
-"""What a marshal backend is, and the registry that picks one for a value or a stored file.
+"""What a marshal codec is, and the registry that picks one for a value or a stored file.
 
-Order of the search for a value: backends added with :func:`register_backend`, then the built-in
-type-specific ones (numpy, pandas), then third-party backends from the entry-point group
-``kale_argo.marshal_backends``, then pickle (with dill as its fallback), which claims everything.
+Order of the search for a value: codecs added with :func:`register_codec`, then the built-in
+type-specific ones (numpy, pandas), then third-party codecs from the entry-point group
+``kale_argo.marshal_codecs``, then pickle (with dill as its fallback), which claims everything.
 Entry points are read (once per process) only when nothing above claimed the value and its type
 comes from a third-party module: not builtins, not the standard library, not the user's script.
 Reading them costs tens of milliseconds (``importlib.metadata``), which every step would
-otherwise pay for saving an int. A stored file names its backend; an unknown name is looked up
+otherwise pay for saving an int. A stored file names its codec; an unknown name is looked up
 among the entry points too.
 """
 
@@ -16,16 +16,16 @@ import contextlib
 import sys
 from typing import Any, ClassVar
 
-from ._files import ChecksumWriter
+from .files import ChecksumWriter
 
-ENTRY_POINT_GROUP = "kale_argo.marshal_backends"
+ENTRY_POINT_GROUP = "kale_argo.marshal_codecs"
 
 
-class Backend:
+class Codec:
     """One way of storing values. Subclass, set ``name`` and ``suffix``, implement the methods.
 
     ``claims`` must be cheap and must not import heavy libraries (check ``sys.modules`` first:
-    a value of a library's type implies the library is imported). A backend is either eager
+    a value of a library's type implies the library is imported). A codec is either eager
     (``loads`` gets the file's bytes, already size- and checksum-verified) or ``lazy`` (``load_path``
     maps the file; only the size, the header and a sampled checksum are verified eagerly).
     """
@@ -42,57 +42,57 @@ class Backend:
         raise NotImplementedError
 
     def loads(self, data: memoryview, meta: dict[str, Any]) -> Any:
-        """Rebuild the value from the file's verified bytes (eager backends)."""
+        """Rebuild the value from the file's verified bytes (eager codecs)."""
         raise NotImplementedError
 
     def load_path(self, path: str, meta: dict[str, Any]) -> Any:
-        """Rebuild the value from the file at ``path`` (lazy backends)."""
+        """Rebuild the value from the file at ``path`` (lazy codecs)."""
         raise NotImplementedError
 
     def verify_header(self, path: str, meta: dict[str, Any]) -> None:
-        """Lazy backends: raise ValueError if the file's header disagrees with ``meta``."""
+        """Lazy codecs: raise ValueError if the file's header disagrees with ``meta``."""
 
 
-_registered: list[Backend] = []
-_builtin: list[Backend] | None = None
-_fallback: Backend | None = None
-_entry_points: list[Backend] | None = None
+_registered: list[Codec] = []
+_builtin: list[Codec] | None = None
+_fallback: Codec | None = None
+_entry_points: list[Codec] | None = None
 
 
-def register_backend(backend: Backend | type[Backend]) -> Backend:
-    """Add a backend, consulted before the built-in ones. Returns the instance registered."""
-    instance = backend() if isinstance(backend, type) else backend
+def register_codec(codec: Codec | type[Codec]) -> Codec:
+    """Add a codec, consulted before the built-in ones. Returns the instance registered."""
+    instance = codec() if isinstance(codec, type) else codec
     if not instance.name:
-        raise ValueError(f"marshal backend {instance!r} has no name")
-    unregister_backend(instance.name)
+        raise ValueError(f"marshal codec {instance!r} has no name")
+    unregister_codec(instance.name)
     _registered.insert(0, instance)
     return instance
 
 
-def unregister_backend(name: str) -> None:
-    """Remove a backend added with :func:`register_backend` (tests use this)."""
+def unregister_codec(name: str) -> None:
+    """Remove a codec added with :func:`register_codec` (tests use this)."""
     _registered[:] = [b for b in _registered if b.name != name]
 
 
-def _builtins() -> list[Backend]:
+def _builtins() -> list[Codec]:
     global _builtin, _fallback
     if _builtin is None:
-        from .frame import FrameBackend
-        from .npy import NumpyBackend
-        from .pickled import DillBackend, PickleBackend
+        from .frame import FrameCodec
+        from .npy import NumpyCodec
+        from .pickled import DillCodec, PickleCodec
 
-        _fallback = PickleBackend()
-        _builtin = [NumpyBackend(), FrameBackend(), _fallback, DillBackend()]
+        _fallback = PickleCodec()
+        _builtin = [NumpyCodec(), FrameCodec(), _fallback, DillCodec()]
     return _builtin
 
 
-def entry_point_backends() -> list[Backend]:
-    """Backends advertised by installed distributions (read once, on first need)."""
+def entry_point_codecs() -> list[Codec]:
+    """Codecs advertised by installed distributions (read once, on first need)."""
     global _entry_points
     if _entry_points is None:
         from importlib.metadata import entry_points
 
-        found: list[Backend] = []
+        found: list[Codec] = []
         for ep in entry_points(group=ENTRY_POINT_GROUP):
             with contextlib.suppress(Exception):  # a broken plug-in must not break every step
                 obj = ep.load()
@@ -116,29 +116,29 @@ def _third_party_type(value: Any) -> bool:
     return not getattr(sys.modules.get(name), "__kale_script__", False)
 
 
-def backend_for_value(value: Any) -> Backend:
-    """The backend that stores ``value``."""
+def codec_for_value(value: Any) -> Codec:
+    """The codec that stores ``value``."""
     builtins = _builtins()
-    for backend in _registered:
-        if backend.claims(value):
-            return backend
-    for backend in builtins[:2]:
-        if backend.claims(value):
-            return backend
+    for codec in _registered:
+        if codec.claims(value):
+            return codec
+    for codec in builtins[:2]:
+        if codec.claims(value):
+            return codec
     if _third_party_type(value):
-        for backend in entry_point_backends():
-            if backend.claims(value):
-                return backend
+        for codec in entry_point_codecs():
+            if codec.claims(value):
+                return codec
     assert _fallback is not None
     return _fallback
 
 
-def backend_named(name: str) -> Backend | None:
-    """The backend that wrote a file, by the name stored in its metadata."""
-    for backend in [*_registered, *_builtins()]:
-        if backend.name == name:
-            return backend
-    for backend in entry_point_backends():
-        if backend.name == name:
-            return backend
+def codec_named(name: str) -> Codec | None:
+    """The codec that wrote a file, by the name stored in its metadata."""
+    for codec in [*_registered, *_builtins()]:
+        if codec.name == name:
+            return codec
+    for codec in entry_point_codecs():
+        if codec.name == name:
+            return codec
     return None

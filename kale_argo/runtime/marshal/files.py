@@ -29,9 +29,9 @@ SAMPLE_BLOCKS = 16
 
 
 class ChecksumWriter:
-    """The binary sink a backend writes a value to: a temporary file (``fd``, ``path``).
+    """The binary sink a codec writes a value to: a temporary file (``fd``, ``path``).
 
-    A backend may write through :meth:`write` or reopen ``path`` with its own native writer.
+    A codec may write through :meth:`write` or reopen ``path`` with its own native writer.
     ``size`` and ``crc`` are filled in when the write is committed, from the file's bytes.
     """
 
