@@ -17,9 +17,9 @@ from collections.abc import Mapping
 from typing import Any, TextIO
 
 from ..errors import ConfigError, RunFailed
+from ..params import parameter_text
 from ..runtime.contract import step_argv
 from ..runtime.marshal.files import write_json_atomic
-from ..params import parameter_text
 from ..runtime.record import read_record
 from ..spec import PipelineSpec
 from .result import FAILED, SKIPPED, SUCCEEDED, LocalRun, StepResult

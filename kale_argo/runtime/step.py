@@ -16,9 +16,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..errors import KaleArgoError
+from ..params import convert_parameter
 from . import marshal
 from .contract import StepCommand
-from ..params import convert_parameter
 from .record import write_record
 from .script import import_script
 

@@ -24,14 +24,6 @@ import time
 from typing import Any
 
 from ...errors import MarshalError
-from .files import (
-    atomic_writer,
-    file_crc32,
-    fsync_directory,
-    is_temp_name,
-    map_verified,
-    sampled_crc32_of_path,
-)
 from .codec import (
     ENTRY_POINT_GROUP,
     Codec,
@@ -40,6 +32,14 @@ from .codec import (
     register_codec,
     reset_entry_points,
     unregister_codec,
+)
+from .files import (
+    atomic_writer,
+    file_crc32,
+    fsync_directory,
+    is_temp_name,
+    map_verified,
+    sampled_crc32_of_path,
 )
 
 __all__ = [
