@@ -30,7 +30,7 @@ sys.path.insert(0, str(BENCH_DIR))
 
 from common import Row, format_table  # noqa: E402
 
-from kale_argo.cli.script_mode import write_atomic  # noqa: E402
+from kale_argo.app import write_atomic  # noqa: E402
 
 # The scripts issue 6 asks for; one that is absent is reported, not skipped silently.
 EXPECTED = ("bench_marshal.py", "bench_startup.py", "bench_local.py", "bench_compile.py")

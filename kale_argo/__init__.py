@@ -7,8 +7,7 @@ Importing this package stays light (standard library only): every step process i
 
 from .errors import KaleArgoError, MarshalError, PipelineError, RunFailed, UserError
 from .sdk.decorators import Pipeline, Step, pipeline, step
-
-__version__ = "0.1.0"
+from .version import __version__
 
 __all__ = [
     "KaleArgoError", "MarshalError", "Pipeline", "PipelineError", "RunFailed", "Step",

@@ -1,60 +1,13 @@
-"""``python -m kale_argo SCRIPT [--kfp | --argo | --dry-run] [-p NAME=VALUE] [--debug]`` (plus
-``--namespace``/``--watch`` for submissions, ``--jobs``/``--marshal-dir`` for local runs).
-
-Kale's script flags, for a script whose pipeline call is not under ``__main__`` (or to pass
-parameters from the shell): run locally by default, ``--dry-run`` compiles to ``<script>.yaml``,
-``--kfp``/``--argo`` submit (``--kfp --dry-run`` compiles, as in Kale).
-"""
+"""``python -m kale_argo SCRIPT [--kfp | --argo | --dry-run] [-p NAME=VALUE] [--debug]``: see
+:mod:`kale_argo.cli.script`."""
 
 from __future__ import annotations
 
-import argparse
 import sys
-from collections.abc import Sequence
 
+from .cli.script import build_parser, main
 
-def build_parser() -> argparse.ArgumentParser:
-    """The parser of ``python -m kale_argo``."""
-    from .cli.common import add_script_args
-    from .cli.run import positive_int
-
-    parser = argparse.ArgumentParser(prog="python -m kale_argo",
-                                     description="Run, compile or submit the pipeline of SCRIPT.")
-    add_script_args(parser)
-    parser.add_argument("-K", "--kfp", action="store_true", help="submit (Kale's flag)")
-    parser.add_argument("--argo", action="store_true", help="submit to Argo")
-    parser.add_argument("-D", "--dry-run", action="store_true",
-                        help="compile to <script>.yaml next to the script, submit nothing")
-    parser.add_argument("-n", "--namespace", default=None, help="namespace to submit to")
-    parser.add_argument("--watch", action="store_true", help="after submitting, follow the run")
-    parser.add_argument("-j", "--jobs", type=positive_int, default=None, metavar="N",
-                        help="local run: at most N steps at once")
-    parser.add_argument("--marshal-dir", default=None, metavar="DIR",
-                        help="local run: the folder for values passed between steps")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks")
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the exit code."""
-    from .cli.main import report_errors
-
-    args = build_parser().parse_args(argv)
-    mode = "compile" if args.dry_run else "submit" if (args.kfp or args.argo) else "run"
-
-    def run_script() -> int:
-        from .cli.common import parse_params
-        from .cli.script_mode import dispatch
-        from .sdk.loader import load_pipeline
-
-        pipe = load_pipeline(args.script, args.pipeline)
-        options = ({"jobs": args.jobs, "marshal_dir": args.marshal_dir} if mode == "run" else
-                   {"namespace": args.namespace, "watch": args.watch or None})
-        dispatch(pipe, parse_params(args.params), mode, **options)
-        return 0
-
-    return report_errors(run_script, args.debug)
-
+__all__ = ["build_parser", "main"]
 
 if __name__ == "__main__":
     sys.exit(main())

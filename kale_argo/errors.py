@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+from typing import Any
 
 
 class KaleArgoError(Exception):
@@ -59,9 +60,14 @@ class MarshalError(KaleArgoError):
 
 
 class RunFailed(KaleArgoError):
-    """A run finished without succeeding. Exit code 1."""
+    """A run finished without succeeding. Exit code 1. ``run`` is what it did (a local run's
+    :class:`~kale_argo.local.LocalRun`, with the values its finished steps kept), when known."""
 
     exit_code = 1
+
+    def __init__(self, message: str, *, run: Any = None) -> None:
+        self.run = run
+        super().__init__(message)
 
 
 class ClusterError(UserError):

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from .choices import VOLUME_MODES
 from .errors import PipelineError, UserError, did_you_mean
 from .names import dns1123_label, is_image_reference
 from .params import convert_parameter
@@ -186,6 +189,28 @@ class VolumeSpec(_Model):
     def _size(cls, value: str | None) -> str | None:
         return None if value is None else validate_quantity(value, "volume size")
 
+    @classmethod
+    def parse(cls, text: str, default_mode: str = "snapshot") -> VolumeSpec:
+        """``CLAIM:/mount/path[:mode]`` (``--volume``, or a string in ``@pipeline(volumes=...)``).
+
+        Raises ValueError saying what is wrong; callers add where and a hint.
+        """
+        claim, sep, rest = text.strip().partition(":")
+        path, mode = rest, default_mode
+        head, colon, tail = rest.rpartition(":")
+        if colon and tail in VOLUME_MODES:
+            path, mode = head, tail
+        elif colon and tail and not tail.startswith("/"):
+            raise ValueError(f"unknown volume mode {tail!r} (use one of: {', '.join(VOLUME_MODES)})")
+        if not sep or not claim or not path:
+            raise ValueError("a volume is CLAIM:/mount/path[:mode], e.g. workspace-nb:/home/jovyan:clone")
+        if dns1123_label(claim) != claim:
+            raise ValueError(f"{claim!r} is not a valid PersistentVolumeClaim name "
+                             "(lowercase letters, digits and '-')")
+        if not path.startswith("/"):
+            raise ValueError(f"mount path {path!r} must be absolute")
+        return cls(claim=claim, mount_path=path, mode=mode)  # type: ignore[arg-type]
+
 
 class ScriptSpec(_Model):
     """The user's script: where it was traced from and its content hash.
@@ -357,3 +382,16 @@ def first_error(exc: Exception) -> str:
             msg = str(items[0].get("msg", "")).removeprefix("Value error, ")
             return f"{loc}: {msg}" if loc else msg
     return str(exc).splitlines()[0]
+
+
+@dataclass(frozen=True)
+class RunWorkspace:
+    """What a prepared workspace gives a run (the cluster layer makes it, the compiler applies it):
+    the volumes with their snapshots, the notebook's image, where the script runs from."""
+
+    volumes: tuple[VolumeSpec, ...] = ()
+    image: str | None = None
+    script_path: str | None = None
+    working_dir: str | None = None
+    colocate: bool = False
+    annotations: Mapping[str, str] = dc_field(default_factory=dict)

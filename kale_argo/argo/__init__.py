@@ -2,25 +2,23 @@
 
 >>> from kale_argo.argo import CompileOptions, compile_yaml
 >>> text = compile_yaml(spec, {"lr": "0.5"}, CompileOptions(namespace="kubeflow-user"))
+
+Names are loaded on first use, so importing this package (or :mod:`.options`) does not import Hera.
 """
 
-from .metadata import (
-    ANNOTATION_EXPERIMENT,
-    ANNOTATION_PIPELINE,
-    ANNOTATION_SCRIPT,
-    ANNOTATION_SCRIPT_SHA256,
-    ANNOTATION_VERSION,
-    ANNOTATION_VOLUMES,
-    LABEL_EXPERIMENT,
-    LABEL_PIPELINE,
-)
-from .names import label_value
-from .options import CompileOptions
-from .output import compile_dict, compile_yaml, to_yaml
-from .workflow import compile_workflow, step_image
+from __future__ import annotations
 
-__all__ = [
-    "ANNOTATION_EXPERIMENT", "ANNOTATION_PIPELINE", "ANNOTATION_SCRIPT", "ANNOTATION_SCRIPT_SHA256",
-    "ANNOTATION_VERSION", "ANNOTATION_VOLUMES", "LABEL_EXPERIMENT", "LABEL_PIPELINE", "CompileOptions",
-    "compile_dict", "compile_workflow", "compile_yaml", "label_value", "step_image", "to_yaml",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "CompileOptions": "options", "compile_dict": "output", "compile_yaml": "output", "to_yaml": "output",
+    "compile_workflow": "workflow", "step_image": "workflow",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(name)
+    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)

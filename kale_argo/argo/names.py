@@ -1,19 +1,15 @@
-"""Argo and Kubernetes names for a pipeline: template and task names, label values, generateName."""
+"""Argo names for a pipeline: template and task names, generateName; label checks as ConfigErrors."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 
 from ..errors import ConfigError
-from ..names import dns1123_label, unique_names
+from ..names import dns1123_label, is_label_value, is_qualified_key, unique_names
 
 # Argo's workflow name limit (63, used in labels) minus the 5 random characters of generateName.
 GENERATE_NAME_MAX = 63 - 5
 TASK_NAME_MAX = 63
-_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
-_LABEL_INVALID = re.compile(r"[^-A-Za-z0-9_.]+")
-_PREFIX = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
 
 def argo_names(raw: Iterable[str], reserved: Iterable[str] = ()) -> list[str]:
@@ -38,25 +34,15 @@ def generate_name(pipeline: str) -> str:
     return (dns1123_label(pipeline, GENERATE_NAME_MAX - 1) or "pipeline") + "-"
 
 
-def label_value(text: str) -> str:
-    """``text`` as a valid label value (at most 63 characters, alphanumeric at both ends)."""
-    value = _LABEL_INVALID.sub("-", text)[:63]
-    return re.sub(r"^[^A-Za-z0-9]+|[^A-Za-z0-9]+$", "", value)
-
-
 def check_label_value(value: str, what: str, where: str | None = None) -> None:
     """A ConfigError unless ``value`` is a valid label value."""
-    if len(value) > 63 or not _LABEL_VALUE.match(value):
+    if not is_label_value(value):
         raise ConfigError(f"{what} value {value!r} is not a valid label value", where=where,
                           hint="at most 63 letters, digits, '-', '_' or '.', alphanumeric at both ends")
 
 
 def check_label_key(key: str, what: str, where: str | None = None) -> None:
     """A ConfigError unless ``key`` is a qualified name (``[prefix/]name``), as labels need."""
-    prefix, _, name = key.rpartition("/")
-    ok = 0 < len(name) <= 63 and bool(_LABEL_VALUE.match(name))
-    if prefix:
-        ok = ok and len(prefix) <= 253 and bool(_PREFIX.match(prefix))
-    if not ok:
+    if not is_qualified_key(key):
         raise ConfigError(f"{what} key {key!r} is not a valid Kubernetes key", where=where,
                           hint="[dns.prefix/]name, the name at most 63 letters, digits, '-', '_', '.'")

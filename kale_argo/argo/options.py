@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from ..choices import VOLUME_CLAIM_GC
 from ..errors import ConfigError
-from ..names import is_image_reference
-from ..spec import VolumeSpec
+from ..names import is_dns1123_label, is_dns1123_subdomain, is_image_reference
+from ..spec import RunWorkspace, VolumeSpec
 from .names import check_label_key, check_label_value
-
-VOLUME_CLAIM_GC = ("OnWorkflowSuccess", "OnWorkflowCompletion")
 
 
 @dataclass(frozen=True)
@@ -42,14 +40,24 @@ class CompileOptions:
     ship_runtime: bool = True
     """Ship kale_argo's step runtime with the script; False when every image has kale-argo."""
 
+    def with_workspace(self, workspace: RunWorkspace) -> CompileOptions:
+        """These options for a run with ``workspace`` (its volumes, image, script location; its
+        co-location adds to ``colocate``, its annotations to ``annotations``)."""
+        return replace(
+            self, volumes=list(workspace.volumes), colocate=self.colocate or workspace.colocate,
+            default_image=workspace.image or self.default_image,
+            script_path=workspace.script_path or self.script_path,
+            working_dir=workspace.working_dir or self.working_dir,
+            annotations={**self.annotations, **workspace.annotations})
+
     def validate(self) -> None:
         """Raise a ConfigError naming the first invalid option."""
-        if self.namespace is not None and not _LABEL.fullmatch(self.namespace):
+        if self.namespace is not None and not is_dns1123_label(self.namespace):
             raise ConfigError(f"namespace {self.namespace!r} is not a valid Kubernetes namespace",
                               where="--namespace", hint="lowercase letters, digits and '-'")
         for flag, image in (("--image", self.image), ("default image", self.default_image)):
             check_image(image, flag)
-        if self.service_account is not None and not _subdomain(self.service_account):
+        if self.service_account is not None and not is_dns1123_subdomain(self.service_account):
             raise ConfigError(f"service account {self.service_account!r} is not a valid name",
                               where="--service-account", hint="lowercase letters, digits, '-' and '.'")
         if self.volume_claim_gc not in VOLUME_CLAIM_GC:
@@ -72,11 +80,3 @@ def check_image(image: str | None, where: str) -> None:
     if image is not None and not is_image_reference(image):
         raise ConfigError(f"image {image!r} is not a valid image reference (it has spaces)", where=where,
                           hint="e.g. python:3.11-slim or registry/name@sha256:...")
-
-
-_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
-
-
-def _subdomain(name: str) -> bool:
-    """A DNS-1123 subdomain, as Kubernetes validates object names (``a--b`` is valid)."""
-    return 0 < len(name) <= 253 and all(_LABEL.fullmatch(p) for p in name.split("."))

@@ -13,6 +13,7 @@ from typing import Any
 from hera.workflows import Container, UserContainer
 from hera.workflows import models as m
 
+from ..labels import ARGO_WORKFLOW_LABEL
 from ..runtime.contract import step_argv
 from ..spec import PipelineSpec, StepSpec
 from .bundle import BUNDLE_PARAMETER, CODE_DIR, CODE_VOLUME, ENV_VAR, UNPACK, CodePlan
@@ -21,7 +22,6 @@ from .volumes import VolumePlan
 
 CALL_PARAMETER = "call"
 CALL_VALUE = "{{inputs.parameters.call}}"
-RUN_LABEL = "workflows.argoproj.io/workflow"  # Argo puts it, with the Workflow's name, on every pod
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,7 @@ def step_template(ctx: StepContext, name: str, step: StepSpec, image: str) -> Co
 def _colocated() -> m.Affinity:
     """Pod affinity keeping every pod of a run on the node of the first one."""
     term = m.PodAffinityTerm(
-        label_selector=m.LabelSelector(match_labels={RUN_LABEL: "{{workflow.name}}"}),
+        label_selector=m.LabelSelector(match_labels={ARGO_WORKFLOW_LABEL: "{{workflow.name}}"}),
         topology_key="kubernetes.io/hostname")
     return m.Affinity(pod_affinity=m.PodAffinity(required_during_scheduling_ignored_during_execution=[term]))
 

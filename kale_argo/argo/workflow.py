@@ -7,10 +7,11 @@ from typing import Any
 from hera.workflows import Workflow
 from hera.workflows import models as m
 
+from ..labels import PIPELINE_LABEL
 from ..spec import DEFAULT_IMAGE, PipelineSpec, StepSpec
 from .bundle import BUNDLE_PARAMETER, plan_code
 from .dag import dag_template
-from .metadata import LABEL_PIPELINE, workflow_annotations, workflow_labels
+from .metadata import workflow_annotations, workflow_labels
 from .names import argo_names, generate_name, task_names
 from .options import CompileOptions, check_image
 from .parameters import workflow_parameters
@@ -78,5 +79,5 @@ def compile_workflow(spec: PipelineSpec, params: dict[str, Any] | None = None,
         volume_claim_gc=gc,
         volumes=volumes.volumes or None,
         security_context=security,
-        pod_metadata=m.Metadata(labels={LABEL_PIPELINE: labels[LABEL_PIPELINE]}),
+        pod_metadata=m.Metadata(labels={PIPELINE_LABEL: labels[PIPELINE_LABEL]}),
     )

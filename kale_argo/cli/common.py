@@ -1,4 +1,4 @@
-"""Options and helpers shared by the kale-argo subcommands."""
+"""Options and helpers shared by the kale-argo subcommands (parsing only)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,18 @@ def parse_params(items: list[str]) -> dict[str, str]:
 
 def load_spec(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
     """Trace ``args.script`` and resolve ``-p`` overrides: ``(spec, parameter values)``."""
-    from ..sdk.loader import load_pipeline
+    from .. import app
 
-    spec = load_pipeline(args.script, args.pipeline).trace()
-    return spec, spec.resolve_parameters(parse_params(args.params))
+    spec = app.load_spec(args.script, args.pipeline)
+    return spec, app.resolve(spec, parse_params(args.params))
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value

@@ -7,13 +7,12 @@ import os
 import sys
 from typing import Any
 
+from ..choices import VOLUME_CLAIM_GC
 from .common import add_script_args, load_spec
 
 
 def register(subparsers: Any) -> None:
     """Add the ``compile`` subcommand."""
-    from ..argo.options import VOLUME_CLAIM_GC
-
     parser = subparsers.add_parser(
         "compile", help="compile a pipeline to an Argo Workflow (YAML)",
         description="Trace SCRIPT and write its Argo Workflow as YAML, to stdout or to a file. "
@@ -37,17 +36,16 @@ def register(subparsers: Any) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     """Trace, compile, write."""
-    from ..argo import CompileOptions, compile_yaml
-    from .script_mode import write_atomic
+    from .. import app
 
     spec, values = load_spec(args)
-    options = CompileOptions(namespace=args.namespace, image=args.image,
+    options = app.CompileOptions(namespace=args.namespace, image=args.image,
                              service_account=args.service_account,
                              volume_claim_gc=args.volume_claim_gc, colocate=args.colocate)
-    text = compile_yaml(spec, values, options)
+    text = app.compile(spec, values, options)
     if args.output == "-":
         sys.stdout.write(text)
     else:
-        write_atomic(os.path.abspath(args.output), text)
+        app.write_atomic(os.path.abspath(args.output), text)
         print(f"compiled pipeline {spec.name!r} to {args.output}", file=sys.stderr)
     return 0

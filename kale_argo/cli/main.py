@@ -7,12 +7,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
-import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
-from .. import __version__
-from ..errors import KaleArgoError
+from ..version import __version__
 
 # Subcommand modules, in the order ``--help`` lists them.
 COMMAND_MODULES = ("run", "compile", "graph", "runs", "workspace")
@@ -45,36 +43,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     parser = build_parser()
     args = parser.parse_args(args_list)
+    from ..app.report import report_errors
+
     return report_errors(lambda: int(args.handler(args) or 0), debug)
-
-
-def report_errors(action: Callable[[], int], debug: bool) -> int:
-    """``action()``'s exit code; a KaleArgoError is one line on stderr and its exit code (raised
-    again with ``debug``), Ctrl-C is 130, a closed stdout (``| head``) 1 without a traceback."""
-    try:
-        return action()
-    except KaleArgoError as exc:
-        if debug:
-            raise
-        print(f"kale-argo: error: {exc.one_line()}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("kale-argo: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        return closed_stdout()
-
-
-def closed_stdout() -> int:
-    """The reader of our output went away (``kale-argo run x.py | head``): stop quietly, exit 1.
-
-    Whatever was running has been stopped by then; stdout is pointed at /dev/null so that the
-    interpreter's final flush does not fail with a second traceback.
-    """
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
-    os.close(devnull)
-    return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -5,18 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .common import add_script_args, load_spec
-
-
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
-    return value
+from .common import add_script_args, load_spec, positive_int
 
 
 def register(subparsers: Any) -> None:
@@ -40,8 +29,8 @@ def register(subparsers: Any) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     """Trace, resolve -p overrides, run; RunFailed propagates (exit 1)."""
-    from ..local import run_local
+    from .. import app
 
     spec, values = load_spec(args)
-    run_local(spec, values, jobs=args.jobs, marshal_dir=args.marshal_dir, retries=args.retries)
+    app.run(spec, values, app.RunOptions(jobs=args.jobs, marshal_dir=args.marshal_dir, retries=args.retries))
     return 0

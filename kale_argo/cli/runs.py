@@ -1,21 +1,15 @@
 """``kale-argo submit|status|wait|logs|list|stop|terminate|retry|delete``: runs on Argo.
 
-Parsing and rendering only; the work is in :mod:`kale_argo.cluster`.
+Parsing and rendering only; the work is in :mod:`kale_argo.app`.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
-from ..argo.options import VOLUME_CLAIM_GC
-from ..cluster.backend import BACKENDS
-from ..cluster.labels import PHASES
-from ..errors import ConfigError
-
-OUTPUTS = ("table", "yaml", "json")
+from ..choices import BACKENDS, OUTPUTS, PHASES, VOLUME_CLAIM_GC
 
 
 def add_connection_args(parser: argparse.ArgumentParser) -> None:
@@ -40,23 +34,21 @@ def add_connection_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--kubeconfig", default=None, metavar="FILE", help="kubeconfig file")
 
 
-def backend_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    """Keyword arguments for ``get_backend`` from :func:`add_connection_args`' flags."""
-    token = args.token
-    if args.token_file:
-        try:
-            token = Path(args.token_file).read_text().strip()
-        except OSError as exc:
-            raise ConfigError(f"cannot read the token file: {exc.strerror}", where="--token-file") from None
-    return {"namespace": args.namespace, "argo_server": args.argo_server, "token": token,
-            "insecure_skip_verify": args.insecure_skip_verify, "base_href": args.base_href,
-            "context": args.context, "kubeconfig": args.kubeconfig}
+def connection(args: argparse.Namespace) -> Any:
+    """The :class:`kale_argo.app.Connection` of :func:`add_connection_args`' flags."""
+    from .. import app
+    from ..app.manage import read_token
+
+    token = read_token(args.token_file) if args.token_file else args.token
+    return app.Connection(backend=args.backend, namespace=args.namespace, argo_server=args.argo_server,
+                          token=token, insecure_skip_verify=args.insecure_skip_verify,
+                          base_href=args.base_href, context=args.context, kubeconfig=args.kubeconfig)
 
 
 def _backend(args: argparse.Namespace) -> Any:
-    from ..cluster.backend import get_backend
+    from .. import app
 
-    return get_backend(args.backend, **backend_kwargs(args))
+    return app.connect(connection(args))
 
 
 def _positive(text: str) -> float:
@@ -142,63 +134,60 @@ def register(subparsers: Any) -> None:
 
 
 def handle_submit(args: argparse.Namespace) -> int:
-    from ..cluster.submit import submit_pipeline
+    from .. import app
     from .common import load_spec
-    from .workspace import workspace_kwargs
+    from .workspace import workspace_options
 
     spec, values = load_spec(args)
-    options = workspace_kwargs(args)
-    kwargs = backend_kwargs(args)
-    submit_pipeline(spec, values, namespace=kwargs.pop("namespace"), backend=args.backend, watch=args.watch,
-                    workspace=options.pop("mode"), volumes=options.pop("volumes"), image=args.image,
-                    service_account=args.service_account, out=sys.stdout, timeout=args.timeout,
-                    colocate=args.colocate, volume_claim_gc=args.volume_claim_gc, workspace_options=options,
-                    **kwargs)
+    options = app.SubmitOptions(image=args.image, service_account=args.service_account,
+                                volume_claim_gc=args.volume_claim_gc, colocate=args.colocate,
+                                workspace=workspace_options(args), watch=args.watch, timeout=args.timeout)
+    app.submit(spec, values, options, connection(args), out=sys.stdout)
     return 0
 
 
 def handle_status(args: argparse.Namespace) -> int:
-    from ..cluster.runview import render_status
+    from .. import app
+    from ..views.runs import render_status
 
-    render_status(_backend(args).get(args.run), args.output, sys.stdout)
+    render_status(app.status(_backend(args), args.run), args.output, sys.stdout)
     return 0
 
 
 def handle_wait(args: argparse.Namespace) -> int:
-    from ..cluster.follow import failure_report, wait
-    from ..cluster.runview import phase
+    from .. import app
+    from ..views.runs import render_failure
 
-    backend = _backend(args)
-    workflow = wait(backend, args.run, timeout=args.timeout)
-    if phase(workflow) == "Succeeded":
+    _, failed = app.wait(_backend(args), args.run, timeout=args.timeout)
+    if failed is None:
         print(f"run {args.run} Succeeded")
         return 0
-    failure_report(backend, workflow, sys.stdout)
+    render_failure(failed, sys.stdout)
     return 1
 
 
 def handle_logs(args: argparse.Namespace) -> int:
-    backend = _backend(args)
-    for line in backend.logs(args.run, step=args.step, follow=args.follow, tail=args.tail):
+    from .. import app
+
+    for line in app.logs(_backend(args), args.run, step=args.step, follow=args.follow, tail=args.tail):
         print(f"[{line.step}] {line.text}" if args.step is None else line.text, flush=args.follow)
     return 0
 
 
 def handle_list(args: argparse.Namespace) -> int:
-    from ..cluster.runview import render_data, render_list, summary
+    from .. import app
+    from ..views.runs import render_list
 
     phases = [p for group in args.phase for p in group]
-    runs = _backend(args).list(pipeline=args.pipeline, experiment=args.experiment, phases=phases)
-    if args.output == "table":
-        render_list(runs, sys.stdout)
-    else:
-        render_data([summary(w) for w in runs], args.output, sys.stdout)
+    runs = app.list_runs(_backend(args), pipeline=args.pipeline, experiment=args.experiment, phases=phases)
+    render_list(runs, args.output, sys.stdout)
     return 0
 
 
 def handle_action(args: argparse.Namespace) -> int:
-    backend = _backend(args)
-    result = getattr(backend, args.action)(args.run)
+    from .. import app
+
+    result = getattr(app, args.action)(_backend(args), args.run)
     done = {"stop": "stopping", "terminate": "terminating", "retry": "retrying", "delete": "deleted"}
     suffix = ""
     if isinstance(result, dict):

@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
-from ..cluster.submit import WORKSPACE_MODES
+from ..choices import WORKSPACE_MODES
 
 
 def add_workspace_args(parser: argparse.ArgumentParser, *, submit: bool = False) -> None:
     """--workspace, --volume, --snapshot-class; with ``submit`` also --keep-snapshots and
-    --snapshot-timeout (``submit`` passes :func:`workspace_kwargs` to ``prepare_workspace``)."""
+    --snapshot-timeout (see :func:`workspace_options`)."""
     parser.add_argument("--workspace", choices=WORKSPACE_MODES, default=None,
                         help="how the notebook's volumes reach the steps (default: snapshot inside a "
                              "pod whose storage supports it, none elsewhere)")
@@ -30,13 +31,14 @@ def add_workspace_args(parser: argparse.ArgumentParser, *, submit: bool = False)
                             help="how long to wait for snapshots to be ready (default: 300)")
 
 
-def workspace_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    """Keyword arguments for ``prepare_workspace`` from the flags of :func:`add_workspace_args`."""
-    kwargs: dict[str, Any] = {"mode": args.workspace, "volumes": list(args.volumes),
-                              "snapshot_class": args.snapshot_class}
-    if hasattr(args, "keep_snapshots"):
-        kwargs.update(keep_snapshots=args.keep_snapshots, timeout=args.snapshot_timeout)
-    return kwargs
+def workspace_options(args: argparse.Namespace) -> Any:
+    """The :class:`kale_argo.app.WorkspaceOptions` of :func:`add_workspace_args`' flags."""
+    from .. import app
+
+    extra = ({"keep_snapshots": args.keep_snapshots, "snapshot_timeout": args.snapshot_timeout}
+             if hasattr(args, "keep_snapshots") else {})
+    return app.WorkspaceOptions(mode=args.workspace, volumes=tuple(args.volumes),
+                                snapshot_class=args.snapshot_class, **extra)
 
 
 def register(subparsers: Any) -> None:
@@ -59,22 +61,14 @@ def register(subparsers: Any) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     """Plan the workspace and print it."""
-    from ..cluster.kube import api_client
-    from ..cluster.workspace import plan_workspace
+    from .. import app
+    from ..views.workspace import plan_lines
 
-    spec = None
-    if args.script:
-        from ..sdk.loader import load_pipeline
-
-        spec = load_pipeline(args.script, args.pipeline).trace()
-    from ..cluster.workspace.discovery import pod_identity
-
-    api = api_client(context=args.context, kubeconfig=args.kubeconfig)
-    namespace = args.namespace or (None if pod_identity() else api.kale_namespace)
-    plan = plan_workspace(api, namespace, spec, mode=args.workspace, volumes=args.volumes,
-                          snapshot_class=args.snapshot_class)
+    spec = app.load_spec(args.script, args.pipeline) if args.script else None
+    plan = app.plan_workspace(spec, workspace_options(args), app.Connection(
+        namespace=args.namespace, context=args.context, kubeconfig=args.kubeconfig))
     if args.output == "json":
         print(json.dumps(plan.to_json(), indent=2, sort_keys=True))
     else:
-        print("\n".join(plan.lines()))
+        sys.stdout.write("\n".join(plan_lines(plan)) + "\n")
     return 0

@@ -9,6 +9,7 @@ same ``requests`` session directly.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
@@ -21,22 +22,12 @@ from typing import Any
 
 import requests
 
-from ..errors import ConfigError, NotFoundError
+from ..errors import ConfigError
 from .backend import LogLine, create_once, filter_phases, label_selector, log_steps
+from .failures import TIMEOUT, Call, HTTPFailure, Transient, is_tls_error, mapped, with_retries
 from .redact import Secret, redact, register_secret
-from .runview import is_done, metadata
-from .transport import (
-    TIMEOUT,
-    WATCH_WINDOW,
-    Call,
-    HTTPFailure,
-    Transient,
-    cluster_error,
-    connection_error,
-    is_tls_error,
-    translated,
-    with_retries,
-)
+from .status import metadata
+from .watch import watch_run
 
 log = logging.getLogger(__name__)
 TRUE = ("1", "true", "yes", "on")
@@ -70,12 +61,13 @@ def server_url(server: str, *, secure: bool = True, base_href: str | None = None
     return urllib.parse.urlunsplit((parsed.scheme, parsed.netloc, path, "", ""))
 
 
-def translate(fn: Callable[[], Any]) -> Any:
-    """Run a Hera/requests call, turning its exceptions into HTTPFailure / Transient."""
+@contextlib.contextmanager
+def server_errors() -> Iterator[None]:
+    """Map Hera's and requests' exceptions to :class:`HTTPFailure` / :class:`Transient`."""
     from hera.exceptions import HeraException
 
     try:
-        return fn()
+        yield
     except HeraException as exc:
         text = str(exc)
         match = re.search(r"status code (\d{3})", text)
@@ -159,7 +151,7 @@ class ArgoServerBackend:
         return Call(verb, "workflows", self.namespace, name)
 
     def _retry(self, fn: Callable[[], Any], call: Call, *, safe: bool = True) -> Any:
-        return with_retries(lambda: translate(fn), call, server=self.server, safe=safe, sleep=self.sleep)
+        return with_retries(fn, call, server=self.server, errors=server_errors, safe=safe, sleep=self.sleep)
 
     @staticmethod
     def _dict(model: Any) -> dict[str, Any]:
@@ -179,16 +171,19 @@ class ArgoServerBackend:
 
         name = metadata(workflow).get("name")
         request = WorkflowCreateRequest(workflow=Workflow(**workflow), namespace=self.namespace)
-        return create_once(
-            lambda: self._dict(translate(lambda: self.service.create_workflow(request, self.namespace))),
-            lambda: self._maybe_get(name), workflow, self._call("create", name), server=self.server,
-            sleep=self.sleep)
+        def once() -> dict[str, Any]:
+            with server_errors():
+                return self._dict(self.service.create_workflow(request, self.namespace))
+
+        return create_once(once, lambda: self._maybe_get(name), workflow, self._call("create", name),
+                           server=self.server, sleep=self.sleep)
 
     def _maybe_get(self, name: str | None) -> dict[str, Any] | None:
         if not name:
             return None
         try:
-            return self._dict(translate(lambda: self.service.get_workflow(name, self.namespace)))
+            with server_errors():
+                return self._dict(self.service.get_workflow(name, self.namespace))
         except HTTPFailure as exc:
             if exc.status == 404:
                 return None
@@ -206,50 +201,18 @@ class ArgoServerBackend:
         return filter_phases([self._dict(w) for w in answer.items or []], phases)
 
     def watch(self, name: str, *, timeout: float | None = None) -> Iterator[dict[str, Any]]:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        workflow = self.get(name)
-        yield workflow
-        version = metadata(workflow).get("resourceVersion")
-        failures = 0
-        while not is_done(workflow):
-            remaining = WATCH_WINDOW if deadline is None else deadline - time.monotonic()
-            if remaining <= 0:
-                return
-            window = max(1, min(WATCH_WINDOW, int(remaining + 0.999)))
+        def events(version: str | None, seconds: int) -> Iterator[dict[str, Any]]:
             params = {"listOptions.fieldSelector": f"metadata.name={name}",
-                      "listOptions.resourceVersion": version, "listOptions.timeoutSeconds": str(window)}
+                      "listOptions.resourceVersion": version, "listOptions.timeoutSeconds": str(seconds)}
+            with server_errors():
+                response = self._stream(f"api/v1/workflow-events/{self.namespace}", params, seconds + 1)
             try:
-                response = translate(functools.partial(
-                    self._stream, f"api/v1/workflow-events/{self.namespace}", params, window + 1))
-                try:
-                    for event in translated(list_lines(response, deadline), translate):
-                        failures = 0
-                        if event.get("type") == "DELETED":
-                            raise NotFoundError(f"run {name!r} was deleted in namespace {self.namespace!r}")
-                        obj = event.get("object") or {}
-                        if metadata(obj).get("name") != name:
-                            continue
-                        version = metadata(obj).get("resourceVersion") or version
-                        workflow = obj
-                        yield workflow
-                        if is_done(workflow):
-                            return
-                finally:
-                    response.close()
-                failures += 1  # the stream ended without the run finishing: a dropped connection
-            except HTTPFailure as exc:
-                if exc.status < 500 and exc.status != 410:
-                    raise cluster_error(exc, self._call("watch", name), server=self.server) from None
-                failures += 1
-                workflow = self.get(name)
-                version = metadata(workflow).get("resourceVersion")
-                yield workflow
-            except Transient as exc:
-                failures += 1
-                if exc.tls or failures > 6:
-                    raise connection_error(exc, server=self.server) from None
-            log.debug("workflow-events stream for %s ended; resuming from %s", name, version)
-            self.sleep(min(3.0, 0.1 * 2 ** min(failures, 5)))
+                yield from mapped(list_lines(response), server_errors)
+            finally:
+                response.close()
+
+        return watch_run(name, self.namespace, get=lambda: self.get(name), events=events,
+                         server=self.server, timeout=timeout, sleep=self.sleep)
 
     def logs(self, name: str, *, step: str | None = None, follow: bool = False,
              tail: int | None = None) -> Iterator[LogLine]:
@@ -264,7 +227,7 @@ class ArgoServerBackend:
                 self._stream, f"api/v1/workflows/{self.namespace}/{name}/log", params,
                 None if follow else TIMEOUT[1]), call)
             try:
-                for entry in translated(list_lines(response, None), translate):
+                for entry in mapped(list_lines(response), server_errors):
                     content = entry.get("content")
                     if content is not None:
                         yield from (LogLine(status.name, line) for line in str(content).split("\n"))
@@ -299,11 +262,9 @@ class ArgoServerBackend:
         return f"{self.url}workflows/{self.namespace}/{name}"
 
 
-def list_lines(response: requests.Response, deadline: float | None) -> Iterator[dict[str, Any]]:
+def list_lines(response: requests.Response) -> Iterator[dict[str, Any]]:
     """The ``result`` objects of a grpc-gateway stream (JSON lines, or server-sent ``data:`` lines)."""
     for raw in response.iter_lines(chunk_size=1024, decode_unicode=False):
-        if deadline is not None and time.monotonic() > deadline:
-            return
         line = raw.decode(errors="replace").strip() if raw else ""
         if line.startswith("data:"):
             line = line[5:].strip()

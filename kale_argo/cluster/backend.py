@@ -10,18 +10,22 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
+import string
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from ..choices import BACKENDS
 from ..errors import ClusterError, ConfigError, NotFoundError
-from .labels import EXPERIMENT_LABEL, PIPELINE_LABEL, SUBMISSION_LABEL
-from .runview import StepStatus, find_step, metadata, phase, steps
-from .transport import Call, HTTPFailure, Transient, cluster_error, connection_error
+from ..labels import EXPERIMENT_LABEL, PIPELINE_LABEL, SUBMISSION_LABEL
+from ..names import label_value
+from .failures import Call, HTTPFailure, Transient, cluster_error, connection_error
+from .status import StepStatus, find_step, metadata, phase, steps
 
 log = logging.getLogger(__name__)
-BACKENDS = ("auto", "argo-server", "kubernetes")
+_SUFFIX = string.ascii_lowercase + string.digits
 
 
 @dataclass(frozen=True)
@@ -77,8 +81,6 @@ class Backend(Protocol):
 
 def label_selector(pipeline: str | None = None, experiment: str | None = None) -> str:
     """The label selector for ``list --pipeline/--experiment`` (values made label-safe)."""
-    from ..argo.names import label_value
-
     terms = []
     if pipeline:
         terms.append(f"{PIPELINE_LABEL}={label_value(pipeline)}")
@@ -104,6 +106,19 @@ def log_steps(workflow: dict[str, Any], step: str | None) -> list[StepStatus]:
         raise NotFoundError(f"run {name!r} has no step {step!r}",
                             hint=f"steps: {', '.join(s.name for s in chosen) or 'none yet'}")
     return [found]
+
+
+def name_run(workflow: dict[str, Any]) -> str:
+    """Give ``workflow`` a concrete name for its ``metadata.generateName`` (5 random characters, as
+    Kubernetes does) and a unique submission label, so a create whose answer was lost can be
+    recognised (:func:`create_once`); returns the name."""
+    meta = workflow.setdefault("metadata", {})
+    if not meta.get("name"):
+        prefix = meta.pop("generateName", None) or "pipeline-"
+        meta["name"] = prefix + "".join(secrets.choice(_SUFFIX) for _ in range(5))
+    meta.pop("generateName", None)
+    meta.setdefault("labels", {}).setdefault(SUBMISSION_LABEL, secrets.token_hex(8))
+    return str(meta["name"])
 
 
 def create_once(create: Callable[[], dict[str, Any]], lookup: Callable[[], dict[str, Any] | None],

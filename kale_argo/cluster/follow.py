@@ -1,28 +1,30 @@
-"""Following a run to its end: the live step view, waiting with a timeout, and the failure report."""
+"""Waiting for a run to end (with a timeout, noticing claims stuck Pending), and why it failed."""
 
 from __future__ import annotations
 
 import itertools
 import logging
 import time
-from typing import Any, TextIO
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
-from ..errors import ClusterError, KaleArgoError, RunFailed
+from ..errors import ClusterError, KaleArgoError
 from .backend import Backend
-from .runview import LiveView, failed_step, is_done, metadata, phase
+from .status import failed_step, is_done, metadata, phase
 
 log = logging.getLogger(__name__)
 LOG_TAIL = 20
 STUCK_CHECK = 60.0  # seconds between checks for claims stuck Pending while waiting
 
 
-def wait(backend: Backend, name: str, *, timeout: float | None = None, view: LiveView | None = None
-         ) -> dict[str, Any]:
+def wait(backend: Backend, name: str, *, timeout: float | None = None,
+         on_update: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """The run once it is done (through the backend's watch); ClusterError after ``timeout`` seconds.
 
-    Every ``STUCK_CHECK`` seconds without an end, the run's volume claims are checked: a claim stuck
-    Pending with warning events (e.g. storage without ReadWriteMany) is a ClusterError naming it,
-    instead of a silent hang.
+    ``on_update`` sees the Workflow after each change. Every ``STUCK_CHECK`` seconds without an end,
+    the run's volume claims are checked: a claim stuck Pending with warning events (e.g. storage
+    without ReadWriteMany) is a ClusterError naming it, instead of a silent hang.
     """
     deadline = None if timeout is None else time.monotonic() + timeout
     workflow: dict[str, Any] | None = None
@@ -30,8 +32,8 @@ def wait(backend: Backend, name: str, *, timeout: float | None = None, view: Liv
         window = STUCK_CHECK if deadline is None else min(STUCK_CHECK, deadline - time.monotonic())
         if window > 0:
             for workflow in backend.watch(name, timeout=window):
-                if view is not None:
-                    view.update(workflow)
+                if on_update is not None:
+                    on_update(workflow)
                 if is_done(workflow):
                     return workflow
         stuck = pending_claims(backend, name)
@@ -60,34 +62,27 @@ def pending_claims(backend: Backend, name: str) -> str | None:
         return None
 
 
-def failure_report(backend: Backend, workflow: dict[str, Any], out: TextIO, *, tail: int = LOG_TAIL) -> str:
-    """Print which step failed and the tail of its log; returns the one-line reason."""
+@dataclass(frozen=True)
+class Failure:
+    """Why a run did not succeed: the one-line reason, the failed step and the tail of its log."""
+
+    reason: str
+    step: str | None = None
+    log: list[str] = field(default_factory=list)
+    log_error: str | None = None
+
+
+def failure(backend: Backend, workflow: dict[str, Any], *, tail: int = LOG_TAIL) -> Failure:
+    """Which step failed and the tail of its log (read through the backend)."""
     name = metadata(workflow).get("name", "")
     message = (workflow.get("status") or {}).get("message") or ""
     step = failed_step(workflow)
     if step is None:
-        reason = f"run {name} {phase(workflow)}" + (f": {message}" if message else "")
-        out.write(reason + "\n")
-        return reason
+        return Failure(f"run {name} {phase(workflow)}" + (f": {message}" if message else ""))
     reason = f"run {name} {phase(workflow)}: step {step.name!r} {step.phase}" + (
         f": {step.message}" if step.message else "")
-    out.write(reason + "\n")
     try:
-        lines = list(itertools.islice(backend.logs(name, step=step.name, tail=tail), tail))
+        lines = [line.text for line in itertools.islice(backend.logs(name, step=step.name, tail=tail), tail)]
     except KaleArgoError as exc:
-        out.write(f"  (its log is not available: {exc.one_line()})\n")
-        return reason
-    if lines:
-        out.write(f"--- last {len(lines)} lines of {step.name}'s log ---\n")
-        for line in lines:
-            out.write(f"  {line.text}\n")
-    return reason
-
-
-def follow(backend: Backend, name: str, out: TextIO, *, timeout: float | None = None) -> dict[str, Any]:
-    """Show the run's steps live until it ends; RunFailed (exit 1) with the report unless it Succeeded."""
-    workflow = wait(backend, name, timeout=timeout, view=LiveView(out))
-    if phase(workflow) != "Succeeded":
-        raise RunFailed(failure_report(backend, workflow, out))
-    out.write(f"run {name} Succeeded\n")
-    return workflow
+        return Failure(reason, step.name, log_error=exc.one_line())
+    return Failure(reason, step.name, lines)

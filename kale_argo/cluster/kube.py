@@ -1,18 +1,45 @@
-"""Connecting to the Kubernetes API: kubeconfig (with a context) or the pod's service account.
+"""The one access layer to the Kubernetes API, for the kubernetes backend and the workspace.
 
-:func:`api_client` returns a ready ``kubernetes.client.ApiClient``; its default namespace (the
-kubeconfig context's namespace, or the service account's namespace file, else ``default``) is on
-``client.kale_namespace`` and from :func:`default_namespace`.
+- Connecting: :func:`api_client` returns a ready ``kubernetes.client.ApiClient`` from a kubeconfig
+  (with a context) or the pod's service account; its default namespace (the context's, or the
+  service account's namespace file, else ``default``) is on ``client.kale_namespace``.
+- Errors: :func:`kube_errors` maps the client's exceptions, once, into the cluster layer's
+  neutral failures (:mod:`.failures`).
+- Calls: :class:`Kube` reads and writes objects as plain dicts (the JSON the server sent), safe
+  calls retried with backoff, every failure one line naming the verb and resource (a 403 says
+  which permission is missing where).
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import ConfigError, NotFoundError
+from .failures import (
+    KUBE_SERVER,
+    RETRY_STATUSES,
+    TIMEOUT,
+    Call,
+    HTTPFailure,
+    Transient,
+    cluster_error,
+    is_tls_error,
+    mapped,
+    with_retries,
+)
+from .redact import redact
+
+WORKFLOW_GROUP, WORKFLOW_VERSION, WORKFLOWS = "argoproj.io", "v1alpha1", "workflows"
+SNAPSHOT_GROUP, SNAPSHOT_VERSION = "snapshot.storage.k8s.io", "v1"
+MERGE_PATCH = "application/merge-patch+json"
+RETRY_PAUSE = 1.0  # seconds before watching snapshots again after a 5xx/410 answer
+Obj = dict[str, Any]
 
 #: Where Kubernetes mounts a pod's service-account token, CA and namespace (overridable for tests).
 SERVICE_ACCOUNT_DIR_ENV = "KALE_ARGO_SERVICEACCOUNT_DIR"
@@ -121,3 +148,212 @@ def api_client(context: str | None = None, kubeconfig: str | None = None) -> Any
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
+
+
+@contextlib.contextmanager
+def kube_errors() -> Iterator[None]:
+    """Map the kubernetes client's exceptions to :class:`HTTPFailure` / :class:`Transient`."""
+    import urllib3
+    from kubernetes.client.exceptions import ApiException
+
+    try:
+        yield
+    except ApiException as exc:
+        if not exc.status:
+            raise Transient(redact(exc.reason or "connection failed")) from None
+        message = exc.reason or ""
+        with contextlib.suppress(ValueError, AttributeError):
+            message = json.loads(exc.body or "{}").get("message") or message
+        raise HTTPFailure(exc.status, message) from None
+    except urllib3.exceptions.MaxRetryError as exc:
+        raise Transient(_reason(exc.reason), tls=is_tls_error(exc),
+                        timeout=isinstance(exc.reason, urllib3.exceptions.TimeoutError)) from None
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        raise Transient(_reason(exc), tls=is_tls_error(exc),
+                        timeout=isinstance(exc, (urllib3.exceptions.TimeoutError, TimeoutError))) from None
+
+
+def _reason(exc: BaseException | None) -> str:
+    text = redact(exc).strip().splitlines() if exc is not None else []
+    return (text[0] if text else type(exc).__name__)[:300]
+
+
+def _decode(response: Any) -> Any:
+    data = getattr(response, "data", response)
+    if isinstance(data, (bytes, bytearray)):
+        return json.loads(data or b"{}")
+    return data
+
+
+class Kube:
+    """Reads and writes of Kubernetes objects as dicts, on one ``ApiClient``."""
+
+    def __init__(self, api_client: Any, *, sleep: Callable[[float], None] = time.sleep) -> None:
+        from kubernetes import client
+
+        self.api_client = api_client
+        self.server = f"{KUBE_SERVER}{api_client.configuration.host}"
+        self.sleep = sleep
+        self.core = client.CoreV1Api(api_client)
+        self.storage = client.StorageV1Api(api_client)
+        self.custom = client.CustomObjectsApi(api_client)
+        self.auth = client.AuthorizationV1Api(api_client)
+        self.snapshot_api = True  # False once listing VolumeSnapshotClasses answered 404
+
+    def call(self, call: Call, func: Callable[..., Any], *args: Any, safe: bool = True, **kwargs: Any) -> Any:
+        """``func(*args, **kwargs)`` as JSON; failures become one-line ClusterErrors about ``call``."""
+        def once() -> Any:
+            return _decode(func(*args, _preload_content=False, _request_timeout=TIMEOUT, **kwargs))
+
+        return with_retries(once, call, server=self.server, errors=kube_errors, safe=safe, sleep=self.sleep)
+
+    def get(self, call: Call, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Obj | None:
+        """Like :meth:`call`, but None when the object does not exist."""
+        try:
+            return self.call(call, func, *args, **kwargs)
+        except NotFoundError:
+            return None
+
+    # core objects
+    def pod(self, namespace: str, name: str) -> Obj | None:
+        return self.get(Call("get", "pods", namespace, name, ""), self.core.read_namespaced_pod,
+                        name, namespace)
+
+    def claim(self, namespace: str, name: str) -> Obj | None:
+        return self.get(Call("get", "persistentvolumeclaims", namespace, name, ""),
+                        self.core.read_namespaced_persistent_volume_claim, name, namespace)
+
+    def claims(self, namespace: str) -> list[Obj]:
+        answer = self.call(Call("list", "persistentvolumeclaims", namespace, None, ""),
+                           self.core.list_namespaced_persistent_volume_claim, namespace)
+        return list(answer.get("items") or [])
+
+    def volume(self, name: str) -> Obj | None:
+        return self.get(Call("get", "persistentvolumes", None, name, ""),
+                        self.core.read_persistent_volume, name)
+
+    def storage_class(self, name: str) -> Obj | None:
+        return self.get(Call("get", "storageclasses", None, name, "storage.k8s.io"),
+                        self.storage.read_storage_class, name)
+
+    def storage_classes(self) -> list[Obj]:
+        answer = self.call(Call("list", "storageclasses", None, None, "storage.k8s.io"),
+                           self.storage.list_storage_class)
+        return list(answer.get("items") or [])
+
+    def events(self, namespace: str, kind: str, name: str) -> list[Obj]:
+        """Events about one object, oldest first (filtered here too: some servers ignore selectors)."""
+        selector = f"involvedObject.kind={kind},involvedObject.name={name}"
+        answer = self.call(Call("list", "events", namespace, None, ""), self.core.list_namespaced_event,
+                           namespace, field_selector=selector)
+        items = [e for e in answer.get("items") or []
+                 if (e.get("involvedObject") or {}).get("name") == name
+                 and (e.get("involvedObject") or {}).get("kind", kind) == kind]
+        return sorted(items, key=lambda e: str(e.get("lastTimestamp") or e.get("eventTime") or ""))
+
+    # snapshots
+    def _snap(self, verb: str, namespace: str | None, name: str | None = None,
+              plural: str = "volumesnapshots") -> Call:
+        return Call(verb, plural, namespace, name, SNAPSHOT_GROUP)
+
+    def snapshot_classes(self) -> list[Obj]:
+        """All VolumeSnapshotClasses; empty when the snapshot CRDs are not installed."""
+        try:
+            answer = self.call(self._snap("list", None, plural="volumesnapshotclasses"),
+                               self.custom.list_cluster_custom_object, SNAPSHOT_GROUP, SNAPSHOT_VERSION,
+                               "volumesnapshotclasses")
+        except NotFoundError:
+            self.snapshot_api = False
+            return []
+        return list(answer.get("items") or [])
+
+    def snapshot(self, namespace: str, name: str) -> Obj | None:
+        return self.get(self._snap("get", namespace, name), self.custom.get_namespaced_custom_object,
+                        SNAPSHOT_GROUP, SNAPSHOT_VERSION, namespace, "volumesnapshots", name)
+
+    def create_snapshot(self, namespace: str, body: Obj) -> Obj:
+        """Create a VolumeSnapshot (never repeated: a lost answer surfaces as an error)."""
+        return self.call(self._snap("create", namespace, body["metadata"]["name"]),
+                         self.custom.create_namespaced_custom_object,
+                         SNAPSHOT_GROUP, SNAPSHOT_VERSION, namespace, "volumesnapshots", body, safe=False)
+
+    def delete_snapshot(self, namespace: str, name: str) -> bool:
+        """Delete a VolumeSnapshot; False if it was already gone."""
+        return self.get(self._snap("delete", namespace, name), self.custom.delete_namespaced_custom_object,
+                        SNAPSHOT_GROUP, SNAPSHOT_VERSION, namespace, "volumesnapshots", name) is not None
+
+    def patch_snapshot(self, namespace: str, name: str, patch: Obj) -> Obj:
+        return self.call(self._snap("patch", namespace, name), self.custom.patch_namespaced_custom_object,
+                         SNAPSHOT_GROUP, SNAPSHOT_VERSION, namespace, "volumesnapshots", name, patch,
+                         _content_type=MERGE_PATCH)
+
+    def watch(self, call: Call, func: Callable[..., Any], *args: Any, seconds: int,
+              resource_version: str | None = None, **kwargs: Any) -> Iterator[Obj]:
+        """Watch events (``{"type", "object"}``) of a list call for at most about ``seconds``,
+        from ``resource_version``. Failures are mapped (:func:`kube_errors`): a dropped stream or
+        a read timeout is a Transient, an error answer (a 410 included) an HTTPFailure; the
+        resumable loop (:mod:`.watch`) or the caller decides what to do."""
+        from kubernetes import watch
+
+        w = watch.Watch()
+        options = {"resource_version": resource_version} if resource_version else {}
+        # deserialize=True: the client then turns an ERROR event into an ApiException (with
+        # deserialize=False it fails on them); custom objects stay plain dicts either way.
+        stream = w.stream(func, *args, timeout_seconds=seconds,
+                          _request_timeout=(TIMEOUT[0], seconds + 10), **options, **kwargs)
+        try:
+            for event in mapped(stream, kube_errors):
+                yield {"type": event.get("type"), "object": event.get("raw_object") or event.get("object")}
+        finally:
+            w.stop()
+
+    def watch_snapshots(self, namespace: str, label_selector: str, seconds: int) -> Iterator[Obj]:
+        """Watch events of VolumeSnapshots for at most about ``seconds``; a 5xx or 410 answer ends
+        the stream after a pause (the caller watches again), a dropped stream raises Transient,
+        any other error answer the one-line ClusterError."""
+        call = self._snap("watch", namespace)
+        try:
+            yield from self.watch(call, self.custom.list_namespaced_custom_object, SNAPSHOT_GROUP,
+                                  SNAPSHOT_VERSION, namespace, "volumesnapshots",
+                                  label_selector=label_selector, seconds=seconds)
+        except HTTPFailure as exc:
+            if exc.status in RETRY_STATUSES or exc.status == 410:  # busy, or expired: watch again
+                self.sleep(RETRY_PAUSE)
+                return
+            raise cluster_error(exc, call, server=self.server) from None
+
+    def pod_log(self, call: Call, pod: str, namespace: str, *, follow: bool, tail: int | None,
+                container: str = "main") -> Iterator[str]:
+        """A pod's log lines, streamed (``follow`` keeps reading while the container runs)."""
+        kwargs: dict[str, Any] = {"container": container, "follow": follow, "_preload_content": False}
+        if tail is not None:
+            kwargs["tail_lines"] = tail
+        timeout: Any = (TIMEOUT[0], None) if follow else TIMEOUT
+        response: Any = with_retries(lambda: self.core.read_namespaced_pod_log(
+            pod, namespace, _request_timeout=timeout, **kwargs), call, server=self.server,
+            errors=kube_errors, sleep=self.sleep)
+        try:
+            buffer = b""
+            for chunk in mapped(response.stream(4096, decode_content=True), kube_errors):
+                buffer += chunk
+                *lines, buffer = buffer.split(b"\n")
+                for line in lines:
+                    yield line.decode(errors="replace")
+            if buffer:
+                yield buffer.decode(errors="replace")
+        finally:
+            response.release_conn()
+
+    # access
+    def can_i(self, namespace: str, verb: str, group: str, resource: str) -> tuple[bool, str]:
+        """SelfSubjectAccessReview: may the caller ``verb`` ``resource`` in ``namespace``? (and why)."""
+        from kubernetes import client
+
+        body = client.V1SelfSubjectAccessReview(
+            api_version="authorization.k8s.io/v1", kind="SelfSubjectAccessReview",
+            spec=client.V1SelfSubjectAccessReviewSpec(resource_attributes=client.V1ResourceAttributes(
+                namespace=namespace, verb=verb, group=group, resource=resource)))
+        answer = self.call(Call("create", "selfsubjectaccessreviews", None, None, "authorization.k8s.io"),
+                           self.auth.create_self_subject_access_review, body)
+        status = answer.get("status") or {}
+        return bool(status.get("allowed")), str(status.get("reason") or "")

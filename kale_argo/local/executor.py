@@ -126,7 +126,6 @@ def run_local(spec: PipelineSpec, params: Mapping[str, Any] | None = None, *, jo
         skipped = sum(1 for s in run.steps.values() if s.status == SKIPPED)
         names = ", ".join(repr(s.name) for s in failed)
         exc = RunFailed(f"pipeline {spec.name!r} failed: step {names} failed"
-                        + (f", {skipped} skipped" if skipped else "") + f" (marshal dir: {folder})")
-        exc.run = run  # type: ignore[attr-defined]
+                        + (f", {skipped} skipped" if skipped else "") + f" (marshal dir: {folder})", run=run)
         raise exc
     return run

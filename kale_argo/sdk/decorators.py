@@ -68,9 +68,10 @@ class Pipeline:
     def run(self, *, jobs: int | None = None, marshal_dir: str | None = None,
             **params: Any) -> Any:
         """Run locally, one process per step; returns the run's result (raises RunFailed)."""
-        from ..local import run_local
+        from .entry import application
 
-        return run_local(self.trace(), params, jobs=jobs, marshal_dir=marshal_dir)
+        app = application()
+        return app.run(self.trace(), params, app.RunOptions(jobs=jobs, marshal_dir=marshal_dir))
 
     def __call__(self, *args: Any, **params: Any) -> Any:
         from .entry import call_pipeline

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..errors import PipelineError, did_you_mean
 from ..names import dns1123_label
-from ..spec import ACCESS_MODES, StepOptions, validate_options
+from ..spec import ACCESS_MODES, StepOptions, VolumeSpec, validate_options
 from ..units import validate_duration, validate_quantity
 from .decorators import PIPELINE_OPTIONS, STEP_OPTIONS, Pipeline, Step
 
@@ -53,11 +53,11 @@ def step_options(step: Step) -> StepOptions:
 def _volume(item: Any, where: str) -> dict[str, Any]:
     """A Kale-style volume (dict, or "claim:/path[:mode]") as VolumeSpec fields."""
     if isinstance(item, str):
-        parts = item.split(":")
-        if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
-            raise PipelineError(f"volume {item!r} is not CLAIM:/mount/path[:mode]", where=where)
-        return {"claim": parts[0], "mount_path": parts[1],
-                **({"mode": parts[2]} if len(parts) == 3 else {})}
+        try:
+            vol = VolumeSpec.parse(item)
+        except ValueError as exc:
+            raise PipelineError(f"volume {item!r}: {exc}", where=where) from None
+        return {"claim": vol.claim, "mount_path": vol.mount_path, "mode": vol.mode}
     if not isinstance(item, dict):
         raise PipelineError(f"volume {item!r} must be a dict or 'CLAIM:/mount/path'", where=where)
     data = dict(item)

@@ -17,15 +17,12 @@ _SKIP = {"CACHE", "EXTENDED_ARG", "NOP"}
 
 @dataclass(frozen=True)
 class Targets:
-    """How a call's result is used: ``count`` outputs (None: discarded), their variable names."""
+    """How a call's result is used: unpacked or not, the variable names it is assigned to (none
+    when discarded)."""
 
     unpack: bool
     names: tuple[str | None, ...]
     starred: bool = False  # ``a, *rest = step(x)``: a count the call cannot know
-
-    @property
-    def discarded(self) -> bool:
-        return not self.unpack and not self.names
 
 
 @lru_cache(maxsize=256)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from kale_argo.cluster.runview import pod_name
+from kale_argo.cluster.status import pod_name
 
 _T0 = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
 

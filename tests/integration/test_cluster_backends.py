@@ -9,19 +9,25 @@ from pathlib import Path
 import pytest
 
 import kale_argo.cluster.follow as follow_module
-from kale_argo.cluster import submit_pipeline
-from kale_argo.cluster.follow import follow, wait
-from kale_argo.cluster.labels import SUBMISSION_LABEL
+from kale_argo import app
+from kale_argo.app.submit import follow
+from kale_argo.cluster.follow import wait
 from kale_argo.errors import AuthError, ClusterError, ConfigError, ConnectionFailed, NotFoundError, RunFailed
+from kale_argo.labels import SUBMISSION_LABEL
 from tests.fakes.drivers import Driver, driver_fixture  # noqa: F401
 from tests.fakes.pipelines import demo_spec
 from tests.workflow_checks import check_workflow
 
 
+def submit_pipeline(spec, params, *, backend, out, **options) -> str:
+    """Submit without a workspace through the application layer; the run's name."""
+    options = app.SubmitOptions(workspace=app.WorkspaceOptions(mode="none"), **options)
+    return app.submit(spec, params, options, backend, out=out).name
+
+
 def submit(driver: Driver, tmp_path, **kwargs) -> str:
     out = io.StringIO()
-    name = submit_pipeline(demo_spec(tmp_path), {"n": 3}, backend=driver.backend, workspace="none", out=out,
-                           **kwargs)
+    name = submit_pipeline(demo_spec(tmp_path), {"n": 3}, backend=driver.backend, out=out, **kwargs)
     assert f"Submitted run {name}" in out.getvalue()
     return name
 
@@ -79,7 +85,7 @@ def test_submit_with_watch_raises_on_failure(driver: Driver, tmp_path) -> None:
             return out.write(text)
 
     with pytest.raises(RunFailed):
-        submit_pipeline(spec, {}, backend=driver.backend, workspace="none", watch=True, out=Watching(),
+        submit_pipeline(spec, {}, backend=driver.backend, watch=True, out=Watching(),
                         timeout=20)
     assert seen and "load" in out.getvalue()
 
@@ -127,7 +133,7 @@ def test_missing_run_and_missing_namespace(driver: Driver, tmp_path) -> None:
         driver.backend.get("nope")
     other = driver.make_backend(namespace="missing-ns")
     with pytest.raises(NotFoundError, match="namespace 'missing-ns' does not exist"):
-        submit_pipeline(demo_spec(tmp_path), {}, backend=other, workspace="none", out=io.StringIO())
+        submit_pipeline(demo_spec(tmp_path), {}, backend=other, out=io.StringIO())
 
 
 def test_safe_calls_retry_5xx_then_give_up(driver: Driver, tmp_path) -> None:

@@ -69,11 +69,13 @@ def test_graph_formats(run_cli, make_script) -> None:
     script = make_script(GOOD)
     text = run_cli("graph", script)
     assert text.returncode == 0 and text.stdout.splitlines() == [
-        "cli-demo (2 steps)", "load_data", "└── train"]
+        "cli-demo (2 steps)", "load_data", "└── train  <- load_data_output"]
     mermaid = run_cli("graph", script, "--format", "mermaid").stdout
-    assert mermaid.splitlines()[0] == "flowchart TD" and "  load_data --> train" in mermaid
+    assert mermaid.splitlines()[0] == "flowchart TD"
+    assert '  load_data -->|"load_data_output"| train' in mermaid
     dot = run_cli("graph", script, "--format", "dot").stdout
-    assert dot.startswith('digraph "cli-demo" {') and '"load-data" -> "train";' in dot
+    assert dot.startswith('digraph "cli-demo" {')
+    assert '"load-data" -> "train" [label="load_data_output"];' in dot
 
 
 BAD = {

@@ -16,6 +16,7 @@ from kale_argo.cluster.workspace import (
 )
 from kale_argo.errors import AuthError, ClusterError, WorkspaceError
 from kale_argo.spec import PipelineSpec, VolumeSpec
+from kale_argo.views.workspace import plan_lines
 from tests.fakes.kube import FakeKube, kube_fixture  # noqa: F401
 from tests.fakes.notebook import (
     NAMESPACE,
@@ -57,26 +58,27 @@ def test_default_inside_a_pod_snapshots_every_claim_with_the_pinned_image(kube, 
     out = io.StringIO()
     with SnapshotController(kube):
         ws = prepare(api, notebook, out=out)
-    opts = ws.compile_options()
+    opts = ws.result
     made = {s["spec"]["source"]["persistentVolumeClaimName"]: s for s in snapshots(kube)}
     assert set(made) == {c.name for c in notebook.claims}
     for s in made.values():
         assert s["spec"]["volumeSnapshotClassName"] == "csi-hostpath-snapclass"
-    by_claim = {v.claim: v for v in opts["volumes"]}
+    by_claim = {v.claim: v for v in opts.volumes}
     assert by_claim["workspace-my-notebook"].mode == "snapshot"
     assert by_claim["workspace-my-notebook"].snapshot == made["workspace-my-notebook"]["metadata"]["name"]
     assert by_claim["workspace-my-notebook"].mount_path == "/home/jovyan"
     assert by_claim["data-vol"].size == "1Gi"
-    assert opts["default_image"] == notebook.pinned_image
-    assert opts["script_path"] == "/home/jovyan/work/pipe.py"
-    assert opts["working_dir"] == "/home/jovyan/work"
-    assert "workspace-my-notebook" in opts["annotations"]["kale-argo.io/workspace"]
+    assert opts.image == notebook.pinned_image
+    assert opts.script_path == "/home/jovyan/work/pipe.py"
+    assert opts.working_dir == "/home/jovyan/work"
+    assert "workspace-my-notebook" in opts.annotations["kale-argo.io/workspace"]
     assert "is ready" in out.getvalue()
     assert sorted(ws.snapshots) == sorted(s["metadata"]["name"] for s in made.values())
 
 
 def test_snapshots_carry_the_same_pipeline_label_value_as_the_workflow(kube, api, notebook):
-    from kale_argo.argo import LABEL_PIPELINE, label_value
+    from kale_argo.labels import PIPELINE_LABEL as LABEL_PIPELINE
+    from kale_argo.names import label_value
 
     spec = PipelineSpec.model_validate({**make_spec().model_dump(), "name": "My_Pipe"})
     with SnapshotController(kube):
@@ -96,14 +98,14 @@ def test_clone_creates_no_snapshot(kube, api, notebook):
 
 def test_rwo_storage_gives_colocated_readwriteonce_claims(kube, api, notebook):
     ws = prepare(api, notebook, mode="clone")
-    assert ws.compile_options()["colocate"] is True
+    assert ws.result.colocate is True
     assert all(v.access_modes == ["ReadWriteOnce"] for v in ws.volumes)
 
 
 def test_rwx_storage_is_not_colocated_and_can_be_mounted(kube, api, tmp_path):
     nb = seed_notebook(kube, tmp_path, claims=(Claim("shared", "/shared", access_modes=("ReadWriteMany",)),))
     ws = prepare(api, nb, mode="mount")
-    assert ws.compile_options()["colocate"] is False
+    assert ws.result.colocate is False
     assert [(v.claim, v.mode) for v in ws.volumes] == [("shared", "mount")]
     assert any("not reproducible" in n for n in ws.plan.notes)
 
@@ -226,7 +228,7 @@ def test_outside_a_pod_only_named_volumes(kube, api, tmp_path):
     outside = {"HOSTNAME": "laptop", "KALE_ARGO_NAMESPACE_FILE": str(tmp_path / "absent")}
     ws = prepare_workspace(api, NAMESPACE, make_spec(), environ=outside)
     assert ws.volumes == [] and ws.plan.reason == "not running in a pod"
-    assert "default_image" not in ws.compile_options()
+    assert ws.result.image is None
     ws = prepare_workspace(api, NAMESPACE, make_spec(volumes=[VolumeSpec(claim="data", mount_path="/d")]),
                            environ=outside, volumes=["data:/mnt/data:clone"])
     assert [(v.claim, v.mount_path, v.mode) for v in ws.volumes] == [("data", "/mnt/data", "clone")]
@@ -238,7 +240,7 @@ def test_outside_a_pod_only_named_volumes(kube, api, tmp_path):
 
 def test_plan_creates_nothing_and_explains(kube, api, notebook):
     plan = plan_workspace(api, None, make_spec(), environ=notebook.environ, cwd="/tmp")
-    text = "\n".join(plan.lines())
+    text = "\n".join(plan_lines(plan))
     assert "workspace-my-notebook at /home/jovyan: snapshot" in text
     assert plan.working_dir == "/home/jovyan/work"  # cwd not on a volume: the script's folder
     assert snapshots(kube) == []
@@ -307,7 +309,7 @@ def test_marshal_storage_without_rwx_is_colocated(kube, api, tmp_path, provision
         "metadata": {"name": "standard", "annotations": {
             "storageclass.kubernetes.io/is-default-class": "true"}}, "provisioner": provisioner})
     ws = prepare(api, nb, mode="clone")
-    assert ws.compile_options()["colocate"] is colocate
+    assert ws.result.colocate is colocate
     assert any("marshal volume is ReadWriteOnce" in n for n in ws.plan.notes) is colocate
     assert (marshal_colocation(api, make_spec()) is not None) is colocate
     assert marshal_colocation(api, make_spec(marshal={"access_mode": "rwo"})) is None

@@ -27,7 +27,7 @@ def test_cloned_workspace_compiles_to_a_valid_workflow(kube, tmp_path, mode):
     api = api_client(kubeconfig=kube.kubeconfig)
     with SnapshotController(kube):
         ws = prepare_workspace(api, None, make_spec(), mode=mode, environ=nb.environ, cwd="/home/jovyan/work")
-    workflow = compile_dict(make_spec(), {}, CompileOptions(namespace=nb.namespace, **ws.compile_options()))
+    workflow = compile_dict(make_spec(), {}, CompileOptions(namespace=nb.namespace).with_workspace(ws.result))
     check_workflow(workflow)
     sources = {c["spec"]["dataSource"]["name"]: c for c in volume_claims(workflow).values()
                if c["spec"].get("dataSource")}
@@ -46,7 +46,7 @@ def test_mounted_rwx_workspace_compiles_to_a_valid_workflow(kube, tmp_path):
     nb = seed_notebook(kube, tmp_path, claims=(shared,))
     api = api_client(kubeconfig=kube.kubeconfig)
     ws = prepare_workspace(api, None, make_spec(), mode="mount", environ=nb.environ, cwd="/home/jovyan")
-    workflow = compile_dict(make_spec(), {}, CompileOptions(namespace=nb.namespace, **ws.compile_options()))
+    workflow = compile_dict(make_spec(), {}, CompileOptions(namespace=nb.namespace).with_workspace(ws.result))
     check_workflow(workflow)
     claims = [v["persistentVolumeClaim"]["claimName"] for v in workflow["spec"].get("volumes", [])
               if "persistentVolumeClaim" in v]

@@ -8,15 +8,15 @@ import os
 import pytest
 
 from kale_argo.__main__ import build_parser as module_parser
+from kale_argo.app.compiling import compiled_path, write_atomic
+from kale_argo.app.script import dispatch, script_mode
+from kale_argo.cli.common import positive_int
 from kale_argo.cli.main import build_parser
-from kale_argo.cli.run import positive_int
-from kale_argo.cli.script_mode import compiled_path, dispatch, write_atomic
 from kale_argo.errors import ConfigError
 from kale_argo.local.result import LocalRun, StepResult
 from kale_argo.local.rundir import create_marshal_dir
 from kale_argo.local.summary import format_summary, human_bytes
 from kale_argo.params import parameter_text
-from kale_argo.sdk.entry import script_mode
 
 
 def test_run_arguments():

@@ -9,12 +9,14 @@ import pytest
 
 from kale_argo.cluster.argo_server import server_url
 from kale_argo.cluster.backend import create_once, label_selector
+from kale_argo.cluster.failures import Call, HTTPFailure, Transient, cluster_error, with_retries
 from kale_argo.cluster.kubernetes import formulate_retry
-from kale_argo.cluster.labels import EXPERIMENT_LABEL, PIPELINE_LABEL, SUBMISSION_LABEL
 from kale_argo.cluster.redact import MASK, Secret, redact, register_secret
-from kale_argo.cluster.runview import LiveView, failed_step, fnv32a, format_duration, pod_name, steps
-from kale_argo.cluster.transport import Call, HTTPFailure, Transient, cluster_error, with_retries
+from kale_argo.cluster.status import failed_step, fnv32a, pod_name, steps
 from kale_argo.errors import AuthError, ClusterError, ConfigError, ConnectionFailed, NotFoundError
+from kale_argo.labels import EXPERIMENT_LABEL, PIPELINE_LABEL, SUBMISSION_LABEL
+from kale_argo.views.runs import LiveView
+from kale_argo.views.text import format_duration
 from tests.fakes.kube import field_selector_matches, label_selector_matches
 
 NO_SLEEP = lambda _s: None  # noqa: E731
@@ -102,10 +104,7 @@ def test_server_url(server: str, env: dict, expected: str) -> None:
     assert server_url(server, **env) == expected
 
 
-def test_label_keys_are_the_compilers() -> None:
-    from kale_argo.argo import LABEL_EXPERIMENT, LABEL_PIPELINE
-
-    assert (PIPELINE_LABEL, EXPERIMENT_LABEL) == (LABEL_PIPELINE, LABEL_EXPERIMENT)
+def test_label_selector_uses_label_safe_values() -> None:
     assert label_selector("My Pipe", "exp 1") == f"{PIPELINE_LABEL}=My-Pipe,{EXPERIMENT_LABEL}=exp-1"
 
 
@@ -212,7 +211,7 @@ def test_fake_field_selectors() -> None:
 
 
 def test_tls_hints_name_the_right_switch() -> None:
-    from kale_argo.cluster.transport import connection_error
+    from kale_argo.cluster.failures import connection_error
 
     argo = connection_error(Transient("bad cert", tls=True), server="the Argo Server at https://a/").one_line()
     kube = connection_error(Transient("bad cert", tls=True), server="the Kubernetes API at https://k").one_line()

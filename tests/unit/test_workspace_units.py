@@ -175,16 +175,18 @@ def test_progress_goes_to_out_only():
     assert buf.getvalue() == "hello\n"
 
 
-def test_submit_flags_become_prepare_workspace_arguments():
+def test_submit_flags_become_workspace_options():
     import argparse
 
-    from kale_argo.cli.workspace import add_workspace_args, workspace_kwargs
+    from kale_argo.cli.workspace import add_workspace_args, workspace_options
 
     parser = argparse.ArgumentParser()
     add_workspace_args(parser, submit=True)
     args = parser.parse_args(["--workspace", "clone", "--volume", "a:/a", "--volume", "b:/b:mount",
                               "--keep-snapshots", "--snapshot-timeout", "30"])
-    assert workspace_kwargs(args) == {"mode": "clone", "volumes": ["a:/a", "b:/b:mount"],
-                                      "snapshot_class": None, "keep_snapshots": True, "timeout": 30.0}
+    from kale_argo.app import WorkspaceOptions
+
+    assert workspace_options(args) == WorkspaceOptions(mode="clone", volumes=("a:/a", "b:/b:mount"),
+                                                       keep_snapshots=True, snapshot_timeout=30.0)
     with pytest.raises(SystemExit):
         parser.parse_args(["--workspace", "copy"])

@@ -1,9 +1,9 @@
 """Workspace volumes of a run: the notebook's PVCs snapshotted, cloned or mounted into every step.
 
-Public surface (the cluster layer's ``submit_pipeline`` calls these):
+Public surface (the application layer's submit calls these):
 
 - :func:`prepare_workspace` -- discover, preflight, snapshot; returns a :class:`PreparedWorkspace`.
-- :class:`PreparedWorkspace` -- ``compile_options()`` (CompileOptions keyword arguments),
+- :class:`PreparedWorkspace` -- ``result`` (the :class:`~kale_argo.spec.RunWorkspace` the compiler applies),
   ``rollback()`` and ``adopt(workflow)`` (both return lines describing what they could not do).
 - :func:`explain_pending_claims` -- why a run's PVCs are stuck Pending (their events), or None.
 - :func:`plan_workspace` -- what a submit would do, creating nothing (``kale-argo workspace``).

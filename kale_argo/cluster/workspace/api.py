@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from ...errors import KaleArgoError, WorkspaceError
-from ...spec import PipelineSpec, VolumeSpec
-from ._k8s import Kube, Obj
+from ...labels import RUN_LABEL, WORKSPACE_ANNOTATION
+from ...spec import PipelineSpec, RunWorkspace, VolumeSpec
+from ..kube import Kube, Obj
 from .pending import explain_pending_claims
 from .plan import Planner, WorkspacePlan
 from .preflight import check_access
@@ -23,9 +24,6 @@ from .snapshots import (
     wait_ready,
 )
 from .storage import marshal_needs_colocation
-
-WORKSPACE_ANNOTATION = "kale-argo.io/workspace"
-WORKFLOW_LABEL = "kale-argo.io/workflow"
 
 __all__ = ["PreparedWorkspace", "explain_pending_claims", "marshal_colocation", "plan_workspace",
            "prepare_workspace"]
@@ -50,15 +48,12 @@ class PreparedWorkspace:
     api_client: Any = None
     plan: WorkspacePlan | None = None
 
-    def compile_options(self) -> dict[str, Any]:
-        """Keyword arguments for ``kale_argo.argo.CompileOptions`` (only the fields this layer sets;
-        ``default_image``, ``script_path`` and ``working_dir`` only when known)."""
-        options: dict[str, Any] = {"volumes": list(self.volumes), "colocate": self.colocate,
-                                   "annotations": dict(self.annotations)}
-        for key in ("default_image", "script_path", "working_dir"):
-            if getattr(self, key):
-                options[key] = getattr(self, key)
-        return options
+    @property
+    def result(self) -> RunWorkspace:
+        """What the run gets: volumes (snapshots filled in), image, script location, co-location."""
+        return RunWorkspace(volumes=tuple(self.volumes), image=self.default_image,
+                            script_path=self.script_path, working_dir=self.working_dir,
+                            colocate=self.colocate, annotations=dict(self.annotations))
 
     def rollback(self) -> list[str]:
         """Delete the VolumeSnapshots this workspace created (idempotent; missing ones are fine).
@@ -81,7 +76,7 @@ class PreparedWorkspace:
             return []
         kube = Kube(self.api_client)
         meta = workflow.get("metadata") or {}
-        patch: dict[str, Any] = {"metadata": {"labels": {WORKFLOW_LABEL: str(meta.get("name", ""))}}}
+        patch: dict[str, Any] = {"metadata": {"labels": {RUN_LABEL: str(meta.get("name", ""))}}}
         if not self.keep_snapshots:
             try:
                 patch["metadata"]["ownerReferences"] = [owner_reference(workflow)]

@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ...errors import WorkspaceError
-from ..kube import service_account_dir
-from ._k8s import Kube, Obj
+from ..kube import Kube, Obj, service_account_dir
 
 NAMESPACE_FILE_ENV = "KALE_ARGO_NAMESPACE_FILE"
 CONTAINER_ENV = "KALE_ARGO_CONTAINER"
@@ -36,7 +35,6 @@ class MountedClaim:
 
     claim: str
     mount_path: str
-    read_only: bool = False
     sub_path: str | None = None
 
 
@@ -117,7 +115,6 @@ def mounted_claims(pod: Obj, container: Obj) -> list[MountedClaim]:
             continue
         path = mount["mountPath"].rstrip("/") or "/"
         result.append(MountedClaim(claim=source["claimName"], mount_path=path,
-                                   read_only=bool(mount.get("readOnly") or source.get("readOnly")),
                                    sub_path=mount.get("subPath") or mount.get("subPathExpr") or None))
     return result
 

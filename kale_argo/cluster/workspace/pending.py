@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._k8s import Kube, Obj
+from ..kube import Kube, Obj
 
 # Pending for these reasons is normal: the claim binds once a pod is scheduled.
 NORMAL_REASONS = frozenset({"WaitForFirstConsumer", "ExternalProvisioning", "Provisioning",

@@ -1,7 +1,8 @@
 """Deciding what a run's workspace will be: which claims are snapshotted, cloned or mounted, and why.
 
 Planning reads the cluster (pod, claims, volumes, storage and snapshot classes) and creates nothing;
-``kale-argo workspace`` prints a plan, :func:`~.api.prepare_workspace` carries one out.
+``kale-argo workspace`` shows a plan (:mod:`kale_argo.views.workspace`),
+:func:`~.api.prepare_workspace` carries one out.
 """
 
 from __future__ import annotations
@@ -10,14 +11,13 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from ...choices import VOLUME_MODES, WORKSPACE_MODES
 from ...errors import AuthError, WorkspaceError
 from ...spec import PipelineSpec, VolumeSpec
-from ._k8s import Kube, Obj
+from ..kube import Kube, Obj
 from .discovery import MountedClaim, NotebookPod, discover_notebook, pod_identity
 from .storage import ClaimInfo, class_name, inspect_claim, larger, snapshot_class_for
-from .volumes import VOLUME_MODES, merge_volumes, parse_volume
-
-WORKSPACE_MODES = (*VOLUME_MODES, "none")
+from .volumes import merge_volumes, parse_volume
 
 
 @dataclass(frozen=True)
@@ -78,31 +78,6 @@ class WorkspacePlan:
                          "snapshot": v.snapshot, "driver": v.info.driver if v.info else None}
                         for v in self.volumes],
         }
-
-    def lines(self) -> list[str]:
-        """A human-readable account of the plan."""
-        out = [f"namespace: {self.namespace}", f"workspace: {self.mode} ({self.reason})"]
-        if self.notebook:
-            nb = self.notebook
-            out.append(f"notebook pod: {nb.name}, container {nb.container}")
-            out.append(f"image: {self.image or nb.image}"
-                       + ("" if nb.pinned_image else " (not pinned: the pod status has no digest)"))
-        for v in self.volumes:
-            target = {"snapshot": f"new VolumeSnapshot (class {v.snapshot_class}) -> cloned claim",
-                      "clone": "claim cloned from the PVC (dataSource)",
-                      "mount": "the PVC itself, shared (not reproducible)"}[v.mode]
-            if v.snapshot:
-                target = f"existing VolumeSnapshot {v.snapshot} -> cloned claim"
-            detail = ", ".join(x for x in [v.size, v.storage_class and f"class {v.storage_class}",
-                                           "/".join(v.access_modes)] if x)
-            out.append(f"  {v.claim} at {v.mount_path}: {v.mode}: {target} [{detail}] (from {v.origin})")
-        out += [f"  skipped {line}" for line in self.skipped]
-        if self.colocate:
-            out.append("co-located: claims are ReadWriteOnce, so all of the run's pods share one node")
-        if self.script_path:
-            out.append(f"script: {self.script_path} (working dir {self.working_dir})")
-        out += [f"note: {line}" for line in self.notes]
-        return out
 
 
 def decide_default(spec: PipelineSpec | None, notebook: NotebookPod | None,

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from ...errors import NotFoundError, WorkspaceError
-from ..kubernetes import GROUP as ARGO_GROUP
-from ._k8s import SNAPSHOT_GROUP, Kube
+from ..kube import SNAPSHOT_GROUP, WORKFLOW_GROUP, Kube
 from .plan import WorkspacePlan
 
 WORKFLOW_VERBS = ("create",)
@@ -13,7 +12,7 @@ SNAPSHOT_VERBS = ("create", "get", "list", "watch", "delete")
 
 def required_access(plan: WorkspacePlan, keep_snapshots: bool = False) -> list[tuple[str, str, str]]:
     """(verb, group, resource) the submission needs in ``plan.namespace``."""
-    needed = [(verb, ARGO_GROUP, "workflows") for verb in WORKFLOW_VERBS]
+    needed = [(verb, WORKFLOW_GROUP, "workflows") for verb in WORKFLOW_VERBS]
     if plan.to_snapshot():
         verbs = SNAPSHOT_VERBS if keep_snapshots else (*SNAPSHOT_VERBS, "patch")
         needed += [(verb, SNAPSHOT_GROUP, "volumesnapshots") for verb in verbs]

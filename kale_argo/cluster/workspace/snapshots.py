@@ -7,19 +7,17 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TextIO
 
-import urllib3
-
-from ...argo.names import label_value
 from ...errors import WorkspaceError
-from ...names import dns1123_label
-from ..kubernetes import GROUP as ARGO_GROUP
-from ..kubernetes import VERSION as ARGO_VERSION
-from ..labels import PIPELINE_LABEL
-from ._k8s import SNAPSHOT_GROUP, SNAPSHOT_VERSION, Kube, Obj
-
-MANAGED_BY = "app.kubernetes.io/managed-by"
-WORKSPACE_LABEL = "kale-argo.io/workspace"
-SOURCE_ANNOTATION = "kale-argo.io/source-claim"
+from ...labels import (
+    MANAGED_BY,
+    MANAGED_BY_LABEL,
+    PIPELINE_LABEL,
+    SNAPSHOT_TOKEN_LABEL,
+    SOURCE_CLAIM_ANNOTATION,
+)
+from ...names import dns1123_label, label_value
+from ..failures import Transient
+from ..kube import SNAPSHOT_GROUP, SNAPSHOT_VERSION, WORKFLOW_GROUP, WORKFLOW_VERSION, Kube, Obj
 
 
 def progress(out: TextIO | None, line: str) -> None:
@@ -48,9 +46,9 @@ def snapshot_body(name: str, namespace: str, claim: str, snapshot_class: str | N
     return {
         "apiVersion": f"{SNAPSHOT_GROUP}/{SNAPSHOT_VERSION}", "kind": "VolumeSnapshot",
         "metadata": {"name": name, "namespace": namespace,
-                     "labels": {MANAGED_BY: "kale-argo", WORKSPACE_LABEL: token,
+                     "labels": {MANAGED_BY_LABEL: MANAGED_BY, SNAPSHOT_TOKEN_LABEL: token,
                                 PIPELINE_LABEL: label_value(pipeline)},
-                     "annotations": {SOURCE_ANNOTATION: claim}},
+                     "annotations": {SOURCE_CLAIM_ANNOTATION: claim}},
         "spec": spec,
     }
 
@@ -82,11 +80,11 @@ def wait_ready(kube: Kube, namespace: str, pending: dict[str, str], token: str, 
                                       "(kubectl describe volumesnapshot), or raise the timeout")
         seconds = max(1, int(min(remaining, progress_every) + 0.999))
         try:
-            for event in kube.watch_snapshots(namespace, f"{WORKSPACE_LABEL}={token}", seconds):
+            for event in kube.watch_snapshots(namespace, f"{SNAPSHOT_TOKEN_LABEL}={token}", seconds):
                 _handle(event, waiting, sizes, say, clock() - start)
                 if not waiting or clock() >= deadline:
                     break
-        except urllib3.exceptions.HTTPError:
+        except Transient:
             pass  # the read timed out or the stream dropped: re-watch
         if waiting and clock() < deadline:
             say(f"  still waiting for {', '.join(waiting)} ({clock() - start:.0f}s)")
@@ -127,5 +125,5 @@ def owner_reference(workflow: Obj) -> Obj:
     meta = workflow.get("metadata") or {}
     if not meta.get("name") or not meta.get("uid"):
         raise WorkspaceError("the created Workflow has no name or uid to own the snapshots")
-    return {"apiVersion": f"{ARGO_GROUP}/{ARGO_VERSION}", "kind": "Workflow", "name": meta["name"],
+    return {"apiVersion": f"{WORKFLOW_GROUP}/{WORKFLOW_VERSION}", "kind": "Workflow", "name": meta["name"],
             "uid": meta["uid"], "blockOwnerDeletion": False, "controller": False}

@@ -5,12 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ...errors import AuthError, KaleArgoError, WorkspaceError
+from ...labels import DEFAULT_SNAPSHOT_CLASS_ANNOTATION, DEFAULT_STORAGE_CLASS_ANNOTATION
 from ...spec import PipelineSpec
 from ...units import parse_quantity
-from ._k8s import Kube, Obj
+from ..kube import Kube, Obj
 
-DEFAULT_CLASS_ANNOTATION = "snapshot.storage.kubernetes.io/is-default-class"
-STORAGE_DEFAULT_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
 # CSI drivers known to serve ReadWriteMany (file storage); others count as RWX only when the
 # source claim itself is RWX.
 RWX_DRIVERS = ("nfs", "cephfs", "efs.csi.aws.com", "file.csi.azure.com", "filestore.csi.storage.gke.io",
@@ -102,7 +101,7 @@ def snapshot_class_for(classes: list[Obj], driver: str | None, wanted: str | Non
         return next((c for c in classes if (c.get("metadata") or {}).get("name") == wanted), None)
     matching = [c for c in classes if driver and c.get("driver") == driver]
     matching.sort(key=lambda c: ((c.get("metadata") or {}).get("annotations", {})
-                                 .get(DEFAULT_CLASS_ANNOTATION) != "true",
+                                 .get(DEFAULT_SNAPSHOT_CLASS_ANNOTATION) != "true",
                                  (c.get("metadata") or {}).get("name", "")))
     return matching[0] if matching else None
 
@@ -122,7 +121,7 @@ def marshal_needs_colocation(kube: Kube, spec: PipelineSpec) -> str | None:
             sc = kube.storage_class(marshal.storage_class)
         else:
             sc = next((c for c in kube.storage_classes() if (c.get("metadata") or {}).get(
-                "annotations", {}).get(STORAGE_DEFAULT_ANNOTATION) == "true"), None)
+                "annotations", {}).get(DEFAULT_STORAGE_CLASS_ANNOTATION) == "true"), None)
     except KaleArgoError:
         return None
     if sc is None:

@@ -1,17 +1,16 @@
-"""Reading a Workflow's status: its steps (phase, duration, pod), the failed step, tables and YAML.
+"""Reading a Workflow's status: its phase, its steps (phase, duration, pod), the failed step, a summary.
 
-Pure functions over the Workflow as a dict, shared by both backends and the CLI.
+Pure functions over the Workflow as a dict, shared by both backends; rendering is :mod:`kale_argo.views`'.
 """
 
 from __future__ import annotations
 
 import datetime
-import json
-from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from typing import Any, TextIO
+from typing import Any
 
-from .labels import ARGO_POD_NAME_FORMAT_ANNOTATION, DONE_PHASES, EXPERIMENT_LABEL, PIPELINE_LABEL
+from ..choices import DONE_PHASES
+from ..labels import ARGO_POD_NAME_FORMAT_ANNOTATION, EXPERIMENT_LABEL, PIPELINE_LABEL
 
 MAX_POD_PREFIX = 253 - 10 - 1  # Argo: maxK8sResourceNameLength - k8sNamingHashLength - 1
 
@@ -114,16 +113,6 @@ def find_step(workflow: dict[str, Any], name: str) -> StepStatus | None:
     return next((s for s in steps(workflow) if s.name in wanted), None)
 
 
-def format_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, secs = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
-
-
 def summary(workflow: dict[str, Any]) -> dict[str, Any]:
     """The run as a small JSON-serialisable dict (``status -o json``)."""
     meta, status = metadata(workflow), workflow.get("status") or {}
@@ -137,72 +126,3 @@ def summary(workflow: dict[str, Any]) -> dict[str, Any]:
         "message": status.get("message") or "",
         "steps": [asdict(s) for s in steps(workflow)],
     }
-
-
-def table(rows: Iterable[Iterable[Any]], header: Iterable[str]) -> str:
-    """A plain left-aligned text table."""
-    data = [[str(c) for c in header], *[["" if c is None else str(c) for c in row] for row in rows]]
-    widths = [max(len(r[i]) for r in data) for i in range(len(data[0]))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in data)
-
-
-def render_data(data: Any, fmt: str, out: TextIO) -> None:
-    """``data`` (summaries) as ``-o json`` or ``-o yaml``."""
-    if fmt == "json":
-        out.write(json.dumps(data, indent=2) + "\n")
-    else:
-        import yaml
-
-        out.write(yaml.safe_dump(data, sort_keys=False))
-
-
-def render_status(workflow: dict[str, Any], fmt: str, out: TextIO) -> None:
-    """``status -o table|yaml|json``."""
-    data = summary(workflow)
-    if fmt in ("json", "yaml"):
-        render_data(data, fmt, out)
-        return
-    out.write(f"Run:      {data['name']}  ({data['namespace']})\n")
-    out.write(f"Phase:    {data['phase']}")
-    out.write(f"  {format_duration(data['duration'])}\n" if data["duration"] is not None else "\n")
-    if data["pipeline"]:
-        out.write(f"Pipeline: {data['pipeline']}\n")
-    if data["message"]:
-        out.write(f"Message:  {data['message']}\n")
-    rows = [(s["name"], s["phase"], format_duration(s["duration"]), s["message"]) for s in data["steps"]]
-    if rows:
-        out.write(table(rows, ("STEP", "PHASE", "DURATION", "MESSAGE")) + "\n")
-
-
-def render_list(workflows: list[dict[str, Any]], out: TextIO) -> None:
-    """``list``: one row per run, newest first."""
-    ordered = sorted(workflows, key=lambda w: metadata(w).get("creationTimestamp") or "", reverse=True)
-    rows = []
-    for wf in ordered:
-        data = summary(wf)
-        rows.append((data["name"], data["phase"], data["pipeline"] or "", data["experiment"] or "",
-                     metadata(wf).get("creationTimestamp") or "", format_duration(data["duration"])))
-    out.write(table(rows, ("NAME", "PHASE", "PIPELINE", "EXPERIMENT", "CREATED", "DURATION")) + "\n")
-
-
-class LiveView:
-    """Prints one line per step phase change, and the run's phase changes: ``--watch``'s view."""
-
-    def __init__(self, out: TextIO) -> None:
-        self.out = out
-        self.seen: dict[str, str] = {}
-        self.run_phase: str | None = None
-
-    def update(self, workflow: dict[str, Any]) -> None:
-        run_phase = phase(workflow)
-        if run_phase != self.run_phase:
-            self.run_phase = run_phase
-            self.out.write(f"{metadata(workflow).get('name')}: {run_phase}\n")
-        for step in steps(workflow):
-            if self.seen.get(step.node_id) == step.phase:
-                continue
-            self.seen[step.node_id] = step.phase
-            took = f"  {format_duration(step.duration)}" if step.phase in DONE_PHASES | {"Skipped"} else ""
-            message = f"  {step.message}" if step.message and step.phase in ("Failed", "Error") else ""
-            self.out.write(f"  {step.name:<24} {step.phase}{took}{message}\n")
-        self.out.flush()

@@ -1,17 +1,23 @@
-"""Failure handling shared by both backends: retries with backoff, and one-line cluster errors.
+"""How cluster calls fail, and what is done about it: shared by both backends and the workspace.
 
-Every call names what it does (:class:`Call`: verb, resource, namespace, name), so a 403 can say
-which permission is missing where. Only calls that are safe to repeat are retried.
+A client library's exceptions are mapped once, at the boundary, by a context manager (``errors``:
+:func:`kale_argo.cluster.kube.kube_errors`, :func:`kale_argo.cluster.argo_server.server_errors`) into
+two neutral ones, :class:`HTTPFailure` and :class:`Transient`; :func:`with_retries` repeats safe
+calls and turns the last failure into the one-line error of :mod:`kale_argo.errors`. Every call names
+what it does (:class:`Call`: verb, resource, namespace, name), so a 403 can say which permission is
+missing where. Request timeouts and the watch window are defined here for every client.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import re
 import ssl
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -120,17 +126,22 @@ def is_tls_error(exc: BaseException) -> bool:
     return False
 
 
-def with_retries(fn: Callable[[], T], call: Call, *, server: str, safe: bool = True, attempts: int = 5,
-                 base_delay: float = 0.2, max_delay: float = 3.0,
+Errors = Callable[[], AbstractContextManager[None]]
+
+
+def with_retries(fn: Callable[[], T], call: Call, *, server: str, errors: Errors = contextlib.nullcontext,
+                 safe: bool = True, attempts: int = 5, base_delay: float = 0.2, max_delay: float = 3.0,
                  sleep: Callable[[float], None] = time.sleep) -> T:
-    """Run ``fn``; retry Transient failures and 5xx/429 with jittered exponential backoff when ``safe``.
+    """Run ``fn`` under ``errors()`` (the client's mapping); retry Transient failures and 5xx/429
+    with jittered exponential backoff when ``safe``.
 
     Raises the one-line ClusterError/ConnectionFailed for the last failure. An unsafe call (a
     create) is never repeated here: the caller decides, after looking the object up.
     """
     for attempt in range(1, attempts + 1):
         try:
-            return fn()
+            with errors():
+                return fn()
         except HTTPFailure as exc:
             if not (safe and exc.status in RETRY_STATUSES and attempt < attempts):
                 raise cluster_error(exc, call, server=server) from None
@@ -144,12 +155,13 @@ def with_retries(fn: Callable[[], T], call: Call, *, server: str, safe: bool = T
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def translated(iterable: Iterable[T], translate: Callable[[Callable[[], T]], T]) -> Iterator[T]:
-    """Iterate ``iterable`` with each step run through a backend's ``translate`` (failures mapped)."""
+def mapped(iterable: Iterable[T], errors: Errors) -> Iterator[T]:
+    """Iterate ``iterable`` (a stream) with each step under ``errors()`` (failures mapped)."""
     iterator = iter(iterable)
     while True:
-        try:
-            item = translate(lambda: next(iterator))
-        except StopIteration:
-            return
+        with errors():
+            try:
+                item = next(iterator)
+            except StopIteration:
+                return
         yield item

@@ -1,0 +1,47 @@
+"""The application layer: what kale-argo does, once, for every front end.
+
+The ``kale-argo`` command, ``python SCRIPT`` (Kale's way), ``python -m kale_argo`` and the Python
+API (``Pipeline.run``/``.compile``/``.submit`` in a notebook) all call these; none of them holds
+orchestration of its own. Options are typed frozen dataclasses (:mod:`.options`).
+
+- :func:`run` a pipeline locally, :func:`compile` it to a Workflow, :func:`submit` it to Argo;
+- manage runs: :func:`connect`, :func:`status`, :func:`wait`, :func:`logs`, :func:`list_runs`,
+  :func:`stop`, :func:`terminate`, :func:`retry`, :func:`delete`.
+"""
+
+from __future__ import annotations
+
+from .compiling import CompileOptions, compile, compiled_path, write_atomic
+from .manage import connect, delete, list_runs, logs, retry, status, stop, terminate, wait
+from .options import Connection, RunOptions, SubmitOptions, WorkspaceOptions
+from .pipelines import load_spec, resolve
+from .run import run
+from .script import pipeline_called
+from .submit import Submission, plan_workspace, submit
+
+__all__ = [
+    "CompileOptions",
+    "Connection",
+    "RunOptions",
+    "Submission",
+    "SubmitOptions",
+    "WorkspaceOptions",
+    "compile",
+    "compiled_path",
+    "connect",
+    "delete",
+    "list_runs",
+    "load_spec",
+    "logs",
+    "pipeline_called",
+    "plan_workspace",
+    "resolve",
+    "retry",
+    "run",
+    "status",
+    "stop",
+    "submit",
+    "terminate",
+    "wait",
+    "write_atomic",
+]

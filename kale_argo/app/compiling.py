@@ -1,0 +1,48 @@
+"""Compile a pipeline to an Argo Workflow, and write it where asked."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from ..argo.options import CompileOptions
+from ..errors import ConfigError
+from ..runtime.marshal.files import atomic_writer
+from ..spec import PipelineSpec
+
+
+def compile(spec: PipelineSpec, params: Mapping[str, Any] | None = None,
+            options: CompileOptions | None = None) -> str:
+    """``spec`` with ``params`` as Workflow YAML (deterministic: the same input gives the same bytes)."""
+    from ..argo.output import compile_yaml
+
+    return compile_yaml(spec, dict(params or {}), options)
+
+
+def compile_dict(spec: PipelineSpec, params: Mapping[str, Any] | None = None,
+                 options: CompileOptions | None = None) -> dict[str, Any]:
+    """``spec`` with ``params`` as the Workflow manifest (a dict, as it would be submitted)."""
+    from ..argo.output import compile_dict as to_dict
+
+    return to_dict(spec, dict(params or {}), options)
+
+
+def compiled_path(script: str) -> str:
+    """Where ``--dry-run`` writes the Workflow: ``<script stem>.yaml`` next to the script."""
+    return os.path.splitext(os.path.abspath(script))[0] + ".yaml"
+
+
+def write_atomic(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file, fsync and rename; a ConfigError
+    naming the path when it cannot be written (a missing folder, no permission)."""
+    try:
+        with atomic_writer(path) as out:
+            out.write(text.encode("utf-8"))
+    except OSError as exc:
+        folder = os.path.dirname(path) or "."
+        hint = (f"create the folder {folder!r} first" if not os.path.isdir(folder)
+                else "choose a writable path (-o FILE, or -o - for stdout)")
+        raise ConfigError(f"cannot write the Workflow to {path!r}: {exc.strerror or exc}",
+                          hint=hint) from None
+

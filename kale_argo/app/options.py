@@ -1,0 +1,54 @@
+"""The options of the application layer's verbs, as typed frozen values (no keyword sprawl)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """A local run: at most ``jobs`` steps at once (default: the CPUs), values in ``marshal_dir``
+    (default: a fresh ``./.kale-runs/<pipeline>-<timestamp>/``), retries as the steps say."""
+
+    jobs: int | None = None
+    marshal_dir: str | None = None
+    retries: bool = True
+
+
+@dataclass(frozen=True)
+class Connection:
+    """Where runs live: the backend and how to reach it (flags first, then the argo CLI's
+    environment: ARGO_SERVER, ARGO_TOKEN, ARGO_NAMESPACE, ... or the kubeconfig)."""
+
+    backend: str = "auto"
+    namespace: str | None = None
+    argo_server: str | None = None
+    token: str | None = field(default=None, repr=False)
+    insecure_skip_verify: bool | None = None
+    base_href: str | None = None
+    context: str | None = None
+    kubeconfig: str | None = None
+
+
+@dataclass(frozen=True)
+class WorkspaceOptions:
+    """How the notebook's volumes reach the run (``--workspace``, ``--volume CLAIM:/path[:mode]``)."""
+
+    mode: str | None = None
+    volumes: tuple[str, ...] = ()
+    snapshot_class: str | None = None
+    keep_snapshots: bool = False
+    snapshot_timeout: float = 300.0
+
+
+@dataclass(frozen=True)
+class SubmitOptions:
+    """A submission: compile settings, the workspace, and whether to follow the run."""
+
+    image: str | None = None
+    service_account: str | None = None
+    volume_claim_gc: str | None = None
+    colocate: bool = False
+    workspace: WorkspaceOptions = field(default_factory=WorkspaceOptions)
+    watch: bool = False
+    timeout: float | None = None

@@ -1,0 +1,45 @@
+"""The one place errors become what a user sees: one line on stderr and an exit code.
+
+A :class:`~kale_argo.errors.UserError` exits 2, a failed run 1, Ctrl-C 130; a traceback only
+with ``--debug`` (which keeps the exit codes). Used by the CLI and by ``python SCRIPT``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from collections.abc import Callable
+
+from ..errors import KaleArgoError
+
+
+def report_errors(action: Callable[[], int], debug: bool) -> int:
+    """``action()``'s exit code; a KaleArgoError is one line on stderr and its exit code (with
+    ``debug``, its traceback first), Ctrl-C is 130, a closed stdout (``| head``) 1 without a traceback."""
+    try:
+        return action()
+    except KaleArgoError as exc:
+        if debug:
+            traceback.print_exc(file=sys.stderr)
+        print(f"kale-argo: error: {exc.one_line()}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        if debug:
+            traceback.print_exc(file=sys.stderr)
+        print("kale-argo: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return closed_stdout()
+
+
+def closed_stdout() -> int:
+    """The reader of our output went away (``kale-argo run x.py | head``): stop quietly, exit 1.
+
+    Whatever was running has been stopped by then; stdout is pointed at /dev/null so that the
+    interpreter's final flush does not fail with a second traceback.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 1

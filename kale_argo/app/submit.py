@@ -1,0 +1,145 @@
+"""Submit a pipeline: choose the backend, prepare the workspace, compile, create the run once.
+
+Order: bad options fail first, before anything is read or created on the cluster; then the
+backend; the workspace (snapshots, for modes other than none); compiling with the workspace's
+result; creating the Workflow under a client-chosen name with a unique submission label (a lost
+answer is looked up, never duplicated); tying the snapshots to the run. Anything failing after
+snapshots were made rolls them back.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any, TextIO
+
+from ..argo.options import CompileOptions
+from ..choices import WORKSPACE_MODES
+from ..cluster.backend import Backend, name_run
+from ..cluster.kube import api_client, in_cluster
+from ..cluster.status import metadata
+from ..errors import ConfigError, RunFailed
+from ..spec import PipelineSpec
+from .compiling import compile_dict
+from .manage import connect, wait
+from .options import Connection, SubmitOptions
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A created run: its name and namespace, the Workflow as stored, and its UI link if known."""
+
+    name: str
+    namespace: str
+    workflow: dict[str, Any]
+    link: str | None = None
+
+
+def submit(spec: PipelineSpec, params: Mapping[str, Any] | None = None, options: SubmitOptions | None = None,
+           connection: Connection | Backend | None = None, *, out: TextIO | None = None) -> Submission:
+    """Compile ``spec`` with ``params`` and create it as a run; progress lines go to ``out``.
+
+    With ``options.watch`` the run is followed to its end (at most ``options.timeout`` seconds) and
+    RunFailed (exit 1) is raised unless it Succeeded.
+    """
+    options = options or SubmitOptions()
+    out = out or sys.stdout
+    ws = options.workspace
+    if ws.mode is not None and ws.mode not in WORKSPACE_MODES:
+        raise ConfigError(f"unknown workspace mode {ws.mode!r}", where="--workspace",
+                          hint=f"one of {', '.join(WORKSPACE_MODES)}")
+    namespace = connection.namespace if isinstance(connection, Connection) else None
+    base = _compile_options(options, namespace)
+    base.validate()
+    backend = connection if connection is not None and not isinstance(connection, Connection) else \
+        connect(connection)
+    base = _compile_options(options, backend.namespace)
+    prepared = None
+    if _needs_workspace(spec, ws.mode, ws.volumes):
+        from ..cluster.workspace import prepare_workspace
+
+        prepared = prepare_workspace(_kube_client(backend, connection), backend.namespace, spec, mode=ws.mode,
+                                     volumes=list(ws.volumes), out=out, keep_snapshots=ws.keep_snapshots,
+                                     snapshot_class=ws.snapshot_class, timeout=ws.snapshot_timeout)
+    elif (why := _marshal_colocation(backend, spec)) is not None and not base.colocate:
+        out.write(f"note: {why}\n")
+        base = replace(base, colocate=True)
+    try:
+        compile_options = base.with_workspace(prepared.result) if prepared is not None else base
+        workflow = compile_dict(spec, params, compile_options)
+        workflow["metadata"]["namespace"] = backend.namespace
+        name = name_run(workflow)
+        created = backend.create(workflow)
+    except BaseException:
+        if prepared is not None:
+            for line in prepared.rollback() or []:
+                out.write(f"warning: {line}\n")
+        raise
+    name = metadata(created).get("name") or name
+    if prepared is not None:
+        for line in prepared.adopt(created):
+            out.write(f"warning: could not tie the workspace snapshot {line} to run {name}\n")
+    submission = Submission(name, backend.namespace, created, backend.ui_link(name))
+    out.write(f"Submitted run {name} in namespace {backend.namespace}\n")
+    if submission.link:
+        out.write(f"Argo UI: {submission.link}\n")
+    out.flush()
+    if options.watch:
+        follow(backend, name, out, timeout=options.timeout)
+    return submission
+
+
+def follow(backend: Backend, name: str, out: TextIO, *, timeout: float | None = None) -> dict[str, Any]:
+    """Show the run's steps live until it ends; RunFailed (exit 1) with the report unless it Succeeded."""
+    from ..views.runs import LiveView, render_failure
+
+    workflow, failed = wait(backend, name, timeout=timeout, on_update=LiveView(out).update)
+    if failed is not None:
+        render_failure(failed, out)
+        raise RunFailed(failed.reason)
+    out.write(f"run {name} Succeeded\n")
+    return workflow
+
+
+def _compile_options(options: SubmitOptions, namespace: str | None) -> CompileOptions:
+    return CompileOptions(namespace=namespace, image=options.image, service_account=options.service_account,
+                          colocate=options.colocate,
+                          volume_claim_gc=options.volume_claim_gc or CompileOptions.volume_claim_gc)
+
+
+def _needs_workspace(spec: PipelineSpec, mode: str | None, volumes: tuple[str, ...]) -> bool:
+    if mode == "none":
+        return False
+    return mode is not None or bool(volumes) or bool(spec.volumes) or in_cluster()
+
+
+def _kube_client(backend: Backend, connection: Connection | Backend | None) -> Any:
+    client = getattr(backend, "api_client", None)
+    if client is not None:
+        return client
+    c = connection if isinstance(connection, Connection) else Connection()
+    return api_client(context=c.context, kubeconfig=c.kubeconfig)
+
+
+def _marshal_colocation(backend: Backend, spec: PipelineSpec) -> str | None:
+    """Without a workspace, the marshal volume's storage is still checked for ReadWriteMany when
+    the Kubernetes API is at hand (the kubernetes backend)."""
+    client = getattr(backend, "api_client", None)
+    if client is None:
+        return None
+    from ..cluster.workspace import marshal_colocation
+
+    return marshal_colocation(client, spec)
+
+
+def plan_workspace(spec: PipelineSpec | None, workspace: Any, connection: Connection | None = None) -> Any:
+    """What a submit from here would snapshot, clone or mount, and why (creating nothing)."""
+    from ..cluster.workspace import plan_workspace as plan
+    from ..cluster.workspace.discovery import pod_identity
+
+    c = connection or Connection()
+    api = api_client(context=c.context, kubeconfig=c.kubeconfig)
+    namespace = c.namespace or (None if pod_identity() else api.kale_namespace)
+    return plan(api, namespace, spec, mode=workspace.mode, volumes=workspace.volumes,
+                snapshot_class=workspace.snapshot_class)
