@@ -23,6 +23,12 @@ def _env() -> dict[str, str]:
     return env
 
 
+@pytest.fixture(scope="session")
+def subprocess_env() -> dict[str, str]:
+    """The environment the subprocess fixtures use: this checkout first on PYTHONPATH."""
+    return _env()
+
+
 @pytest.fixture
 def make_script(tmp_path: Path) -> Callable[..., Path]:
     """``make_script(text, name="pipe.py")`` writes dedented ``text`` under tmp_path."""
