@@ -51,6 +51,26 @@ def run_cli(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
 
 
 @pytest.fixture
+def call_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+             ) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """``call_cli(*args, cwd=tmp_path)``: ``kale-argo ARGS`` in-process through
+    ``kale_argo.cli.main.main(argv)``, captured as a CompletedProcess (argparse's exits included)."""
+    from kale_argo.cli.main import main
+
+    def run(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+        argv = list(map(str, args))
+        monkeypatch.chdir(cwd or tmp_path)
+        capsys.readouterr()  # what came before is not this command's output
+        try:
+            code = main(argv)
+        except SystemExit as exc:  # argparse: --help, --version, usage errors
+            code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+        captured = capsys.readouterr()
+        return subprocess.CompletedProcess(["kale-argo", *argv], code, captured.out, captured.err)
+    return run
+
+
+@pytest.fixture
 def run_python(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
     """``run_python(*args, cwd=tmp_path)``: ``python ARGS`` (e.g. a script) in a subprocess."""
     def run(*args: str | Path, cwd: Path | None = None, timeout: float = 120,
