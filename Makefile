@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint bench bench-quick e2e clean
+.PHONY: install run test lint golden bench bench-quick e2e clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,9 @@ test: install  ## install, then run the test suite (the e2e suite is collected a
 lint: install
 	$(PY) -m ruff check kale_argo tests bench e2e examples
 	$(PY) -m mypy
+
+golden: install  ## regenerate tests/golden/*.yaml (every example compiled); review and commit the diff
+	$(PY) tests/golden/update.py
 
 bench: install  ## the benchmarks; writes bench/RESULTS.md
 	$(PY) bench/run_all.py

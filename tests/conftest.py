@@ -23,6 +23,12 @@ def _env() -> dict[str, str]:
     return env
 
 
+@pytest.fixture(scope="session")
+def subprocess_env() -> dict[str, str]:
+    """The environment the subprocess fixtures use: this checkout first on PYTHONPATH."""
+    return _env()
+
+
 @pytest.fixture
 def make_script(tmp_path: Path) -> Callable[..., Path]:
     """``make_script(text, name="pipe.py")`` writes dedented ``text`` under tmp_path."""
@@ -41,6 +47,26 @@ def run_cli(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
         return subprocess.run([sys.executable, "-m", "kale_argo.cli.main", *map(str, args)],
                               cwd=cwd or tmp_path, env=_env(), capture_output=True, text=True,
                               timeout=timeout)
+    return run
+
+
+@pytest.fixture
+def call_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+             ) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """``call_cli(*args, cwd=tmp_path)``: ``kale-argo ARGS`` in-process through
+    ``kale_argo.cli.main.main(argv)``, captured as a CompletedProcess (argparse's exits included)."""
+    from kale_argo.cli.main import main
+
+    def run(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+        argv = list(map(str, args))
+        monkeypatch.chdir(cwd or tmp_path)
+        capsys.readouterr()  # what came before is not this command's output
+        try:
+            code = main(argv)
+        except SystemExit as exc:  # argparse: --help, --version, usage errors
+            code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+        captured = capsys.readouterr()
+        return subprocess.CompletedProcess(["kale-argo", *argv], code, captured.out, captured.err)
     return run
 
 

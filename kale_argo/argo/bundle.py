@@ -4,9 +4,9 @@ The bundle is a deterministic zip (fixed timestamps, sorted entries, deflated) o
 (as ``script/<name>.py``, so it imports under the same module name as locally), the modules next to
 it that it imports (``script/<relative path>``, recorded when it was traced) and, unless the image
 is known to have kale-argo, the standard-library-only part of kale_argo that a step imports (the
-package without its ``argo``, ``cli``, ``cluster`` and ``local`` subpackages), under ``lib/``. It
-travels base64-encoded in one workflow parameter; each step's init container unpacks it into an
-emptyDir, so the step's own command stays exactly the step-runtime argv.
+package without its ``app``, ``argo``, ``cli``, ``cluster``, ``local`` and ``views``
+subpackages), under ``lib/``. It travels base64-encoded in one workflow parameter; each step's init
+container unpacks it into an emptyDir, so the step's own command stays exactly the step-runtime argv.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ ENV_VAR = "KALE_BUNDLE"
 MAX_BUNDLE_CHARS = 100_000
 UNPACK = ("import base64,io,os,zipfile;"
           f"zipfile.ZipFile(io.BytesIO(base64.b64decode(os.environ['{ENV_VAR}']))).extractall('{CODE_DIR}')")
-EXCLUDED_PACKAGES = ("argo", "cli", "cluster", "local")
+EXCLUDED_PACKAGES = ("app", "argo", "cli", "cluster", "local", "views")
 _EPOCH = (1980, 1, 1, 0, 0, 0)
 
 

@@ -1,10 +1,12 @@
 """The run commands end to end in-process (``kale_argo.cli.main.main``) against the fakes over HTTP,
-plus TLS, base paths, the argo CLI's environment, and tokens never shown."""
+plus TLS, base paths, the argo CLI's environment, and tokens never shown; the ``kale-argo`` entry
+point and ``python SCRIPT --kfp`` as real processes."""
 
 from __future__ import annotations
 
 import json
 import logging
+import shutil
 import subprocess
 import sys
 import threading
@@ -13,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from kale_argo import __version__
 from kale_argo.cli.main import main
 from tests.fakes.argo_server import FakeArgoServer
 from tests.fakes.drivers import Driver, driver_fixture  # noqa: F401
@@ -166,20 +169,45 @@ def test_argo_cli_environment_and_base_path(tmp_path, capsys, monkeypatch) -> No
         fake.close()
 
 
-def test_bad_input_is_one_line_exit_2(tmp_path) -> None:
+def test_bad_input_is_one_line_exit_2(tmp_path, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.kube/config
+    for name in ("KUBERNETES_SERVICE_HOST", "NB_PREFIX", "KALE_ARGO_NAMESPACE_FILE"):
+        monkeypatch.delenv(name, raising=False)
     script = demo_script(tmp_path)
     cases = [
         ["submit", script, "--backend", "argo-server", "--workspace", "none"],  # no server configured
         ["status", "x", "--argo-server", "http://127.0.0.1:9", "-n", "argo"],  # nothing listens
         ["list", "--backend", "kubernetes", "--kubeconfig", str(tmp_path / "missing")],
     ]
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
     for argv in cases:
-        proc = subprocess.run([sys.executable, "-m", "kale_argo.cli.main", *argv], capture_output=True,
-                              text=True, env=env, timeout=60)
-        assert proc.returncode == 2, (argv, proc.stderr)
-        assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
-        assert proc.stderr.startswith("kale-argo: error: ") and "(hint: " in proc.stderr
+        assert main(argv) == 2, argv
+        captured = capsys.readouterr()
+        assert len(captured.err.strip().splitlines()) == 1, captured.err
+        assert captured.err.startswith("kale-argo: error: ") and "(hint: " in captured.err
+        assert captured.out == ""
+
+
+def test_the_kale_argo_command_exit_codes(tmp_path, subprocess_env) -> None:
+    """The installed ``kale-argo`` entry point in a clean environment: 0, 2 for bad input (one line),
+    2 for a usage error (argparse). A failed run's 1: tests/integration/test_local_executor.py."""
+    command = shutil.which("kale-argo", path=str(Path(sys.executable).parent))
+    base = [command] if command else [sys.executable, "-m", "kale_argo.cli.main"]
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": subprocess_env["PYTHONPATH"]}
+    cases = {
+        "version": ["--version"],
+        "bad input": ["list", "--backend", "kubernetes", "--kubeconfig", str(tmp_path / "missing")],
+        "usage": ["no-such-command"],
+    }
+    procs = {case: subprocess.Popen([*base, *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    text=True, env=env, cwd=tmp_path) for case, argv in cases.items()}
+    done = {case: (proc, *proc.communicate(timeout=60)) for case, proc in procs.items()}
+    proc, out, err = done["version"]
+    assert (proc.returncode, out, err) == (0, f"kale-argo {__version__}\n", "")
+    proc, out, err = done["bad input"]
+    assert proc.returncode == 2 and out == "" and len(err.strip().splitlines()) == 1, err
+    assert err.startswith("kale-argo: error: ") and "(hint: " in err and "Traceback" not in err
+    proc, out, err = done["usage"]
+    assert proc.returncode == 2 and out == "" and "invalid choice: 'no-such-command'" in err
 
 
 def test_python_script_kfp_submits_with_the_argo_cli_env(tmp_path) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import urllib.error
 
 import pytest
@@ -78,14 +77,25 @@ def test_watch_resumes_from_resource_version_and_drops(kube: FakeKube) -> None:
 def test_live_watch_sees_later_changes(kube: FakeKube) -> None:
     co = client.CustomObjectsApi(api_client(kubeconfig=kube.kubeconfig))
     kube.create(WF, workflow("a"), "default")
-    timer = threading.Timer(0.3, kube.patch, (WF, "default", "a", {"status": {"phase": "Failed"}}))
-    timer.start()
+    kube.create(WF, workflow("b"), "default")
+    seen: list[tuple[str, str, str | None, int]] = []
     w = watch.Watch()
     for event in w.stream(co.list_namespaced_custom_object, "argoproj.io", "v1alpha1", "default",
                           "workflows", field_selector="metadata.name=a", timeout_seconds=5):
-        if event["object"].get("status", {}).get("phase") == "Failed":
+        obj = event["object"]
+        phase = obj.get("status", {}).get("phase")
+        seen.append((event["type"], obj["metadata"]["name"], phase, int(obj["metadata"]["resourceVersion"])))
+        if len(seen) == 1:  # the stream is open and has sent the current state: change things now
+            kube.patch(WF, "default", "b", {"status": {"phase": "Succeeded"}})
+            kube.patch(WF, "default", "a", {"status": {"phase": "Running"}})
+            kube.patch(WF, "default", "a", {"status": {"phase": "Failed"}})
+        if phase == "Failed":
             w.stop()
-    timer.join()
+    # The current state first, then each later change of `a` in order (none of `b`), each newer.
+    assert [event[:3] for event in seen] == [
+        ("ADDED", "a", None), ("MODIFIED", "a", "Running"), ("MODIFIED", "a", "Failed")]
+    versions = [event[3] for event in seen]
+    assert versions == sorted(set(versions))
 
 
 def test_pod_logs_and_access_review(kube: FakeKube) -> None:

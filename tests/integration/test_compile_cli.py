@@ -1,4 +1,5 @@
-"""``kale-argo compile`` and ``kale-argo graph`` as users run them: output, files, exit codes."""
+"""``kale-argo compile`` and ``kale-argo graph`` as users run them (in-process, through the CLI's
+``main(argv)``): output, files, exit codes."""
 
 from __future__ import annotations
 
@@ -36,15 +37,15 @@ def one_error_line(proc) -> str:
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
-def test_every_example_compiles_to_a_valid_workflow(run_cli, example: Path) -> None:
-    proc = run_cli("compile", example)
+def test_every_example_compiles_to_a_valid_workflow(call_cli, example: Path) -> None:
+    proc = call_cli("compile", example)
     assert proc.returncode == 0, proc.stderr
     check_workflow(yaml.safe_load(proc.stdout))
 
 
-def test_compile_to_stdout_and_file(run_cli, make_script, tmp_path: Path) -> None:
+def test_compile_to_stdout_and_file(call_cli, make_script, tmp_path: Path) -> None:
     script = make_script(GOOD)
-    proc = run_cli("compile", script, "-p", "n=5", "--namespace", "team", "--image", "py:3",
+    proc = call_cli("compile", script, "-p", "n=5", "--namespace", "team", "--image", "py:3",
                    "--service-account", "runner", "--volume-claim-gc", "OnWorkflowCompletion")
     assert proc.returncode == 0, proc.stderr
     manifest = yaml.safe_load(proc.stdout)
@@ -57,7 +58,7 @@ def test_compile_to_stdout_and_file(run_cli, make_script, tmp_path: Path) -> Non
     assert {t["container"]["image"] for t in manifest["spec"]["templates"] if "container" in t} == {"py:3"}
     out = tmp_path / "out" / "wf.yaml"
     out.parent.mkdir()
-    proc2 = run_cli("compile", script, "-p", "n=5", "--namespace", "team", "--image", "py:3",
+    proc2 = call_cli("compile", script, "-p", "n=5", "--namespace", "team", "--image", "py:3",
                     "--service-account", "runner", "--volume-claim-gc", "OnWorkflowCompletion", "-o", out)
     assert proc2.returncode == 0, proc2.stderr
     assert out.read_text() == proc.stdout  # same input, byte-identical output
@@ -65,15 +66,15 @@ def test_compile_to_stdout_and_file(run_cli, make_script, tmp_path: Path) -> Non
     assert str(out) in proc2.stderr
 
 
-def test_graph_formats(run_cli, make_script) -> None:
+def test_graph_formats(call_cli, make_script) -> None:
     script = make_script(GOOD)
-    text = run_cli("graph", script)
+    text = call_cli("graph", script)
     assert text.returncode == 0 and text.stdout.splitlines() == [
         "cli-demo (2 steps)", "load_data", "└── train  <- load_data_output"]
-    mermaid = run_cli("graph", script, "--format", "mermaid").stdout
+    mermaid = call_cli("graph", script, "--format", "mermaid").stdout
     assert mermaid.splitlines()[0] == "flowchart TD"
     assert '  load_data -->|"load_data_output"| train' in mermaid
-    dot = run_cli("graph", script, "--format", "dot").stdout
+    dot = call_cli("graph", script, "--format", "dot").stdout
     assert dot.startswith('digraph "cli-demo" {')
     assert '"load-data" -> "train" [label="load_data_output"];' in dot
 
@@ -92,7 +93,7 @@ BAD = {
 
 
 @pytest.mark.parametrize("case", sorted(BAD))
-def test_bad_pipelines_fail_with_one_line(run_cli, make_script, tmp_path: Path, case: str) -> None:
+def test_bad_pipelines_fail_with_one_line(call_cli, make_script, tmp_path: Path, case: str) -> None:
     decorator, pipeline_args, message = BAD[case]
     script = make_script(f'''
 from kale_argo import pipeline, step
@@ -106,7 +107,7 @@ def bad():
     a()
 ''')
     out = tmp_path / "wf.yaml"
-    proc = run_cli("compile", script, "-o", out)
+    proc = call_cli("compile", script, "-o", out)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert message in one_error_line(proc)
     assert not out.exists() and proc.stdout == ""
@@ -119,7 +120,7 @@ def bad():
     (["--namespace", "Not_Valid"], "namespace"),
     (["-o", "/nonexistent-kale-dir/wf.yaml"], "cannot write the Workflow to '/nonexistent-kale-dir/wf.yaml'"),
 ])
-def test_bad_flags_fail_with_one_line(run_cli, make_script, args: list[str], message: str) -> None:
-    proc = run_cli("compile", make_script(GOOD), *args)
+def test_bad_flags_fail_with_one_line(call_cli, make_script, args: list[str], message: str) -> None:
+    proc = call_cli("compile", make_script(GOOD), *args)
     assert proc.returncode == 2
     assert message in one_error_line(proc)

@@ -1,12 +1,9 @@
-"""``kale-argo workspace`` against the fake API seeded with a notebook pod (in-process, and once as a
-real subprocess for the exit code and the one-line error)."""
+"""``kale-argo workspace`` against the fake API seeded with a notebook pod, in-process through the
+CLI's ``main(argv)`` (the entry point's own exit codes: tests/integration/test_cli_runs.py)."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -71,8 +68,6 @@ def test_workspace_errors_are_one_line_with_exit_2(kube, cli, tmp_path: Path):
     assert code == 2 and err.count("\n") == 1 and "needs ReadWriteMany" in err
     code, out, _ = cli(None)
     assert code == 0 and "workspace: none (not running in a pod)" in out
-    env = {k: v for k, v in os.environ.items() if k != "NB_PREFIX"} | environment(kube, None)
-    argv = [sys.executable, "-m", "kale_argo.cli.main", "workspace", "--workspace", "snapshot"]
-    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 2 and done.stdout == ""
-    assert done.stderr.strip().count("\n") == 0 and "not running in a pod" in done.stderr
+    code, out, err = cli(None, "--workspace", "snapshot")
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith("kale-argo: error: ") and "not running in a pod" in err
