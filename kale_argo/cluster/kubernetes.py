@@ -44,7 +44,15 @@ class KubernetesBackend:
         self.namespace = namespace
         self.kube = Kube(api_client, sleep=sleep)
         self.server = self.kube.server
-        self.sleep = sleep
+
+    @property
+    def sleep(self) -> Callable[[float], None]:
+        """How the backend pauses between retries (its Kubernetes access layer's)."""
+        return self.kube.sleep
+
+    @sleep.setter
+    def sleep(self, value: Callable[[float], None]) -> None:
+        self.kube.sleep = value
 
     def __repr__(self) -> str:
         return f"KubernetesBackend(namespace={self.namespace!r}, host={self.api_client.configuration.host!r})"
