@@ -202,6 +202,16 @@ def _conform(value: Any, shape: Any, path: str) -> Any:
     return value
 
 
+def _elsewhere(name: object, option: str) -> str | None:
+    """A hint when ``name`` belongs to the other option (a pod field given for a container...)."""
+    if option == "security_context" and name in POD_SECURITY:
+        return f"{name} is a pod field: give it in @pipeline(pod_security_context={{{name!r}: ...}})"
+    if option == "pod_security_context" and name in CONTAINER_SECURITY:
+        return (f"{name} is a container field: give it in steps_defaults={{'security_context': "
+                f"{{{name!r}: ...}}}} or a step's security_context")
+    return None
+
+
 def security_context(raw: Any, option: str, where: str | None, label: str = "") -> dict[str, Any]:
     """A ``security_context`` (container) or ``pod_security_context`` (pod) option, validated.
 
@@ -218,8 +228,8 @@ def security_context(raw: Any, option: str, where: str | None, label: str = "") 
         for key, value in raw.items():
             name = _camel(key) if isinstance(key, str) else key
             if name not in fields:
-                raise _ShapeError(f"{option} has no field {key!r}",
-                                  did_you_mean(str(name), fields) or f"known: {', '.join(sorted(fields))}")
+                raise _ShapeError(f"{option} has no field {key!r}", _elsewhere(name, option)
+                                  or did_you_mean(str(name), fields) or f"known: {', '.join(sorted(fields))}")
             out[name] = None if value is None else _conform(value, fields[name], f"{option}.{name}")
         return out
     except _ShapeError as exc:
