@@ -98,6 +98,9 @@ class StepOptions(_Model):
     retry_factor: float | None = Field(default=None, gt=0)
     retry_max_interval: float | None = Field(default=None, ge=0)
     timeout: float | None = Field(default=None, gt=0)
+    security_context: dict[str, JSONValue] = Field(
+        default_factory=dict, description="container securityContext fields (camelCase) over the "
+        "hardened default; a None value removes that default")
 
     @field_validator("image")
     @classmethod
@@ -242,6 +245,9 @@ class PipelineSpec(_Model):
     timeout: float | None = Field(default=None, gt=0)
     script: ScriptSpec
     version: str = "1"
+    pod_security_context: dict[str, JSONValue] = Field(
+        default_factory=dict, description="pod securityContext fields (camelCase) over the hardened "
+        "default; a None value removes that default")
 
     @model_validator(mode="after")
     def _check(self) -> PipelineSpec:

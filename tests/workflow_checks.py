@@ -9,7 +9,19 @@ with a digit, the entrypoint and every task's template exist, dependencies exist
 resolve, every volumeMount has a volume, and a container mounts each path once. Kubernetes' own
 rules that the schema cannot express are checked too: label keys and values, volume names. The Workflow's name
 is at most 63 characters (``maxCharsInObjectName``), so a ``generateName`` is at most 58 (Kubernetes
-appends 5 random characters).
+appends 5 random characters). With ``automountServiceAccountToken: false`` the executor needs its own
+account (``executor.serviceAccountName``), as Argo's controller requires when it builds the pod.
+
+``check_pod_security(manifest)`` applies the Pod Security Standard "restricted" profile (Kubernetes'
+``pod-security-admission`` policies, restricted level and the baseline it includes) to every step
+pod the Workflow describes: each container (init containers and sidecars included) runs as non-root
+(``runAsNonRoot`` true, ``runAsUser`` not 0, from the container or the pod), forbids privilege
+escalation, drops ``ALL`` capabilities and adds none but ``NET_BIND_SERVICE``, has a seccomp profile
+``RuntimeDefault`` or ``Localhost``, is not privileged and opens no host port; the pod shares no host
+namespace (network, PID, IPC) and mounts only the volume types "restricted" allows (no hostPath).
+``podSpecPatch`` is refused, since it could change any of that. The containers Argo adds to each pod
+(its executor's ``init`` and ``wait``) are not in the Workflow; their securityContext is the
+controller's ``executor.securityContext`` setting.
 """
 
 from __future__ import annotations
@@ -297,6 +309,17 @@ def _check_dag(tmpl: dict[str, Any], templates: dict[str, dict[str, Any]], globa
                           f"of template {target['name']!r} not supplied")
 
 
+def _check_executor_account(spec: dict[str, Any], templates: list[dict[str, Any]]) -> None:
+    """Argo refuses to build a pod whose token is not mounted unless its executor has an account."""
+    for tmpl in templates:
+        automount = tmpl.get("automountServiceAccountToken", spec.get("automountServiceAccountToken"))
+        account = ((tmpl.get("executor") or {}).get("serviceAccountName")
+                   or (spec.get("executor") or {}).get("serviceAccountName"))
+        if automount is False and not account and not (tmpl.get("dag") or tmpl.get("steps")):
+            _fail(f"templates.{tmpl.get('name')}: executor.serviceAccountName must not be empty if "
+                  "automountServiceAccountToken is false")
+
+
 def check_rules(manifest: dict[str, Any]) -> None:
     """Argo's submit-time rules (a subset of validate.go that matters for compiled Workflows)."""
     if manifest.get("apiVersion") != "argoproj.io/v1alpha1" or manifest.get("kind") != "Workflow":
@@ -330,6 +353,7 @@ def check_rules(manifest: dict[str, Any]) -> None:
     volume_names += [c["metadata"]["name"] for c in spec.get("volumeClaimTemplates") or []]
     _check_volume_names(volume_names, "spec.volumes and spec.volumeClaimTemplates")
     volumes = set(volume_names)
+    _check_executor_account(spec, templates_list)
     for var in _variables({k: v for k, v in spec.items() if k not in ("templates", "arguments")}):
         if not _resolves(var, global_vars):
             _fail(f"spec: failed to resolve {{{{{var}}}}}")
@@ -342,7 +366,76 @@ def check_rules(manifest: dict[str, Any]) -> None:
             _check_leaf(tmpl, global_vars, volumes)
 
 
+# --- Pod Security Standards, "restricted" -----------------------------------------------------------
+
+RESTRICTED_VOLUME_TYPES = {"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral",
+                           "persistentVolumeClaim", "projected", "secret"}
+RESTRICTED_ADD_CAPABILITIES = {"NET_BIND_SERVICE"}
+RESTRICTED_SECCOMP = {"RuntimeDefault", "Localhost"}
+HOST_NAMESPACES = ("hostNetwork", "hostPID", "hostIPC")
+
+
+def _check_volume_types(volumes: list[dict[str, Any]], where: str) -> None:
+    for volume in volumes:
+        kinds = set(volume) - {"name"}
+        if not kinds or not kinds <= RESTRICTED_VOLUME_TYPES:
+            allowed = ", ".join(sorted(RESTRICTED_VOLUME_TYPES))
+            _fail(f"{where}: volume {volume.get('name')!r} is of type {', '.join(sorted(kinds)) or 'none'}, "
+                  f"which restricted pods may not use (allowed: {allowed})")
+
+
+def _check_container_security(container: dict[str, Any], pod: dict[str, Any], where: str) -> None:
+    sc = container.get("securityContext") or {}
+    if sc.get("privileged"):
+        _fail(f"{where}: privileged containers are not allowed")
+    if sc.get("allowPrivilegeEscalation") is not False:
+        _fail(f"{where}: securityContext.allowPrivilegeEscalation must be false")
+    caps = sc.get("capabilities") or {}
+    if "ALL" not in (caps.get("drop") or []):
+        _fail(f"{where}: securityContext.capabilities.drop must include ALL")
+    extra = set(caps.get("add") or []) - RESTRICTED_ADD_CAPABILITIES
+    if extra:
+        _fail(f"{where}: capabilities {sorted(extra)} may not be added (only NET_BIND_SERVICE)")
+    if sc.get("runAsNonRoot", pod.get("runAsNonRoot")) is not True:
+        _fail(f"{where}: runAsNonRoot must be true (on the container or the pod)")
+    if sc.get("runAsUser", pod.get("runAsUser")) == 0:
+        _fail(f"{where}: runAsUser must not be 0")
+    profile = (sc.get("seccompProfile") or pod.get("seccompProfile") or {}).get("type")
+    if profile not in RESTRICTED_SECCOMP:
+        _fail(f"{where}: seccompProfile.type must be RuntimeDefault or Localhost, not {profile!r}")
+    for port in container.get("ports") or []:
+        if port.get("hostPort"):
+            _fail(f"{where}: hostPort {port['hostPort']} is not allowed")
+
+
+def check_pod_security(manifest: dict[str, Any]) -> None:
+    """Raise AssertionError unless every step pod meets the "restricted" Pod Security Standard."""
+    spec = manifest.get("spec") or {}
+    for key in (*HOST_NAMESPACES, "podSpecPatch"):
+        if spec.get(key):
+            _fail(f"spec.{key} is not allowed in restricted pods")
+    _check_volume_types(spec.get("volumes") or [], "spec.volumes")
+    for tmpl in spec.get("templates") or []:
+        if tmpl.get("dag") or tmpl.get("steps"):
+            continue
+        name = tmpl.get("name")
+        for key in (*HOST_NAMESPACES, "podSpecPatch"):
+            if tmpl.get(key):
+                _fail(f"templates.{name}.{key} is not allowed in restricted pods")
+        _check_volume_types(tmpl.get("volumes") or [], f"templates.{name}.volumes")
+        pod = tmpl.get("securityContext") or spec.get("securityContext") or {}  # Argo: template wins
+        if pod.get("runAsUser") == 0:
+            _fail(f"templates.{name}: the pod's runAsUser must not be 0")
+        pod_profile = (pod.get("seccompProfile") or {}).get("type")
+        if pod_profile is not None and pod_profile not in RESTRICTED_SECCOMP:
+            _fail(f"templates.{name}: the pod's seccompProfile.type {pod_profile!r} is not allowed")
+        for where, container in _containers(tmpl):
+            _check_container_security(container, pod, f"templates.{name}.{where}")
+
+
 def check_workflow(manifest: dict[str, Any]) -> None:
-    """Raise AssertionError unless ``manifest`` is a Workflow Argo would accept (schema + rules)."""
+    """Raise AssertionError unless ``manifest`` is a Workflow Argo would accept (schema + rules) and
+    its step pods are "restricted" ones."""
     check_rules(manifest)
+    check_pod_security(manifest)
     check_schema(manifest)

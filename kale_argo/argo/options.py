@@ -10,6 +10,8 @@ from ..names import is_dns1123_label, is_dns1123_subdomain, is_image_reference
 from ..spec import RunWorkspace, VolumeSpec
 from .names import check_label_key, check_label_value
 
+DEFAULT_EXECUTOR_SERVICE_ACCOUNT = "kale-argo-executor"
+
 
 @dataclass(frozen=True)
 class CompileOptions:
@@ -39,6 +41,12 @@ class CompileOptions:
     python: str = "python"
     ship_runtime: bool = True
     """Ship kale_argo's step runtime with the script; False when every image has kale-argo."""
+    executor_service_account: str | None = DEFAULT_EXECUTOR_SERVICE_ACCOUNT
+    """The account Argo's executor (its init and wait containers) runs as, holding only its
+    WorkflowTaskResult rights (``manifests/``), so step pods need no token of their own. None: the
+    executor uses the pods' account, whose token every step then mounts."""
+    marshal_key_secret: str | None = None
+    """A Secret (key ``key``) every step mounts read-only: the run's key for authenticating values."""
 
     def with_workspace(self, workspace: RunWorkspace) -> CompileOptions:
         """These options for a run with ``workspace`` (its volumes, image, script location; its
@@ -73,6 +81,12 @@ class CompileOptions:
         for what, path in (("script path", self.script_path), ("working dir", self.working_dir)):
             if path is not None and not path.startswith("/"):
                 raise ConfigError(f"{what} {path!r} must be an absolute path in the pod")
+        for what, flag, name in (("executor service account", "--executor-service-account",
+                                  self.executor_service_account),
+                                 ("marshal key secret", "marshal key secret", self.marshal_key_secret)):
+            if name is not None and not is_dns1123_subdomain(name):
+                raise ConfigError(f"{what} {name!r} is not a valid name", where=flag,
+                                  hint="lowercase letters, digits, '-' and '.'")
 
 
 def check_image(image: str | None, where: str) -> None:

@@ -1,4 +1,4 @@
-"""Step options as Kubernetes/Argo fields: resources, retry strategy, pod metadata.
+"""Step options as Kubernetes/Argo fields: resources, retry strategy, pod metadata, security.
 
 Argo's IntOrString fields are written as strings, the form its published JSON schema declares.
 """
@@ -6,16 +6,25 @@ Argo's IntOrString fields are written as strings, the form its published JSON sc
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from hera.workflows import models as m
 
 from ..errors import PipelineError, UserError
-from ..spec import StepOptions, StepSpec
+from ..spec import PipelineSpec, StepOptions, StepSpec
 from ..units import format_duration, parse_quantity
 from .names import check_label_key, check_label_value
 
 # Resources Kubernetes allows in fractions; any other (extended) resource must be a whole number.
 FRACTIONAL = ("cpu", "memory", "ephemeral-storage", "hugepages-")
+# Hardened pods: a numeric non-root user (so images whose USER is root or a name, like python:*-slim,
+# run), uid 1000 / gid 100 as the Jupyter images' (Kubeflow notebooks') user `jovyan`, so files a
+# notebook wrote in a cloned workspace are the steps' own and the other way round.
+RUN_AS_USER = 1000
+RUN_AS_GROUP = 100
+RUNTIME_DEFAULT = {"type": "RuntimeDefault"}
+# Pod-level fields repeated on every container, so each one is hardened on its own.
+_IDENTITY = ("runAsNonRoot", "runAsUser", "runAsGroup", "seccompProfile")
 
 
 def resources(step: StepSpec) -> m.ResourceRequirements | None:
@@ -81,3 +90,39 @@ def _check(step: StepSpec, key: str, value: str, *, label: bool) -> None:
     except UserError as exc:
         raise PipelineError(f"step {step.name!r}: {exc.message}", where=step.location,
                             hint=exc.hint) from None
+
+
+def pod_security(spec: PipelineSpec, fs_group: int | None) -> dict[str, Any]:
+    """The pods' securityContext: non-root, numeric ids, seccomp RuntimeDefault, the ``fs_group``,
+    then the pipeline's ``pod_security_context`` (a None value removes a default)."""
+    context: dict[str, Any] = {"runAsNonRoot": True, "runAsUser": RUN_AS_USER,
+                               "runAsGroup": RUN_AS_GROUP, "seccompProfile": dict(RUNTIME_DEFAULT)}
+    if fs_group is not None:
+        context.update(fsGroup=fs_group, fsGroupChangePolicy="OnRootMismatch")
+    context = _over(context, spec.pod_security_context)
+    _check_root(context, "pod_security_context", None)
+    return context
+
+
+def container_security(step: StepSpec, pod: dict[str, Any]) -> m.SecurityContext:
+    """Every container's securityContext: no privilege escalation, no capabilities, the pod's
+    identity and seccomp profile, then the step's ``security_context``."""
+    context: dict[str, Any] = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
+                               **{k: pod[k] for k in _IDENTITY if k in pod}}
+    context = _over(context, step.options.security_context)
+    _check_root(context, "security_context", step)
+    return m.SecurityContext.model_validate(context)
+
+
+def _over(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = {**base, **override}
+    return {k: v for k, v in merged.items() if v is not None}
+
+
+def _check_root(context: dict[str, Any], option: str, step: StepSpec | None) -> None:
+    """runAsUser 0 with runAsNonRoot true is a pod the kubelet refuses to start: say so now."""
+    if context.get("runAsUser") == 0 and context.get("runAsNonRoot"):
+        label = f"step {step.name!r}: " if step else ""
+        raise PipelineError(f"{label}{option} runs as user 0 (root) while runAsNonRoot is true, so the "
+                            "pod would never start", where=step.location if step else None,
+                            hint=f"also give {option}={{'runAsNonRoot': False, ...}} to run as root")

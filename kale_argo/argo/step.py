@@ -17,11 +17,14 @@ from ..labels import ARGO_WORKFLOW_LABEL
 from ..runtime.contract import step_argv
 from ..spec import PipelineSpec, StepSpec
 from .bundle import BUNDLE_PARAMETER, CODE_DIR, CODE_VOLUME, ENV_VAR, UNPACK, CodePlan
-from .resources import pod_metadata, resources, retry_strategy, timeout_seconds
+from .resources import container_security, pod_metadata, resources, retry_strategy, timeout_seconds
 from .volumes import VolumePlan
 
 CALL_PARAMETER = "call"
 CALL_VALUE = "{{inputs.parameters.call}}"
+RUN_ID_ENV = "KALE_ARGO_RUN_ID"  # the run a step's values belong to
+RUN_ID = "{{workflow.uid}}"
+MARSHAL_KEY_ENV = "KALE_ARGO_MARSHAL_KEY_FILE"  # the file holding the run's marshal key
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,8 @@ class StepContext:
     python: str
     working_dir: str | None
     colocate: bool
+    pod_security: dict[str, Any]
+    """The pods' securityContext, whose identity every container repeats."""
 
 
 def call_json(spec: PipelineSpec, step: StepSpec) -> str:
@@ -63,7 +68,10 @@ def step_template(ctx: StepContext, name: str, step: StepSpec, image: str) -> Co
                      call={}, params=step_params(step))
     argv[argv.index("--call") + 1] = CALL_VALUE
     mounts = list(ctx.volumes.mounts)
-    env = [m.EnvVar(name="PYTHONUNBUFFERED", value="1")]
+    env = [m.EnvVar(name="PYTHONUNBUFFERED", value="1"), m.EnvVar(name=RUN_ID_ENV, value=RUN_ID)]
+    if ctx.volumes.marshal_key_file is not None:
+        env.append(m.EnvVar(name=MARSHAL_KEY_ENV, value=ctx.volumes.marshal_key_file))
+    security = container_security(step, ctx.pod_security)
     init: list[UserContainer | m.UserContainer] | None = None
     volumes: list[m.Volume] | None = None
     if ctx.code.bundle is not None:
@@ -73,7 +81,7 @@ def step_template(ctx: StepContext, name: str, step: StepSpec, image: str) -> Co
         init = [m.UserContainer(
             name="kale-unpack", image=image, command=[ctx.python, "-c", UNPACK],
             env=[m.EnvVar(name=ENV_VAR, value=f"{{{{workflow.parameters.{BUNDLE_PARAMETER}}}}}")],
-            volume_mounts=[code_mount])]
+            volume_mounts=[code_mount], security_context=security)]
     if ctx.code.pythonpath:
         env.append(m.EnvVar(name="PYTHONPATH", value=ctx.code.pythonpath))
     labels, annotations = pod_metadata(step)
@@ -93,6 +101,7 @@ def step_template(ctx: StepContext, name: str, step: StepSpec, image: str) -> Co
         init_containers=init,
         working_dir=ctx.working_dir,
         affinity=_colocated() if ctx.colocate else None,
+        security_context=security,
     )
 
 

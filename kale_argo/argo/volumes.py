@@ -1,4 +1,5 @@
-"""Volumes of a run: the marshal claim, the workspace volumes (snapshot, clone, mount), the mounts.
+"""Volumes of a run: the marshal claim, the workspace volumes (snapshot, clone, mount), the run's
+marshal key (a Secret, read-only), the mounts.
 
 Every step mounts the same set. Claims created per run are ``spec.volumeClaimTemplates``; Argo
 names them after the Workflow and deletes them by ``volumeClaimGC``.
@@ -20,6 +21,11 @@ RUN_DIR = "{{workflow.uid}}"
 HIDDEN_MARSHAL = ".kale-marshal"
 SNAPSHOT_API_GROUP = "snapshot.storage.k8s.io"
 READ_WRITE_ONCE = "ReadWriteOnce"
+MARSHAL_KEY_VOLUME = "kale-marshal-key"
+MARSHAL_KEY_DIR = "/var/run/kale-argo/marshal-key"
+MARSHAL_KEY_ITEM = "key"
+MARSHAL_KEY_FILE = f"{MARSHAL_KEY_DIR}/{MARSHAL_KEY_ITEM}"
+MARSHAL_KEY_MODE = 0o400
 
 
 @dataclass(frozen=True)
@@ -31,10 +37,14 @@ class VolumePlan:
     mounts: list[m.VolumeMount]
     marshal_dir: str
     summary: list[dict[str, str]]
+    marshal_key_file: str | None = None
+    """Where each step reads the run's marshal key, when a Secret holds one."""
 
 
-def plan_volumes(spec: PipelineSpec, workspace: list[VolumeSpec], colocate: bool) -> VolumePlan:
-    """The marshal volume (or a hidden folder on the first workspace volume) and the workspace.
+def plan_volumes(spec: PipelineSpec, workspace: list[VolumeSpec], colocate: bool,
+                 marshal_key_secret: str | None = None) -> VolumePlan:
+    """The marshal volume (or a hidden folder on the first workspace volume), the workspace and
+    the Secret ``marshal_key_secret`` (its ``key``, mode 0400, read-only), if given.
 
     A ``snapshot`` volume whose VolumeSnapshot is not known yet (compiling without a cluster)
     compiles as a clone of its PVC: same content at run time, no snapshot object.
@@ -71,12 +81,18 @@ def plan_volumes(spec: PipelineSpec, workspace: list[VolumeSpec], colocate: bool
         mounts.append(m.VolumeMount(name=name, mount_path=vol.mount_path))
         summary.append({"claim": vol.claim, "mode": vol.mode, "mountPath": vol.mount_path,
                         "volume": name, "source": f"{source.kind}/{source.name}" if source else vol.claim})
+    if marshal_key_secret is not None:
+        volumes.append(m.Volume(name=MARSHAL_KEY_VOLUME, secret=m.SecretVolumeSource(
+            secret_name=marshal_key_secret, default_mode=MARSHAL_KEY_MODE,
+            items=[m.KeyToPath(key=MARSHAL_KEY_ITEM, path=MARSHAL_KEY_ITEM)])))
+        mounts.append(m.VolumeMount(name=MARSHAL_KEY_VOLUME, mount_path=MARSHAL_KEY_DIR, read_only=True))
     paths = [mt.mount_path for mt in mounts]
     for path in paths:
         if paths.count(path) > 1:
             raise UserError(f"two volumes are mounted at {path!r}",
                             hint="give the marshal volume and each workspace volume its own path")
-    return VolumePlan(claims, volumes, mounts, marshal_dir, summary)
+    return VolumePlan(claims, volumes, mounts, marshal_dir, summary,
+                      MARSHAL_KEY_FILE if marshal_key_secret is not None else None)
 
 
 def volumes_annotation(plan: VolumePlan) -> str | None:

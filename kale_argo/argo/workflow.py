@@ -1,4 +1,9 @@
-"""Assembling the Workflow: IR + parameter values + options -> a Hera ``Workflow``."""
+"""Assembling the Workflow: IR + parameter values + options -> a Hera ``Workflow``.
+
+Compiling also yields notes: what the user should know but is no error (an image referenced by tag
+only). The compiler returns them as data (:func:`compile_notes`, or the ``notes`` list given to
+:func:`compile_workflow`); the caller prints them.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +20,7 @@ from .metadata import workflow_annotations, workflow_labels
 from .names import argo_names, generate_name, task_names
 from .options import CompileOptions, check_image
 from .parameters import workflow_parameters
-from .resources import timeout_seconds
+from .resources import pod_security, timeout_seconds
 from .step import StepContext, call_json, step_template, template_key
 from .volumes import plan_volumes, volumes_annotation
 
@@ -28,19 +33,40 @@ def step_image(step: StepSpec, spec: PipelineSpec, options: CompileOptions) -> s
             or DEFAULT_IMAGE)
 
 
+def compile_notes(spec: PipelineSpec, options: CompileOptions | None = None) -> list[str]:
+    """One line per image the steps use by tag only (it can change between runs), in step order."""
+    options = options or CompileOptions()
+    users: dict[str, list[str]] = {}
+    for step in spec.steps:
+        users.setdefault(step_image(step, spec, options), []).append(step.name)
+    notes = []
+    for image, steps in users.items():
+        if "@" in image:
+            continue
+        what = "the default image" if image == DEFAULT_IMAGE else "image"
+        named = ", ".join(steps[:5]) + (f" and {len(steps) - 5} more" if len(steps) > 5 else "")
+        notes.append(f"{what} {image!r} is referenced by tag only, which can point at other content "
+                     f"in a later run (step{'s' if len(steps) > 1 else ''} {named}): pin it by digest, "
+                     "e.g. --image NAME@sha256:DIGEST")
+    return notes
+
+
 def compile_workflow(spec: PipelineSpec, params: dict[str, Any] | None = None,
-                     options: CompileOptions | None = None) -> Workflow:
+                     options: CompileOptions | None = None, notes: list[str] | None = None) -> Workflow:
     """The pipeline as an Argo Workflow. ``params`` override parameter defaults (raw or typed).
 
-    Raises a UserError (exit 2) for anything the user can fix.
+    ``notes``, if given, receives :func:`compile_notes`. Raises a UserError (exit 2) for anything
+    the user can fix.
     """
     options = options or CompileOptions()
     options.validate()
     values = spec.resolve_parameters(dict(params or {}))
     workspace = list(spec.volumes if options.volumes is None else options.volumes)
-    volumes = plan_volumes(spec, workspace, options.colocate)
+    volumes = plan_volumes(spec, workspace, options.colocate, options.marshal_key_secret)
     code = plan_code(spec, options.script_path, options.ship_runtime)
-    ctx = StepContext(spec, code, volumes, options.python, options.working_dir, options.colocate)
+    security = pod_security(spec, options.fs_group)
+    ctx = StepContext(spec, code, volumes, options.python, options.working_dir, options.colocate,
+                      security)
 
     groups: dict[tuple[Any, ...], list[StepSpec]] = {}
     for step in spec.steps:
@@ -62,9 +88,10 @@ def compile_workflow(spec: PipelineSpec, params: dict[str, Any] | None = None,
                                      description="kale-argo: the script and step runtime (zip, base64)"))
     labels = workflow_labels(spec, options.labels)
     gc = m.VolumeClaimGC(strategy=options.volume_claim_gc) if volumes.claim_templates else None
-    security = None
-    if options.fs_group is not None:
-        security = m.PodSecurityContext(fs_group=options.fs_group, fs_group_change_policy="OnRootMismatch")
+    if notes is not None:
+        notes.extend(compile_notes(spec, options))
+    executor = options.executor_service_account
+    automount = True if options.service_account else (False if executor else None)
     return Workflow(
         generate_name=generate_name(spec.name),
         namespace=options.namespace,
@@ -74,10 +101,12 @@ def compile_workflow(spec: PipelineSpec, params: dict[str, Any] | None = None,
         arguments=arguments or None,
         templates=[dag, *templates],
         service_account_name=options.service_account,
+        automount_service_account_token=automount,
+        executor=m.ExecutorConfig(service_account_name=executor) if executor else None,
         active_deadline_seconds=timeout_seconds(spec.timeout),
         volume_claim_templates=volumes.claim_templates or None,
         volume_claim_gc=gc,
         volumes=volumes.volumes or None,
-        security_context=security,
+        security_context=m.PodSecurityContext.model_validate(security),
         pod_metadata=m.Metadata(labels={PIPELINE_LABEL: labels[PIPELINE_LABEL]}),
     )

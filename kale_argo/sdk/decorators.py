@@ -12,10 +12,10 @@ from collections.abc import Callable
 from typing import Any, overload
 
 STEP_OPTIONS = ("name", "image", "limits", "labels", "annotations", "retry_count",
-                "retry_interval", "retry_factor", "retry_max_interval", "timeout")
+                "retry_interval", "retry_factor", "retry_max_interval", "timeout", "security_context")
 PIPELINE_OPTIONS = ("name", "experiment", "description", "marshal_volume", "marshal_volume_size",
                     "marshal_path", "volume_access_mode", "storage_class_name", "volumes",
-                    "docker_image", "steps_defaults", "autosnapshot", "timeout")
+                    "docker_image", "steps_defaults", "autosnapshot", "timeout", "pod_security_context")
 
 
 def _caller_location(depth: int = 2) -> str:

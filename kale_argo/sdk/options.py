@@ -45,7 +45,11 @@ def step_options(step: Step) -> StepOptions:
         check_keywords({"name": 1, **step.options}, STEP_OPTIONS, f"@step {step.name!r}",
                        step.location)
         check_name(step.name, "step", step.location, strict=True)
-        cached = validate_options(step.options, step.location, step.name)
+        raw = dict(step.options)
+        if "security_context" in raw:
+            raw["security_context"] = security_context(raw["security_context"], "security_context",
+                                                       step.location, f"step {step.name!r}: ")
+        cached = validate_options(raw, step.location, step.name)
         step._validated = cached  # type: ignore[attr-defined]
     return cached
 
@@ -107,7 +111,18 @@ def pipeline_fields(pipe: Pipeline) -> dict[str, Any]:
     if not isinstance(defaults, dict):
         raise PipelineError("steps_defaults must be a dict of step options", where=where)
     check_keywords(defaults, STEP_OPTIONS[1:], "steps_defaults", where)
+    defaults = dict(defaults)
+    if "security_context" in defaults:
+        defaults["security_context"] = security_context(defaults["security_context"],
+                                                        "security_context", where, "steps_defaults: ")
     fields["steps_defaults"] = validate_options(defaults, where)
+    if opts.get("pod_security_context") is not None:
+        pod = security_context(opts["pod_security_context"], "pod_security_context", where)
+        if pod.get("runAsUser") == 0 and pod.get("runAsNonRoot", True) is not False:
+            raise PipelineError("pod_security_context runs as user 0 (root) while runAsNonRoot is "
+                                "true (the default), so no pod would start", where=where,
+                                hint="also give 'runAsNonRoot': False to run as root")
+        fields["pod_security_context"] = pod
     return fields
 
 
@@ -120,3 +135,103 @@ def merge_options(defaults: StepOptions, own: StepOptions) -> StepOptions:
         else:
             merged[key] = value
     return StepOptions.model_validate(merged)
+
+
+# --- securityContext options ----------------------------------------------------------------------
+# The Kubernetes fields each option takes (as in a pod's YAML), with their types: a type, a tuple of
+# allowed strings, a list of one shape, or a nested dict of fields.
+_PROFILE = {"type": ("RuntimeDefault", "Localhost", "Unconfined"), "localhostProfile": str}
+_SELINUX = {"level": str, "role": str, "type": str, "user": str}
+_WINDOWS = {"gmsaCredentialSpec": str, "gmsaCredentialSpecName": str, "hostProcess": bool,
+            "runAsUserName": str}
+_IDENTITY = {"runAsGroup": int, "runAsNonRoot": bool, "runAsUser": int, "appArmorProfile": _PROFILE,
+             "seLinuxOptions": _SELINUX, "seccompProfile": _PROFILE, "windowsOptions": _WINDOWS}
+CONTAINER_SECURITY: dict[str, Any] = {
+    **_IDENTITY, "allowPrivilegeEscalation": bool, "capabilities": {"add": [str], "drop": [str]},
+    "privileged": bool, "procMount": ("Default", "Unmasked"), "readOnlyRootFilesystem": bool}
+POD_SECURITY: dict[str, Any] = {
+    **_IDENTITY, "fsGroup": int, "fsGroupChangePolicy": ("Always", "OnRootMismatch"),
+    "seLinuxChangePolicy": ("MountOption", "Recursive"), "supplementalGroups": [int],
+    "supplementalGroupsPolicy": ("Merge", "Strict"), "sysctls": [{"name": str, "value": str}]}
+_SECURITY_HINTS = {
+    "security_context": "e.g. security_context={'runAsUser': 0, 'runAsNonRoot': False} (Kubernetes "
+                        "container securityContext fields; None removes a default)",
+    "pod_security_context": "e.g. pod_security_context={'runAsUser': 1001, 'fsGroup': 1001} "
+                            "(Kubernetes pod securityContext fields; None removes a default)",
+}
+
+
+class _ShapeError(ValueError):
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+def _camel(key: str) -> str:
+    head, *rest = key.split("_")
+    return head + "".join(p[:1].upper() + p[1:] for p in rest)
+
+
+def _conform(value: Any, shape: Any, path: str) -> Any:
+    """``value`` checked against ``shape``; dict keys in snake_case become Kubernetes' camelCase."""
+    if isinstance(shape, dict):
+        if not isinstance(value, dict):
+            raise _ShapeError(f"{path} must be a dict, got {type(value).__name__} {value!r}"[:200])
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            name = _camel(key) if isinstance(key, str) else key
+            if name not in shape:
+                raise _ShapeError(f"{path} has no field {key!r}",
+                                  did_you_mean(str(name), shape) or f"known: {', '.join(sorted(shape))}")
+            out[name] = _conform(item, shape[name], f"{path}.{name}")
+        return out
+    if isinstance(shape, list):
+        if not isinstance(value, (list, tuple)):
+            raise _ShapeError(f"{path} must be a list, got {type(value).__name__} {value!r}"[:200])
+        return [_conform(v, shape[0], f"{path}[{i}]") for i, v in enumerate(value)]
+    if isinstance(shape, tuple):
+        if value not in shape:
+            raise _ShapeError(f"{path} {value!r} is not one of {', '.join(shape)}"[:200],
+                              did_you_mean(str(value), shape))
+        return value
+    if shape is int and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+        raise _ShapeError(f"{path} {value!r} must be a whole number >= 0 (a user or group id)"[:200])
+    if shape is not int and not isinstance(value, shape):
+        raise _ShapeError(f"{path} must be {'true or false' if shape is bool else 'a string'}, "
+                          f"got {type(value).__name__} {value!r}"[:200])
+    return value
+
+
+def _elsewhere(name: object, option: str) -> str | None:
+    """A hint when ``name`` belongs to the other option (a pod field given for a container...)."""
+    if option == "security_context" and name in POD_SECURITY:
+        return f"{name} is a pod field: give it in @pipeline(pod_security_context={{{name!r}: ...}})"
+    if option == "pod_security_context" and name in CONTAINER_SECURITY:
+        return (f"{name} is a container field: give it in steps_defaults={{'security_context': "
+                f"{{{name!r}: ...}}}} or a step's security_context")
+    return None
+
+
+def security_context(raw: Any, option: str, where: str | None, label: str = "") -> dict[str, Any]:
+    """A ``security_context`` (container) or ``pod_security_context`` (pod) option, validated.
+
+    Keys may be written as in YAML (``runAsUser``) or in snake_case (``run_as_user``); the result
+    uses YAML's names. A top-level None removes that field from the hardened default.
+    """
+    fields = POD_SECURITY if option == "pod_security_context" else CONTAINER_SECURITY
+    if raw is None:
+        return {}
+    try:
+        if not isinstance(raw, dict):
+            raise _ShapeError(f"{option} must be a dict, got {type(raw).__name__} {raw!r}"[:200])
+        out: dict[str, Any] = {}
+        for key, value in raw.items():
+            name = _camel(key) if isinstance(key, str) else key
+            if name not in fields:
+                raise _ShapeError(f"{option} has no field {key!r}", _elsewhere(name, option)
+                                  or did_you_mean(str(name), fields) or f"known: {', '.join(sorted(fields))}")
+            out[name] = None if value is None else _conform(value, fields[name], f"{option}.{name}")
+        return out
+    except _ShapeError as exc:
+        raise PipelineError(f"{label}{exc}", where=where,
+                            hint=exc.hint or _SECURITY_HINTS[option]) from None

@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 import yaml
 
+from kale_argo.argo.options import DEFAULT_EXECUTOR_SERVICE_ACCOUNT
+
 MANIFESTS = Path(__file__).resolve().parents[2] / "manifests"
 KUSTOMIZATION = "kustomization.yaml"
 CLUSTER_SCOPED = {"ClusterRole", "ClusterRoleBinding", "StorageClass", "VolumeSnapshotClass", "Namespace",
@@ -166,6 +168,39 @@ def _rule_problems(where: str, rule: dict[str, Any]) -> list[str]:
     return problems
 
 
+EXECUTOR_ROLE = "kale-argo-executor"
+STEP_ACCOUNT = "kale-argo-step"
+
+
+def executor_problems(objects: list[dict[str, Any]],
+                      account: str = DEFAULT_EXECUTOR_SERVICE_ACCOUNT) -> list[str]:
+    """What keeps Argo's executor from running as ``account`` (the compiler's default), or gives the
+    steps' own account rights: the account, the token Secret Argo mounts (``<account>.service-account-
+    token``, discovered by name), and the executor role bound to that account alone."""
+    problems: list[str] = []
+    by_kind = {(o["kind"], o["metadata"]["name"]): o for o in objects}
+    if ("ServiceAccount", account) not in by_kind:
+        problems.append(f"no ServiceAccount {account}")
+    token = by_kind.get(("Secret", f"{account}.service-account-token"))
+    if token is None:
+        problems.append(f"no Secret {account}.service-account-token for Argo to mount")
+    elif (token.get("type") != "kubernetes.io/service-account-token" or account !=
+          (token["metadata"].get("annotations") or {}).get("kubernetes.io/service-account.name")):
+        problems.append(f"Secret {account}.service-account-token is not {account}'s token")
+    for obj in objects:
+        if obj["kind"] not in ("RoleBinding", "ClusterRoleBinding"):
+            continue
+        names = {s.get("name") for s in obj.get("subjects", [])}
+        if obj["roleRef"]["name"] == EXECUTOR_ROLE and names != {account}:
+            problems.append(f"{obj['kind']} {obj['metadata']['name']}: the executor role is bound to "
+                            f"{sorted(names)}, not only {account}")
+        if STEP_ACCOUNT in names:
+            problems.append(f"{obj['kind']} {obj['metadata']['name']}: gives {STEP_ACCOUNT} rights")
+    if not any(o["kind"] == "RoleBinding" and o["roleRef"]["name"] == EXECUTOR_ROLE for o in objects):
+        problems.append("the executor role is bound to no one")
+    return problems
+
+
 # --- the real manifests -------------------------------------------------------------------------
 
 def test_there_are_manifests() -> None:
@@ -216,6 +251,12 @@ def test_runner_and_step_hold_what_kale_argo_uses() -> None:
                                              ("argoproj.io", "workflowtaskresults", "patch")}
 
 
+@pytest.mark.parametrize("directory", [MANIFESTS / "base", MANIFESTS / "overlays" / "e2e"],
+                         ids=["base", "e2e"])
+def test_the_executor_runs_as_the_compilers_default_account(directory: Path) -> None:
+    assert executor_problems(build(directory)) == []
+
+
 def test_e2e_overlay_namespaces_and_storage() -> None:
     objects = build(MANIFESTS / "overlays" / "e2e")
     by_kind = {(o["kind"], o["metadata"]["name"]): o for o in objects}
@@ -264,6 +305,33 @@ SA = {"kind": "ServiceAccount", "name": "kale-argo-runner"}
 ])
 def test_rbac_check_flags_excess(objects: list[dict[str, Any]], finding: str) -> None:
     assert any(finding in p for p in rbac_problems(objects)), rbac_problems(objects)
+
+
+def _good_executor() -> list[dict[str, Any]]:
+    return copy.deepcopy(load_docs(MANIFESTS / "base" / "executor-serviceaccount.yaml")
+                         + load_docs(MANIFESTS / "base" / "executor-rolebinding.yaml"))
+
+
+def _drop(kind: str) -> Any:
+    return lambda objs: objs.remove(next(o for o in objs if o["kind"] == kind))
+
+
+@pytest.mark.parametrize(("mutate", "finding"), [
+    (_drop("ServiceAccount"), "no ServiceAccount"),
+    (_drop("Secret"), "no Secret"),
+    (lambda objs: next(o for o in objs if o["kind"] == "Secret")["metadata"].update(annotations={}),
+     "is not kale-argo-executor's token"),
+    (lambda objs: next(o for o in objs if o["kind"] == "RoleBinding")["subjects"].append(
+        {"kind": "ServiceAccount", "name": "default"}), "not only kale-argo-executor"),
+    (lambda objs: next(o for o in objs if o["kind"] == "RoleBinding")["subjects"].__setitem__(
+        0, {"kind": "ServiceAccount", "name": STEP_ACCOUNT}), "gives kale-argo-step rights"),
+    (_drop("RoleBinding"), "bound to no one"),
+])
+def test_executor_check_flags_what_breaks_the_executor(mutate: Any, finding: str) -> None:
+    objects = _good_executor()
+    assert executor_problems(objects) == []
+    mutate(objects)
+    assert any(finding in p for p in executor_problems(objects)), executor_problems(objects)
 
 
 def test_reference_check_flags_missing_files(tmp_path: Path) -> None:

@@ -178,7 +178,7 @@ def test_marshal_volume(rich: Any) -> None:
         assert {"name": "kale-marshal", "mountPath": "/mnt/m"} in mounts
     other = compile_dict(rich, options=CompileOptions(volume_claim_gc="OnWorkflowCompletion", fs_group=None))
     assert other["spec"]["volumeClaimGC"] == {"strategy": "OnWorkflowCompletion"}
-    assert "securityContext" not in other["spec"]
+    assert "fsGroup" not in other["spec"]["securityContext"]
 
 
 WORKSPACE = HEADER + '''

@@ -8,11 +8,20 @@ from typing import Any
 
 import pytest
 
-from tests.workflow_checks import SCHEMA_PATH, check_rules, check_schema, check_workflow
+from tests.workflow_checks import (
+    SCHEMA_PATH,
+    check_pod_security,
+    check_rules,
+    check_schema,
+    check_workflow,
+)
+
+HARDENED = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
 
 
 def valid() -> dict[str, Any]:
-    """A small valid Workflow: a DAG a -> b, c, with a parameter, a PVC template and a volume."""
+    """A small valid Workflow: a DAG a -> b, c, with a parameter, a PVC template and a volume; its
+    pods "restricted" ones (non-root and seccomp from the pod, the rest on each container)."""
     step = {
         "name": "step",
         "inputs": {"parameters": [{"name": "x"}]},
@@ -21,7 +30,10 @@ def valid() -> dict[str, Any]:
             "command": ["python", "-c", "print('{{inputs.parameters.x}}', '{{workflow.parameters.n}}')"],
             "volumeMounts": [{"name": "marshal", "mountPath": "/marshal"},
                              {"name": "scratch", "mountPath": "/scratch"}],
+            "securityContext": copy.deepcopy(HARDENED),
         },
+        "initContainers": [{"name": "prepare", "image": "python:3.11", "command": ["true"],
+                            "securityContext": copy.deepcopy(HARDENED)}],
         "volumes": [{"name": "scratch", "emptyDir": {}}],
         "retryStrategy": {"limit": "2"},
     }
@@ -40,6 +52,8 @@ def valid() -> dict[str, Any]:
             "entrypoint": "main",
             "arguments": {"parameters": [{"name": "n", "value": "3"}]},
             "templates": [main, step],
+            "securityContext": {"runAsNonRoot": True, "runAsUser": 1000,
+                                "seccompProfile": {"type": "RuntimeDefault"}},
             "volumeClaimTemplates": [{"metadata": {"name": "marshal"}, "spec": {
                 "accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}],
         },
@@ -109,6 +123,11 @@ RULE_CASES: dict[str, tuple[Mutation, str]] = {
                         "DNS-1123"),
     "duplicate volume": (lambda m: m["spec"].update(volumes=[{"name": "marshal", "emptyDir": {}}]),
                          "not unique"),
+    "token unmounted without an executor account": (
+        lambda m: m["spec"].update(automountServiceAccountToken=False), "executor.serviceAccountName"),
+    "template token unmounted without an executor account": (
+        lambda m: m["spec"]["templates"][1].update(automountServiceAccountToken=False),
+        "executor.serviceAccountName"),
     "unresolved variable in spec": (
         lambda m: m["spec"].update(serviceAccountName="{{workflow.parameters.sa}}"), "failed to resolve"),
 }
@@ -149,3 +168,85 @@ def test_free_form_maps_stay_open() -> None:
     manifest["metadata"]["annotations"] = {"any.key/x": "v"}
     manifest["spec"]["templates"][1]["container"]["resources"] = {"limits": {"nvidia.com/gpu": "1"}}
     check_workflow(manifest)
+
+
+def test_executor_account_lets_the_token_stay_unmounted() -> None:
+    manifest = valid()
+    manifest["spec"].update(automountServiceAccountToken=False, executor={"serviceAccountName": "ex"})
+    check_workflow(manifest)
+    manifest["spec"].pop("executor")
+    manifest["spec"]["templates"][1]["executor"] = {"serviceAccountName": "ex"}
+    check_rules(manifest)
+
+
+def _step(m: dict[str, Any]) -> dict[str, Any]:
+    return m["spec"]["templates"][1]
+
+
+def _sc(m: dict[str, Any]) -> dict[str, Any]:
+    return _step(m)["container"]["securityContext"]
+
+
+def _pod(m: dict[str, Any]) -> dict[str, Any]:
+    return m["spec"]["securityContext"]
+
+
+RESTRICTED_CASES: dict[str, tuple[Mutation, str]] = {
+    "privileged": (lambda m: _sc(m).update(privileged=True), "privileged"),
+    "privilege escalation allowed": (lambda m: _sc(m).update(allowPrivilegeEscalation=True),
+                                     "allowPrivilegeEscalation"),
+    "privilege escalation not forbidden": (lambda m: _sc(m).pop("allowPrivilegeEscalation"),
+                                           "allowPrivilegeEscalation"),
+    "capabilities kept": (lambda m: _sc(m).pop("capabilities"), "drop must include ALL"),
+    "some capabilities dropped": (lambda m: _sc(m).update(capabilities={"drop": ["NET_RAW"]}),
+                                  "drop must include ALL"),
+    "capability added": (lambda m: _sc(m)["capabilities"].update(add=["SYS_ADMIN"]), "SYS_ADMIN"),
+    "container may run as root": (lambda m: _sc(m).update(runAsNonRoot=False), "runAsNonRoot"),
+    "nobody says non-root": (lambda m: _pod(m).pop("runAsNonRoot"), "runAsNonRoot"),
+    "container user 0": (lambda m: _sc(m).update(runAsUser=0), "runAsUser must not be 0"),
+    "pod user 0": (lambda m: _pod(m).update(runAsUser=0), "runAsUser must not be 0"),
+    "no seccomp profile": (lambda m: _pod(m).pop("seccompProfile"), "seccompProfile"),
+    "container seccomp unconfined": (lambda m: _sc(m).update(seccompProfile={"type": "Unconfined"}),
+                                     "seccompProfile"),
+    "pod seccomp unconfined": (
+        lambda m: (_pod(m).update(seccompProfile={"type": "Unconfined"}),
+                   _sc(m).update(seccompProfile={"type": "RuntimeDefault"})), "seccompProfile"),
+    "init container not hardened": (lambda m: _step(m)["initContainers"][0].pop("securityContext"),
+                                    "initContainers"),
+    "sidecar not hardened": (lambda m: _step(m).update(sidecars=[{"name": "side", "image": "x"}]),
+                             "sidecars"),
+    "template securityContext replaces the workflow's": (
+        lambda m: _step(m).update(securityContext={"fsGroup": 100}), "runAsNonRoot"),
+    "hostPath volume": (lambda m: _step(m)["volumes"].append({"name": "h", "hostPath": {"path": "/"}}),
+                        "hostPath"),
+    "nfs volume on the workflow": (
+        lambda m: m["spec"].update(volumes=[{"name": "n", "nfs": {"server": "s", "path": "/"}}]), "nfs"),
+    "host network": (lambda m: m["spec"].update(hostNetwork=True), "hostNetwork"),
+    "host PID": (lambda m: _step(m).update(hostPID=True), "hostPID"),
+    "host IPC": (lambda m: _step(m).update(hostIPC=True), "hostIPC"),
+    "pod spec patch": (lambda m: m["spec"].update(podSpecPatch='{"hostPID": true}'), "podSpecPatch"),
+    "host port": (lambda m: _step(m)["container"].update(ports=[{"containerPort": 80, "hostPort": 80}]),
+                  "hostPort"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(RESTRICTED_CASES))
+def test_restricted_profile_rejects(case: str) -> None:
+    mutate, message = RESTRICTED_CASES[case]
+    manifest = valid()
+    check_pod_security(manifest)
+    mutate(manifest)
+    with pytest.raises(AssertionError, match=message):
+        check_pod_security(manifest)
+    with pytest.raises(AssertionError, match=message):
+        check_workflow(manifest)
+
+
+def test_restricted_profile_allows_what_it_allows() -> None:
+    manifest = valid()
+    _sc(manifest)["capabilities"]["add"] = ["NET_BIND_SERVICE"]
+    _sc(manifest).update(runAsNonRoot=True,
+                         seccompProfile={"type": "Localhost", "localhostProfile": "p.json"})
+    _step(manifest)["volumes"] += [{"name": "s", "secret": {"secretName": "k"}},
+                                   {"name": "c", "configMap": {"name": "c"}}]
+    check_pod_security(manifest)
