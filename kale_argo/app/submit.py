@@ -19,7 +19,7 @@ from ..choices import WORKSPACE_MODES
 from ..cluster.backend import Backend, name_run
 from ..cluster.kube import api_client, in_cluster
 from ..cluster.status import metadata
-from ..errors import ConfigError, RunFailed
+from ..errors import AuthError, ConfigError, KaleArgoError, RunFailed
 from ..spec import PipelineSpec
 from .compiling import compile_dict
 from .manage import connect, wait
@@ -65,18 +65,25 @@ def submit(spec: PipelineSpec, params: Mapping[str, Any] | None = None, options:
     elif (why := _marshal_colocation(backend, spec)) is not None and not base.colocate:
         out.write(f"note: {why}\n")
         base = replace(base, colocate=True)
+    key = None
     try:
+        key = _run_key(backend, out)
         compile_options = base.with_workspace(prepared.result) if prepared is not None else base
+        compile_options = replace(compile_options, marshal_key_secret=key.name if key else None)
         workflow = compile_dict(spec, params, compile_options)
         workflow["metadata"]["namespace"] = backend.namespace
         name = name_run(workflow)
         created = backend.create(workflow)
     except BaseException:
+        if key is not None:
+            key.delete(out)
         if prepared is not None:
             for line in prepared.rollback() or []:
                 out.write(f"warning: {line}\n")
         raise
     name = metadata(created).get("name") or name
+    if key is not None:
+        key.adopt(created, out)
     if prepared is not None:
         for line in prepared.adopt(created):
             out.write(f"warning: could not tie the workspace snapshot {line} to run {name}\n")
@@ -100,6 +107,56 @@ def follow(backend: Backend, name: str, out: TextIO, *, timeout: float | None = 
         raise RunFailed(failed.reason)
     out.write(f"run {name} Succeeded\n")
     return workflow
+
+
+@dataclass(frozen=True)
+class _RunKey:
+    """The run's marshal-key Secret, while the submission is under way."""
+
+    kube: Any
+    namespace: str
+    name: str
+
+    def delete(self, out: TextIO) -> None:
+        from ..cluster.secrets import delete_run_key
+
+        try:
+            delete_run_key(self.kube, self.namespace, self.name)
+        except KaleArgoError as exc:
+            out.write(f"warning: could not delete the marshal key secret {self.name}: {exc.one_line()}\n")
+
+    def adopt(self, workflow: dict[str, Any], out: TextIO) -> None:
+        from ..cluster.kube import owner_reference
+        from ..cluster.secrets import adopt_run_key
+
+        try:
+            adopt_run_key(self.kube, self.namespace, self.name, workflow, owner_reference(workflow))
+        except KaleArgoError as exc:
+            out.write(f"warning: the marshal key secret {self.name} is not owned by the run "
+                      f"(delete it with the run): {exc.one_line()}\n")
+
+
+def _run_key(backend: Backend, out: TextIO) -> _RunKey | None:
+    """A fresh marshal-key Secret for the run, where the Kubernetes API is at hand (the kubernetes
+    backend); None otherwise, or when Secrets may not be created here (values are then bound to
+    the run by its id and checksums only, as README's threat model says)."""
+    client = getattr(backend, "api_client", None)
+    if client is None:
+        return None
+    from ..cluster.kube import Kube
+    from ..cluster.secrets import create_run_key, new_key_name
+
+    kube = Kube(client, sleep=backend.sleep) if hasattr(backend, "sleep") else Kube(client)
+    key = _RunKey(kube, backend.namespace, new_key_name())
+    try:
+        create_run_key(kube, key.namespace, key.name)
+    except AuthError as exc:
+        out.write(f"note: values are not signed: {exc.one_line()}\n")
+        return None
+    except BaseException:
+        key.delete(out)  # a create whose answer was lost leaves no Secret behind
+        raise
+    return key
 
 
 def _compile_options(options: SubmitOptions, namespace: str | None) -> CompileOptions:

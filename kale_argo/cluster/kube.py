@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, NotFoundError
+from ..errors import ClusterError, ConfigError, NotFoundError
 from .failures import (
     KUBE_SERVER,
     RETRY_STATUSES,
@@ -183,6 +183,15 @@ def _decode(response: Any) -> Any:
     if isinstance(data, (bytes, bytearray)):
         return json.loads(data or b"{}")
     return data
+
+
+def owner_reference(workflow: Obj) -> Obj:
+    """An ownerReference to a created Workflow (so deleting the run deletes what it owns)."""
+    meta = workflow.get("metadata") or {}
+    if not meta.get("name") or not meta.get("uid"):
+        raise ClusterError("the created Workflow has no name or uid to own what it needs")
+    return {"apiVersion": f"{WORKFLOW_GROUP}/{WORKFLOW_VERSION}", "kind": "Workflow", "name": meta["name"],
+            "uid": meta["uid"], "blockOwnerDeletion": False, "controller": False}
 
 
 class Kube:

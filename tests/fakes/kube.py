@@ -54,6 +54,7 @@ RESOURCES: dict[str, tuple[str, bool]] = {
     "v1/events": ("Event", True),
     "v1/namespaces": ("Namespace", False),
     "v1/serviceaccounts": ("ServiceAccount", True),
+    "v1/secrets": ("Secret", True),
     "storage.k8s.io/v1/storageclasses": ("StorageClass", False),
     "snapshot.storage.k8s.io/v1/volumesnapshots": ("VolumeSnapshot", True),
     "snapshot.storage.k8s.io/v1/volumesnapshotclasses": ("VolumeSnapshotClass", False),

@@ -5,8 +5,11 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import pytest
+
 from kale_argo import app
-from tests.fakes.drivers import kube_driver
+from kale_argo.errors import AuthError
+from tests.fakes.drivers import argo_driver, kube_driver
 from tests.fakes.pipelines import demo_spec
 
 NO_WORKSPACE = app.SubmitOptions(workspace=app.WorkspaceOptions(mode="none"))
@@ -46,5 +49,53 @@ def test_read_write_many_storage_keeps_the_shared_marshal_volume(tmp_path: Path)
         [stored] = driver.stored()
         assert claim_modes(stored) == [["ReadWriteMany"]]
         assert "podAffinity" not in str(stored["spec"]) and "ReadWriteMany" not in out.getvalue()
+    finally:
+        close()
+
+
+def secrets(driver) -> list[dict]:
+    return driver.fake.list("v1/secrets", driver.namespace)
+
+
+def mounted_secrets(stored: dict) -> set[str]:
+    return {v["secret"]["secretName"] for v in stored["spec"].get("volumes", []) if "secret" in v}
+
+
+def test_the_kubernetes_backend_gives_each_run_its_own_marshal_key(tmp_path: Path):
+    driver, close = kube_driver(tmp_path)
+    try:
+        out = io.StringIO()
+        submission = app.submit(demo_spec(tmp_path), {}, NO_WORKSPACE, driver.backend, out=out)
+        [secret] = secrets(driver)
+        [stored] = driver.stored()
+        assert mounted_secrets(stored) == {secret["metadata"]["name"]}
+        [owner] = secret["metadata"]["ownerReferences"]
+        assert (owner["kind"], owner["name"], owner["uid"]) == (
+            "Workflow", submission.name, stored["metadata"]["uid"])
+        key = secret["data"]["key"]
+        assert len(key) >= 40 and key not in out.getvalue()
+        app.submit(demo_spec(tmp_path), {}, NO_WORKSPACE, driver.backend, out=out)
+        assert len({s["data"]["key"] for s in secrets(driver)}) == 2  # one key per run
+    finally:
+        close()
+
+
+def test_a_failed_submission_leaves_no_marshal_key_behind(tmp_path: Path):
+    driver, close = kube_driver(tmp_path)
+    try:
+        driver.fail("POST", "", 403, message="forbidden")
+        with pytest.raises(AuthError):
+            app.submit(demo_spec(tmp_path), {}, NO_WORKSPACE, driver.backend, out=io.StringIO())
+        assert driver.stored() == [] and secrets(driver) == []
+    finally:
+        close()
+
+
+def test_without_the_kubernetes_api_values_are_not_signed(tmp_path: Path):
+    driver, close = argo_driver(tmp_path)
+    try:
+        app.submit(demo_spec(tmp_path), {}, NO_WORKSPACE, driver.backend, out=io.StringIO())
+        [stored] = driver.stored()
+        assert mounted_secrets(stored) == set()
     finally:
         close()

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from kale_argo.cluster.kube import owner_reference
 from kale_argo.cluster.workspace.discovery import (
     choose_container,
     describe_pod,
@@ -16,10 +17,10 @@ from kale_argo.cluster.workspace.discovery import (
 )
 from kale_argo.cluster.workspace.pending import explain_claim, run_claims
 from kale_argo.cluster.workspace.plan import decide_default
-from kale_argo.cluster.workspace.snapshots import _handle, owner_reference, snapshot_body, snapshot_name
+from kale_argo.cluster.workspace.snapshots import _handle, snapshot_body, snapshot_name
 from kale_argo.cluster.workspace.storage import ClaimInfo, claim_size, larger, snapshot_class_for
 from kale_argo.cluster.workspace.volumes import merge_volumes, parse_volume
-from kale_argo.errors import ConfigError, WorkspaceError
+from kale_argo.errors import ClusterError, ConfigError, WorkspaceError
 from kale_argo.names import dns1123_label
 from kale_argo.spec import VolumeSpec
 from tests.fakes.notebook import DEFAULT_CLAIMS, DIGEST, IMAGE, Claim, notebook_pod, pipeline_spec
@@ -142,7 +143,7 @@ def test_watch_events_drive_readiness():
 def test_owner_reference_needs_a_uid():
     ref = owner_reference({"metadata": {"name": "wf", "uid": "u-1"}})
     assert (ref["kind"], ref["name"], ref["uid"]) == ("Workflow", "wf", "u-1")
-    with pytest.raises(WorkspaceError, match="no name or uid"):
+    with pytest.raises(ClusterError, match="no name or uid"):
         owner_reference({"metadata": {"name": "wf"}})
 
 

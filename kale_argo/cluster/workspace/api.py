@@ -7,17 +7,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from ...errors import KaleArgoError, WorkspaceError
+from ...errors import ClusterError, KaleArgoError
 from ...labels import RUN_LABEL, WORKSPACE_ANNOTATION
 from ...spec import PipelineSpec, RunWorkspace, VolumeSpec
-from ..kube import Kube, Obj
+from ..kube import Kube, Obj, owner_reference
 from .pending import explain_pending_claims
 from .plan import Planner, WorkspacePlan
 from .preflight import check_access
 from .snapshots import (
     delete_snapshots,
     new_token,
-    owner_reference,
     progress,
     snapshot_body,
     snapshot_name,
@@ -80,7 +79,7 @@ class PreparedWorkspace:
         if not self.keep_snapshots:
             try:
                 patch["metadata"]["ownerReferences"] = [owner_reference(workflow)]
-            except WorkspaceError as exc:
+            except ClusterError as exc:
                 return [f"{name}: {exc}" for name in self.snapshots]
         failed = []
         for name in self.snapshots:

@@ -17,7 +17,7 @@ from ...labels import (
 )
 from ...names import dns1123_label, label_value
 from ..failures import Transient
-from ..kube import SNAPSHOT_GROUP, SNAPSHOT_VERSION, WORKFLOW_GROUP, WORKFLOW_VERSION, Kube, Obj
+from ..kube import SNAPSHOT_GROUP, SNAPSHOT_VERSION, Kube, Obj
 
 
 def progress(out: TextIO | None, line: str) -> None:
@@ -118,12 +118,3 @@ def delete_snapshots(kube: Kube, namespace: str, names: Iterable[str]) -> list[s
         except Exception as exc:  # keep deleting the others; report every failure
             failed.append(f"{name}: {exc}")
     return failed
-
-
-def owner_reference(workflow: Obj) -> Obj:
-    """An ownerReference to a created Workflow (so deleting the run deletes what it owns)."""
-    meta = workflow.get("metadata") or {}
-    if not meta.get("name") or not meta.get("uid"):
-        raise WorkspaceError("the created Workflow has no name or uid to own the snapshots")
-    return {"apiVersion": f"{WORKFLOW_GROUP}/{WORKFLOW_VERSION}", "kind": "Workflow", "name": meta["name"],
-            "uid": meta["uid"], "blockOwnerDeletion": False, "controller": False}
