@@ -35,7 +35,9 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("snapshot.storage.k8s.io", "volumesnapshotclasses"): {"get", "list"},
     ("storage.k8s.io", "storageclasses"): {"get", "list"},
     ("authorization.k8s.io", "selfsubjectaccessreviews"): {"create"},
+    ("", "secrets"): {"create", "patch", "delete"},  # the per-run marshal key: written, never read
 }
+SECRET_READS = {"get", "list", "watch"}
 BUILTIN_POWERFUL = {"cluster-admin", "admin", "edit"}
 DANGEROUS_VERBS = {"escalate", "bind", "impersonate"}
 
@@ -155,8 +157,8 @@ def _rule_problems(where: str, rule: dict[str, Any]) -> list[str]:
     verbs, groups, resources = (set(rule.get(k, [])) for k in ("verbs", "apiGroups", "resources"))
     if "*" in verbs | groups | resources or any("*" in r for r in resources):
         problems.append(f"{where}: uses a wildcard")
-    if "secrets" in resources:
-        problems.append(f"{where}: grants access to secrets")
+    if "secrets" in resources and verbs & (SECRET_READS | {"*"}):
+        problems.append(f"{where}: grants reading secrets")
     if verbs & DANGEROUS_VERBS:
         problems.append(f"{where}: grants {sorted(verbs & DANGEROUS_VERBS)}")
     for group in groups - {"*"}:
@@ -289,7 +291,8 @@ SA = {"kind": "ServiceAccount", "name": "kale-argo-runner"}
 @pytest.mark.parametrize(("objects", "finding"), [
     ([_role(apiGroups=["argoproj.io"], resources=["workflows"], verbs=["*"])], "wildcard"),
     ([_role(apiGroups=["*"], resources=["pods"], verbs=["get"])], "wildcard"),
-    ([_role(apiGroups=[""], resources=["secrets"], verbs=["get"])], "secrets"),
+    ([_role(apiGroups=[""], resources=["secrets"], verbs=["get"])], "reading secrets"),
+    ([_role(apiGroups=[""], resources=["secrets"], verbs=["create", "list"])], "reading secrets"),
     ([_role(apiGroups=[""], resources=["pods"], verbs=["get", "create"])], "['create'] on core/pods"),
     ([_role(apiGroups=[""], resources=["pods/exec"], verbs=["create"])], "on core/pods/exec"),
     ([_role(apiGroups=["rbac.authorization.k8s.io"], resources=["roles"], verbs=["bind"])], "bind"),
