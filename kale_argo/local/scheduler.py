@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import heapq
 import os
+import re
 import selectors
 import signal
 import subprocess
@@ -22,6 +23,10 @@ from .result import CANCELLED, FAILED, PENDING, RUNNING, SKIPPED, SUCCEEDED, Ste
 TAIL_LINES = 60           # output lines kept per step, shown again if it fails without a record
 MAX_PARTIAL = 1 << 16     # a "line" longer than this is flushed without waiting for its newline
 TERMINATE_GRACE = 5.0     # seconds between SIGTERM and SIGKILL when interrupted
+# Terminal escape sequences (CSI, OSC, two-character ESC) and other control characters in a step's
+# output: a step must not move the cursor, retitle or recolour the user's terminal.
+_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[ -~]?"
+                      r"|\x9b[0-?]*[ -/]*[@-~]|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 class _Child:
@@ -168,7 +173,7 @@ class Scheduler:
 
     def _emit(self, result: StepResult, lines: list[bytes]) -> None:
         prefix = f"[{result.name}] "
-        texts = [line.decode("utf-8", "replace").rstrip("\r") for line in lines]
+        texts = [printable(line.decode("utf-8", "replace")) for line in lines]
         self.stream.write("".join(f"{prefix}{t}\n" for t in texts))
         result.tail.extend(texts)
         del result.tail[:-TAIL_LINES]
@@ -208,6 +213,13 @@ class Scheduler:
             child.result.returncode = child.proc.returncode
             child.result.duration = time.monotonic() - child.started
         self.running.clear()
+
+
+def printable(text: str) -> str:
+    """A line of a step's output as the terminal may show it: what follows its last carriage
+    return (what a terminal would leave visible), without escape sequences or control characters."""
+    text = text.rstrip("\r")
+    return _ESCAPES.sub("", text[text.rfind("\r") + 1:])
 
 
 def exit_text(returncode: int | None) -> str:
