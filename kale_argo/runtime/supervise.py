@@ -171,4 +171,9 @@ def _outcome(cmd: StepCommand, step: str, outputs: list[str], run_id: str | None
     with contextlib.suppress(OSError):
         write_record(cmd.marshal_dir, step, status="failed", started=started, finished=time.time(),
                      outputs={}, error=error, run_id=run_id)
+    if code > 128 and status and os.WIFSIGNALED(status):  # end as the worker did: same status
+        sys.stderr.flush()
+        with contextlib.suppress(OSError, ValueError):  # SIGKILL/SIGSTOP keep their default
+            signal.signal(os.WTERMSIG(status), signal.SIG_DFL)
+        os.kill(os.getpid(), os.WTERMSIG(status))
     return code
