@@ -61,8 +61,8 @@ def test_a_step_exiting_early_fails_and_an_earlier_runs_value_is_never_used(make
     # the earlier value is still on disk but belongs to the other run
     stored = marshal.describe(folder, "x")
     assert stored is not None and stored["run"] == first.run_id
-    with pytest.raises(marshal.MarshalError, match=r"step 'consume', variable 'x'.*stored by run "
-                                                   rf"{first.run_id} \(step 'produce'\), not by this run other"):
+    refused = rf"step 'consume', variable 'x'.*stored by run {first.run_id} \(step 'produce'\), not by"
+    with pytest.raises(marshal.MarshalError, match=refused + " this run other"):
         marshal.load(folder, "x", step="consume", binding=RunBinding("other"))
 
 
@@ -86,9 +86,8 @@ def test_a_second_run_into_a_busy_marshal_dir_is_refused(tmp_path):
     folder = str(tmp_path / "m")
     os.makedirs(folder)
     with claim_marshal_dir(folder) as first:
-        with pytest.raises(ConfigError, match="in use by another run") as err:
-            with claim_marshal_dir(folder):
-                pass
+        with pytest.raises(ConfigError, match="in use by another run") as err, claim_marshal_dir(folder):
+            pass
         assert "--marshal-dir" in str(err.value)
         assert oct(os.stat(first.key_file).st_mode & 0o777) == "0o600"
     with claim_marshal_dir(folder) as again:  # free again once the first run ended
@@ -202,7 +201,7 @@ def test_a_planted_pickle_with_a_matching_crc_is_refused_unread(tmp_path):
     assert not marker.exists()
 
 
-class eval_on_load:  # noqa: N801 - a planted object: unpickling it runs code
+class eval_on_load:  # a planted object: unpickling it runs code
     def __init__(self, code: str) -> None:
         self.code = code
 
