@@ -88,6 +88,14 @@ def kill_tree(pid: int, *, include_self: bool = True, rounds: int = 3) -> None:
                 os.kill(victim, signal.SIGKILL)
 
 
+def _has_children() -> bool:
+    try:
+        os.waitpid(-1, os.WNOHANG)  # reaps at most one zombie; the sweep handles the rest
+    except ChildProcessError:
+        return False
+    return True
+
+
 def _reap_orphans() -> None:
     with contextlib.suppress(ChildProcessError):
         while os.waitpid(-1, os.WNOHANG)[0]:
@@ -123,8 +131,9 @@ def supervise(cmd: StepCommand, step: str, outputs: list[str], run_id: str | Non
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, forward)
     status = _wait(pid, terminated)
-    kill_tree(os.getpid(), include_self=False)  # whatever the step left running ends with it
-    _reap_orphans()
+    if _has_children():  # as a subreaper, every leftover descendant hangs below a child of ours
+        kill_tree(os.getpid(), include_self=False)  # whatever the step left running ends with it
+        _reap_orphans()
     return _outcome(cmd, step, outputs, run_id, status, started, bool(terminated))
 
 

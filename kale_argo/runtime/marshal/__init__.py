@@ -25,7 +25,6 @@ can read the key or runs code in the run's own steps is trusted; values are not 
 from __future__ import annotations
 
 import contextlib
-import hmac
 import json
 import os
 import re
@@ -240,6 +239,8 @@ def check_binding(meta: dict[str, Any], binding: RunBinding, step: str | None, p
             f"run {binding.run_id} (hint: a value from an earlier or concurrent run is never "
             "used; run the step that produces it in this run)")
     if binding.key is not None:
+        import hmac
+
         tag = meta.get(TAG_FIELD)
         expected = binding.tag(meta)
         if not isinstance(tag, str) or expected is None or not hmac.compare_digest(tag, expected):

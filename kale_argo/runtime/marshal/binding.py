@@ -10,8 +10,6 @@ tag over its canonical JSON (codec, file, size, checksum, run id, step, variable
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import hmac
 import json
 import os
 from dataclasses import dataclass
@@ -45,6 +43,9 @@ class RunBinding:
         """The HMAC-SHA256 tag of ``meta`` (without its own tag field), or None without a key."""
         if self.key is None:
             return None
+        import hashlib
+        import hmac
+
         body = {k: v for k, v in meta.items() if k != TAG_FIELD}
         text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
         return hmac.new(self.key, text.encode(), hashlib.sha256).hexdigest()

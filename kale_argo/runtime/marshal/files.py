@@ -15,7 +15,6 @@ fsync waits for the disk, and over every byte again before a value is used.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import mmap
 import os
@@ -69,12 +68,18 @@ class ChecksumWriter:
         return False
 
 
+def _sha256() -> Any:
+    import hashlib  # only runs with a key pay for importing OpenSSL
+
+    return hashlib.sha256()
+
+
 def digest_of_fd(fd: int, size: int, algorithm: str = CRC32) -> int | str:
     """The checksum of the first ``size`` bytes of the open file ``fd``: an int (CRC-32) or hex
     text (SHA-256). Reads through a memory map, chunk by chunk (RSS stays at one chunk)."""
     if algorithm not in (CRC32, SHA256):
         raise ValueError(f"unknown checksum {algorithm!r}")
-    sha = hashlib.sha256() if algorithm == SHA256 else None
+    sha = _sha256() if algorithm == SHA256 else None
     crc = 0
     if size:
         with mmap.mmap(fd, size, access=mmap.ACCESS_READ) as mapped:
@@ -197,13 +202,13 @@ def write_json_atomic(path: str, data: Any, *, sync: bool = True) -> None:
 def map_verified(path: str, size: int, checksum: int | str, algorithm: str = CRC32) -> memoryview:
     """The file's bytes, memory-mapped read-only, after checking their checksum (ValueError if not)."""
     if not size:
-        if checksum not in (0, hashlib.sha256().hexdigest()):
+        if checksum not in (0, _sha256().hexdigest()):
             raise ValueError("checksum mismatch")
         return memoryview(b"")
     with open(path, "rb") as fh:
         mapped = mmap.mmap(fh.fileno(), size, access=mmap.ACCESS_READ)
     view = memoryview(mapped)
-    sha = hashlib.sha256() if algorithm == SHA256 else None
+    sha = _sha256() if algorithm == SHA256 else None
     actual: int | str = 0
     for start in range(0, size, CHUNK):
         if sha is not None:
