@@ -151,8 +151,8 @@ from helper import twice
 
 @step(name="one")
 def one(n):
-    import json
-    print("got", json.loads(json.dumps(twice(n))))
+    import fractions, json  # fractions: not imported by the runtime before the script
+    print("got", json.loads(json.dumps(int(twice(fractions.Fraction(n, 1))))))
 
 @pipeline(name="shadow")
 def shadow(n=2):
@@ -164,7 +164,8 @@ def test_files_named_like_the_stdlib_or_kale_argo_do_not_shadow_them(make_script
     work = tmp_path / "work"
     work.mkdir()
     for folder in (work, tmp_path):
-        (folder / "json.py").write_text("raise RuntimeError('shadowed json imported')\n")
+        for name in ("json", "fractions"):
+            (folder / f"{name}.py").write_text(f"raise RuntimeError('shadowed {name} imported')\n")
         (folder / "kale_argo.py").write_text("raise RuntimeError('shadowed kale_argo imported')\n")
     (tmp_path / "helper.py").write_text("def twice(n):\n    return 2 * n\n")
     spec = trace(make_script(SHADOW, "json_pipe.py"))
