@@ -31,11 +31,11 @@ def write_record(marshal_dir: str, step: str, *, status: str, started: float, fi
 
 
 def read_record(marshal_dir: str, step: str) -> dict[str, Any] | None:
-    """The record of ``step``, or None if it has not finished (or never ran)."""
+    """The record of ``step``, or None if it has not finished (or never ran, or it is unreadable)."""
     try:
         with open(record_path(marshal_dir, step)) as fh:
             return json.load(fh)
-    except (FileNotFoundError, ValueError):
+    except (OSError, ValueError):  # missing, unreadable, not a file: no record
         return None
 
 

@@ -159,10 +159,8 @@ def _outcome(cmd: StepCommand, step: str, outputs: list[str], run_id: str | None
         run_id is None or record.get("run") == run_id)
     if code == 0:
         missing = missing_outputs(cmd.marshal_dir, outputs, run_id)
-        if fresh and record is not None and record.get("status") == "succeeded" and not missing:
-            return 0
-        if not missing and not outputs and not fresh:  # e.g. os._exit(0) in a step returning nothing
-            return 0
+        if not missing and not (fresh and record is not None and record.get("status") != "succeeded"):
+            return 0  # every output saved (a record the disk had no room for does not matter)
         error = (f"step {step!r} exited with status 0 before saving "
                  f"{', '.join(missing) or 'its record'} (hint: a step must return; os._exit() "
                  "or a killed interpreter ends it without its outputs)")

@@ -99,3 +99,18 @@ def test_terminal_escapes_from_a_step_are_filtered(make_script, tmp_path):
     run_local(load_pipeline(str(script)).trace(), marshal_dir=str(tmp_path / "m"), stream=out)
     assert "[loud] red done\n" in out.getvalue()
     assert "\x1b" not in out.getvalue() and "\x07" not in out.getvalue()
+
+
+def test_a_record_that_cannot_be_written_does_not_fail_a_completed_step(make_script, tmp_path):
+    folder = tmp_path / "m"
+    (folder / ".kale" / "steps" / "fill.json").mkdir(parents=True)  # the record cannot replace it
+    argv = _argv(make_script, "fill", folder)
+    argv[argv.index("--param") + 1] = "n=10"
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "KALE_ARGO_RUN_ID": "r1"})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.startswith("kale-argo: warning: step 'fill': cannot write its record")
+    assert "its outputs are saved" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    from kale_argo.runtime import marshal
+
+    assert marshal.load(str(folder), "data") == b"x" * 10
