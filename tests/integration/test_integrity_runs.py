@@ -219,3 +219,48 @@ def test_changed_data_under_a_valid_tag_is_refused(tmp_path):
     path.write_bytes(path.read_bytes().replace(b"AAAA", b"AAAB", 1))
     with pytest.raises(marshal.MarshalError, match="checksum mismatch"):
         marshal.load(folder, "v", step="use", binding=binding)
+
+
+def test_a_second_cli_run_into_a_busy_marshal_dir_exits_2_with_a_hint(make_script, run_cli, tmp_path):
+    script = make_script(TWO_STEPS, "stale.py")
+    folder = tmp_path / "m"
+    folder.mkdir()
+    with claim_marshal_dir(str(folder)):
+        proc = run_cli("run", script, "--marshal-dir", folder)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    (line,) = proc.stderr.strip().splitlines()
+    assert "in use by another run" in line and "hint:" in line
+    assert marshal.list_values(str(folder)) == []  # nothing ran
+
+
+KILLED_MID_WRITE = '''
+import os, time
+from kale_argo import pipeline, step
+
+@step(name="slow", timeout=1)
+def slow(folder):
+    with open(os.path.join(folder, ".x.pkl.0123456789ab.tmp"), "wb") as fh:  # as a save would
+        fh.write(b"partial")
+    print("writing", flush=True)
+    time.sleep(60)
+    return 1
+
+@step(name="use")
+def use(x):
+    print(x)
+
+@pipeline(name="midwrite")
+def midwrite(folder=""):
+    x = slow(folder)
+    use(x)
+'''
+
+
+def test_no_temp_file_survives_a_step_killed_by_its_timeout(make_script, tmp_path):
+    folder = tmp_path / "m"
+    out = io.StringIO()
+    with pytest.raises(RunFailed, match="'slow' failed"):
+        run_local(trace(make_script(KILLED_MID_WRITE, "midwrite.py")), {"folder": str(folder)},
+                  marshal_dir=str(folder), stream=out)
+    assert "[slow] writing" in out.getvalue() and "timed out after 1s" in out.getvalue()
+    assert [p.name for p in folder.rglob("*.tmp")] == []
