@@ -39,7 +39,12 @@ class Terminated(BaseException):
 
 
 def raise_terminated(signum: int, frame: Any) -> None:
-    """A SIGTERM handler: unwind the step (removing a write in progress) instead of dying."""
+    """A SIGTERM handler: unwind the step (removing a write in progress) instead of dying. Later
+    SIGTERMs (the executor signals the whole group, the supervisor passes it on) are ignored, so
+    they cannot interrupt the clean-up; the supervisor kills a step that does not end in time."""
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise Terminated
 
 
