@@ -46,6 +46,8 @@ from common import Row, emit, main_args, ratio_row  # noqa: E402
 from kale_argo.runtime import marshal  # noqa: E402
 from kale_argo.runtime.script import import_script  # noqa: E402
 
+KEYED = marshal.RunBinding("bench", b"k" * 64)  # as the local executor and Argo pods store values
+
 DATA = HERE / ".data" / f"marshal-{os.getpid()}"  # per process: smoke runs may overlap
 GiB = 1 << 30
 PAGE = 4096
@@ -170,12 +172,16 @@ def bench_array(n: int, repeat: int) -> list[Row]:
     t, p = round_trips({
         "raw": (lambda: raw_save(memoryview(x).cast("B"), DATA / "raw.bin"), "raw", DATA / "raw.bin"),
         "ours": (lambda: marshal.save(d, "x", x), "ours_array", DATA / "x"),
+        "keyed": (lambda: marshal.save(d, "x", x, binding=KEYED), "ours_array", DATA / "x"),
         "np": (lambda: np_save(x, DATA / "x.npy"), "npload", DATA / "x.npy"),
     }, repeat)
     size = f"{x.nbytes / GiB:.3g} GiB"
     return [
-        ratio_row(f"array {size} round trip vs raw write+fsync+read", t["ours"], t["raw"], 1.3,
-                  note=phase_note(p, "ours", "raw")),
+        ratio_row(f"array {size} round trip vs raw write+fsync+read", t["ours"], t["raw"], 1.0,
+                  note=phase_note(p, "ours", "raw") + "; CRC-32 over every byte on load"),
+        ratio_row(f"array {size} round trip with a run key vs raw write+fsync+read", t["keyed"],
+                  t["raw"], 1.0, note=phase_note(p, "keyed", "raw")
+                  + "; SHA-256 over every byte on load, as steps run"),
         ratio_row(f"array {size} round trip vs np.save/np.load", t["ours"], t["np"], 1.0,
                   note=phase_note(p, "ours", "np")),
     ]
@@ -242,8 +248,11 @@ def bench_lazy(n: int, repeat: int) -> list[Row]:
         ours.append(fresh("ours_row", DATA / "x")["seconds"])
         ref.append(fresh("raw", DATA / "raw.bin")["seconds"])
     clean()
+    # Every byte is verified before a value is used, so a load reads the file once, whatever the
+    # step then reads: the figure is a full read (was <= 0.01x with sampled checksums).
     return [ratio_row(f"lazy load: {x.nbytes / GiB:.3g} GiB array, one row read, vs full raw read",
-                      statistics.median(ours), statistics.median(ref), 0.01)]
+                      statistics.median(ours), statistics.median(ref), 1.0,
+                      note="every byte verified on load")]
 
 
 def bench_memory(n: int, repeat: int, full: bool) -> list[Row]:

@@ -3,11 +3,14 @@ step runtime, the local executor and the Argo compiler."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from .errors import UserError
 
 _TRUE = {"true", "1", "yes", "y", "on"}
+_DECIMAL = re.compile(r"[+-]?[0-9](?:_?[0-9])*\Z")
+SHOWN_CHARS = 60  # a longer rejected value is shown shortened
 _FALSE = {"false", "0", "no", "n", "off"}
 
 
@@ -34,12 +37,26 @@ def convert_parameter(name: str, type_: str, raw: object, where: str | None = No
         if type_ == "int":
             if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
                 raise ValueError(raw)
-            return int(raw) if not isinstance(raw, str) else int(raw.strip(), 0)  # type: ignore[call-overload]
+            if isinstance(raw, str):
+                # decimal only, as argparse's type=int and Kale read it: 010 is 10, 0x10 an error
+                text = raw.strip()
+                if not _DECIMAL.match(text):
+                    raise ValueError(raw)
+                return int(text, 10)
+            return int(raw)  # type: ignore[call-overload]
         if type_ == "float":
             if isinstance(raw, bool):
                 raise ValueError(raw)
             return float(raw)  # type: ignore[arg-type]
         return str(raw)
     except (TypeError, ValueError):
-        raise UserError(f"parameter {name!r} expects {type_}, got {raw!r}", where=where,
+        raise UserError(f"parameter {name!r} expects {type_}, got {shown(raw)}", where=where,
                         hint="true/false" if type_ == "bool" else f"pass a valid {type_}") from None
+
+
+def shown(raw: object) -> str:
+    """``repr(raw)``, shortened to about :data:`SHOWN_CHARS` characters for an error message."""
+    text = repr(raw)
+    if len(text) <= SHOWN_CHARS:
+        return text
+    return f"{text[:SHOWN_CHARS - 20]}...{text[-10:]} ({len(str(raw))} characters)"

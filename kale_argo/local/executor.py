@@ -19,11 +19,12 @@ from typing import Any, TextIO
 from ..errors import ConfigError, RunFailed
 from ..params import parameter_text
 from ..runtime.contract import step_argv
-from ..runtime.marshal.files import write_json_atomic
-from ..runtime.record import read_record
+from ..runtime.marshal.binding import KEY_FILE_ENV, RUN_ID_ENV
+from ..runtime.marshal.files import remove_temp_files, write_json_atomic
+from ..runtime.record import missing_outputs, read_record
 from ..spec import PipelineSpec
 from .result import FAILED, SKIPPED, SUCCEEDED, LocalRun, StepResult
-from .rundir import create_marshal_dir
+from .rundir import RunFolder, claim_marshal_dir, create_marshal_dir
 from .scheduler import Scheduler, exit_text
 from .summary import format_summary
 
@@ -67,6 +68,27 @@ def _failure_report(result: StepResult) -> str:
     return f"---- step {result.name!r} failed ({exit_text(result.returncode)}) ----\n{text.rstrip()}\n"
 
 
+def _checker(spec: PipelineSpec, run: RunFolder) -> Any:
+    outputs = {s.name: list(s.outputs) for s in spec.steps}
+
+    def check(step: str, returncode: int) -> str | None:
+        """After a step's processes ended: remove its interrupted writes; if it exited 0, the
+        error that makes it failed anyway (outputs or record not saved by this run), else None."""
+        remove_temp_files(run.path, tuple(outputs[step]))
+        if returncode != 0:
+            return None
+        missing = missing_outputs(run.path, outputs[step], run.run_id)
+        record = read_record(run.path, step) or {}
+        if missing:
+            return (f"step {step!r} exited 0 without saving {', '.join(missing)} in this run "
+                    "(hint: a step must return its values; os._exit() ends it without them)")
+        if record and (record.get("run") != run.run_id or record.get("status") != "succeeded"):
+            return f"step {step!r} exited 0 but its record says {record.get('status')!r}"
+        return None
+
+    return check
+
+
 def _write_spec(spec: PipelineSpec, marshal_dir: str) -> None:
     path = os.path.join(marshal_dir, ".kale", "pipeline.json")
     write_json_atomic(path, json.loads(spec.to_json()), sync=False)
@@ -92,9 +114,18 @@ def run_local(spec: PipelineSpec, params: Mapping[str, Any] | None = None, *, jo
     if jobs < 1:
         raise ConfigError(f"--jobs must be at least 1, got {jobs}", where="--jobs")
     folder = create_marshal_dir(spec.name, marshal_dir)
+    with claim_marshal_dir(folder) as claimed:
+        return _run(spec, values, jobs, claimed, stream, retries)
+
+
+def _run(spec: PipelineSpec, values: dict[str, Any], jobs: int, claimed: RunFolder,
+         stream: TextIO, retries: bool) -> LocalRun:
+    folder = claimed.path
     _write_spec(spec, folder)
-    run = LocalRun(spec.name, folder, values, {}, script=spec.script.path)
-    scheduler = Scheduler(spec, step_commands(spec, values, folder), jobs, stream, retries)
+    run = LocalRun(spec.name, folder, values, {}, script=spec.script.path, run_id=claimed.run_id)
+    env = {RUN_ID_ENV: claimed.run_id, KEY_FILE_ENV: claimed.key_file}
+    scheduler = Scheduler(spec, step_commands(spec, values, folder), jobs, stream, retries,
+                          env=env, check=_checker(spec, claimed))
     run.steps = scheduler.results
     shown = ", ".join(f"{k}={v!r}" for k, v in values.items())
     stream.write(f"running pipeline {spec.name!r}: {len(spec.steps)} steps, jobs={jobs}"

@@ -39,6 +39,7 @@ class LocalRun:
     steps: dict[str, StepResult]
     duration: float = 0.0
     script: str | None = None
+    run_id: str | None = None
 
     @property
     def succeeded(self) -> bool:
@@ -47,15 +48,23 @@ class LocalRun:
     def load(self, key: str) -> Any:
         """The value a step stored under ``key`` (its variable name in the pipeline body).
 
-        The script is imported first (as the steps import it) so its own classes unpickle.
+        The script is imported first (as the steps import it) so its own classes unpickle. The
+        value must have been stored by this run (and carry a valid tag of its key).
         """
+        import os
+
         from ..runtime import marshal
+        from ..runtime.marshal.binding import read_key
         from ..runtime.script import import_script
+        from .rundir import KEY_FILE
 
         if self.script:
             import_script(self.script)
-
-        return marshal.load(self.marshal_dir, key)
+        binding = None
+        if self.run_id is not None:
+            key_file = os.path.join(self.marshal_dir, KEY_FILE)
+            binding = marshal.RunBinding(self.run_id, read_key(key_file))
+        return marshal.load(self.marshal_dir, key, binding=binding)
 
     def failed_steps(self) -> list[StepResult]:
         """Steps that ran and failed."""

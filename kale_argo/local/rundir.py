@@ -1,13 +1,70 @@
 """The local marshal directory of a run: by default ``./.kale-runs/<pipeline>-<UTC timestamp>/``
-under the current working directory (a fresh folder per run; ``-2``, ``-3`` if runs collide)."""
+under the current working directory (a fresh folder per run; ``-2``, ``-3`` if runs collide).
+
+A marshal directory belongs to one run at a time: the run holds a lock on ``.kale/lock`` and a
+second run into the same ``--marshal-dir`` is refused. The run gets a fresh id and a fresh key
+(``.kale/run/key``, mode 0600), so values an earlier run left in a reused directory are never
+loaded; temporary files of writes an earlier run was killed in are removed when a run starts.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 from ..errors import ConfigError
 from ..names import dns1123_label
+from ..runtime.marshal.binding import create_key_file
+from ..runtime.marshal.files import remove_temp_files
+
+LOCK_FILE = os.path.join(".kale", "lock")
+KEY_FILE = os.path.join(".kale", "run", "key")
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    """A claimed marshal directory: its path, the run's id and the path of the run's key."""
+
+    path: str
+    run_id: str
+    key_file: str
+
+
+@contextlib.contextmanager
+def claim_marshal_dir(path: str) -> Iterator[RunFolder]:
+    """Lock ``path`` for one run (ConfigError if another run holds it), clean up after earlier
+    crashes, create the run's id and key; the lock is released on exit."""
+    import fcntl
+
+    lock_path = os.path.join(path, LOCK_FILE)
+    try:
+        os.makedirs(os.path.dirname(lock_path), exist_ok=True)
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise ConfigError(f"cannot use the marshal directory {path!r}: {exc.strerror}",
+                          where="--marshal-dir", hint="choose a writable folder") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
+            raise ConfigError(
+                f"the marshal directory {path} is in use by another run (pid {holder})",
+                where="--marshal-dir",
+                hint="give each concurrent run its own --marshal-dir, or leave it out for a "
+                     "fresh folder per run") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        remove_temp_files(path)
+        key_file = os.path.join(path, KEY_FILE)
+        create_key_file(key_file)
+        yield RunFolder(path, uuid.uuid4().hex, key_file)
+    finally:
+        os.close(fd)  # releases the lock
 
 RUNS_DIR = ".kale-runs"
 

@@ -10,18 +10,25 @@ from __future__ import annotations
 import contextlib
 import heapq
 import os
+import re
 import selectors
 import signal
 import subprocess
 import time
+from collections.abc import Callable, Mapping
 from typing import TextIO
 
+from ..runtime.supervise import kill_tree
 from ..spec import PipelineSpec, StepOptions
 from .result import CANCELLED, FAILED, PENDING, RUNNING, SKIPPED, SUCCEEDED, StepResult
 
 TAIL_LINES = 60           # output lines kept per step, shown again if it fails without a record
 MAX_PARTIAL = 1 << 16     # a "line" longer than this is flushed without waiting for its newline
 TERMINATE_GRACE = 5.0     # seconds between SIGTERM and SIGKILL when interrupted
+# Terminal escape sequences (CSI, OSC, two-character ESC) and other control characters in a step's
+# output: a step must not move the cursor, retitle or recolour the user's terminal.
+_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[ -~]?"
+                      r"|\x9b[0-?]*[ -/]*[@-~]|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 class _Child:
@@ -41,7 +48,8 @@ class Scheduler:
     """Runs the steps of ``spec`` with at most ``jobs`` processes at once."""
 
     def __init__(self, spec: PipelineSpec, commands: dict[str, list[str]], jobs: int,
-                 stream: TextIO, retries: bool = True) -> None:
+                 stream: TextIO, retries: bool = True, env: Mapping[str, str] | None = None,
+                 check: Callable[[str, int], str | None] | None = None) -> None:
         self.commands = commands
         self.jobs = jobs
         self.stream = stream
@@ -63,7 +71,9 @@ class Scheduler:
         self.running: dict[int, _Child] = {}
         self.failed = False
         self.selector = selectors.DefaultSelector()
-        self.env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self.env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        # check(step, returncode) after a step's processes ended: an error if it did not finish
+        self.check = check
 
     # -- the loop -----------------------------------------------------------------------------
     def run(self) -> None:
@@ -164,11 +174,11 @@ class Scheduler:
         child.deadline = None
         child.result.error = reason
         self.stream.write(f"[{child.result.name}] {reason}: killed\n")
-        _signal_group(child.proc, signal.SIGKILL)
+        kill_tree(child.proc.pid)  # detached grandchildren too: the pipe they hold closes
 
     def _emit(self, result: StepResult, lines: list[bytes]) -> None:
         prefix = f"[{result.name}] "
-        texts = [line.decode("utf-8", "replace").rstrip("\r") for line in lines]
+        texts = [printable(line.decode("utf-8", "replace")) for line in lines]
         self.stream.write("".join(f"{prefix}{t}\n" for t in texts))
         result.tail.extend(texts)
         del result.tail[:-TAIL_LINES]
@@ -177,8 +187,12 @@ class Scheduler:
         result = child.result
         result.duration = (result.duration or 0.0) + time.monotonic() - child.started
         result.returncode = returncode
-        result.status = SUCCEEDED if returncode == 0 else FAILED
-        if returncode != 0:
+        problem = self.check(result.name, returncode) if self.check is not None else None
+        if problem is not None and returncode == 0:
+            result.error = problem
+            self.stream.write(f"[{result.name}] {problem}\n")
+        result.status = SUCCEEDED if returncode == 0 and problem is None else FAILED
+        if result.status == FAILED:
             options = self.options[result.name]
             if result.attempts <= options.retry_count and not self.failed:
                 self._retry(result, options)
@@ -199,15 +213,24 @@ class Scheduler:
         for child in children:
             try:
                 child.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                _signal_group(child.proc, signal.SIGKILL)
+            except subprocess.TimeoutExpired:  # also what it detached, if it could not end that
+                kill_tree(child.proc.pid)
                 child.proc.wait()
+            if self.check is not None:
+                self.check(child.result.name, child.proc.returncode)
             assert child.proc.stdout is not None
             child.proc.stdout.close()
             child.result.status = CANCELLED
             child.result.returncode = child.proc.returncode
             child.result.duration = time.monotonic() - child.started
         self.running.clear()
+
+
+def printable(text: str) -> str:
+    """A line of a step's output as the terminal may show it: what follows its last carriage
+    return (what a terminal would leave visible), without escape sequences or control characters."""
+    text = text.rstrip("\r")
+    return _ESCAPES.sub("", text[text.rfind("\r") + 1:])
 
 
 def exit_text(returncode: int | None) -> str:

@@ -1,6 +1,13 @@
 """The step command: one argv, built the same way by the local executor and the Argo compiler.
 
-``python -m kale_argo.runtime --script S --marshal-dir D --call JSON [--param NAME=VALUE]...``
+``python -c BOOTSTRAP --script S --marshal-dir D --call JSON [--param NAME=VALUE]...``
+
+:data:`BOOTSTRAP` is ``python -m kale_argo.runtime`` without the working directory on
+``sys.path``: ``-m`` (and ``-c``) put it first, where a ``json.py`` or ``kale_argo.py`` would
+shadow the standard library or kale-argo itself. The code still comes from ``sys.path`` as usual
+(``PYTHONPATH`` in the pods, the installed package locally), and the module runs as ``-m`` runs
+it (``__main__`` is ``kale_argo.runtime.__main__``). ``-P`` would do the same from Python 3.11 on
+only.
 
 ``--call`` is :meth:`kale_argo.spec.StepSpec.runtime_call` as compact JSON. Parameter values
 travel as separate ``--param`` items so Argo can template them (``{{workflow.parameters.x}}``).
@@ -15,6 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 MODULE = "kale_argo.runtime"
+BOOTSTRAP = ("import sys;getattr(sys.flags,'safe_path',0) or sys.path.pop(0);import runpy;"
+             f"runpy.run_module('{MODULE}',run_name='__main__',alter_sys=True)")
 
 
 def step_argv(
@@ -26,7 +35,7 @@ def step_argv(
     params: Mapping[str, str],
 ) -> list[str]:
     """The argv that runs one step. ``params`` maps each parameter the step reads to its text."""
-    argv = [python, "-m", MODULE, "--script", script, "--marshal-dir", marshal_dir,
+    argv = [python, "-c", BOOTSTRAP, "--script", script, "--marshal-dir", marshal_dir,
             "--call", json.dumps(call, sort_keys=True, separators=(",", ":"))]
     for name in sorted(params):
         argv += ["--param", f"{name}={params[name]}"]

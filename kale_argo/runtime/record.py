@@ -18,18 +18,38 @@ def record_path(marshal_dir: str, step: str) -> str:
 
 
 def write_record(marshal_dir: str, step: str, *, status: str, started: float, finished: float,
-                 outputs: dict[str, dict[str, Any]], error: str | None) -> dict[str, Any]:
-    """Write the record atomically: {step, status, started, finished, outputs, error}."""
-    record = {"step": step, "status": status, "started": started, "finished": finished,
-              "outputs": outputs, "error": error}
+                 outputs: dict[str, dict[str, Any]], error: str | None,
+                 run_id: str | None = None) -> dict[str, Any]:
+    """Write the record atomically: {step, status, started, finished, outputs, error} (and
+    ``run``, the run's id, when it has one)."""
+    record: dict[str, Any] = {"step": step, "status": status, "started": started,
+                              "finished": finished, "outputs": outputs, "error": error}
+    if run_id is not None:
+        record["run"] = run_id
     write_json_atomic(record_path(marshal_dir, step), record, sync=False)
     return record
 
 
 def read_record(marshal_dir: str, step: str) -> dict[str, Any] | None:
-    """The record of ``step``, or None if it has not finished (or never ran)."""
+    """The record of ``step``, or None if it has not finished (or never ran, or it is unreadable)."""
     try:
         with open(record_path(marshal_dir, step)) as fh:
             return json.load(fh)
-    except (FileNotFoundError, ValueError):
+    except (OSError, ValueError):  # missing, unreadable, not a file: no record
         return None
+
+
+def missing_outputs(marshal_dir: str, keys: list[str], run_id: str | None) -> list[str]:
+    """The declared outputs ``keys`` for which ``marshal_dir`` holds no value stored by the run
+    ``run_id`` (any run when None): what a step that claims success must not lack."""
+    from .marshal import describe
+
+    missing = []
+    for key in keys:
+        try:
+            meta = describe(marshal_dir, key)
+        except Exception:  # an invalid key or unreadable metadata: not saved
+            meta = None
+        if meta is None or (run_id is not None and meta.get("run") != run_id):
+            missing.append(key)
+    return missing

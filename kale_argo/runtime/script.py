@@ -22,8 +22,22 @@ def module_name_for(path: str) -> str:
     return f"kale_script_{stem}" if taken else stem
 
 
+def _after_stdlib() -> int:
+    """The sys.path index just after the standard library's entries (0 if none is found)."""
+    stdlib = os.path.dirname(os.__file__)
+    last = -1
+    for i, entry in enumerate(sys.path):
+        full = os.path.abspath(entry or ".")
+        if full in (stdlib, os.path.join(stdlib, "lib-dynload")) or (
+                full.endswith(".zip") and os.path.basename(full).startswith("python")):
+            last = i
+    return last + 1
+
+
 def import_script(path: str) -> ModuleType:
-    """Import the script at ``path`` (its directory first on sys.path, like ``python script.py``).
+    """Import the script at ``path`` with its directory on sys.path, as ``python script.py`` has
+    it, but after the standard library: a ``json.py`` beside the script cannot shadow ``json``
+    (kale_argo is imported already), while the script's helper modules import as before.
 
     Raises FileNotFoundError if it does not exist; the script's own exceptions propagate.
     """
@@ -36,7 +50,7 @@ def import_script(path: str) -> ModuleType:
         return existing
     directory = os.path.dirname(path)
     if directory not in sys.path:
-        sys.path.insert(0, directory)
+        sys.path.insert(_after_stdlib(), directory)
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:  # pragma: no cover - .py files always have a loader
         raise ImportError(f"cannot import {path}")

@@ -1,8 +1,10 @@
 """Run one step: import the script, load the inputs, call the function, save the outputs.
 
 Exit codes: 0 success; 1 the user's code raised (its traceback, trimmed to the user's frames,
-goes to stderr); 2 a bad command, a missing or corrupt input, or an output that cannot be stored
-(one line naming the step, the variable and the file).
+goes to stderr) or ended the step without its outputs; 2 a bad command, a missing, corrupt or
+foreign input, or an output that cannot be stored (one line naming the step, the variable and the
+file); 130/143 interrupted (SIGINT/SIGTERM: the save in progress is removed). The run's identity
+and key come from the environment (:class:`kale_argo.runtime.marshal.RunBinding`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from ..errors import KaleArgoError
 from ..params import convert_parameter
 from . import marshal
 from .contract import StepCommand
+from .marshal.binding import RunBinding
 from .record import write_record
 from .script import import_script
 
@@ -29,6 +32,20 @@ class StepError(Exception):
     """The step cannot run or finish for a reason outside the user's function. Exit code 2."""
 
     exit_code = 2
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived (a timeout, Ctrl-C in the executor, a pod being deleted)."""
+
+
+def raise_terminated(signum: int, frame: Any) -> None:
+    """A SIGTERM handler: unwind the step (removing a write in progress) instead of dying. Later
+    SIGTERMs (the executor signals the whole group, the supervisor passes it on) are ignored, so
+    they cannot interrupt the clean-up; the supervisor kills a step that does not end in time."""
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise Terminated
 
 
 class UserCodeFailed(Exception):
@@ -70,10 +87,11 @@ def resolve_function(module: Any, qualname: str, step: str) -> Any:
     return obj
 
 
-def _input(spec: Any, cmd: StepCommand, step: str, types: dict[str, str]) -> Any:
+def _input(spec: Any, cmd: StepCommand, step: str, types: dict[str, str],
+           binding: RunBinding) -> Any:
     kind = spec.get("kind") if isinstance(spec, dict) else None
     if kind == "value":
-        return marshal.load(cmd.marshal_dir, spec["key"], step=step)
+        return marshal.load(cmd.marshal_dir, spec["key"], step=step, binding=binding)
     if kind == "param":
         name = spec["name"]
         if name not in cmd.params:
@@ -101,11 +119,12 @@ def _outputs(result: Any, call: dict[str, Any], step: str) -> list[tuple[str, An
     return list(zip(keys, result, strict=True))
 
 
-def execute(cmd: StepCommand) -> dict[str, dict[str, Any]]:
+def execute(cmd: StepCommand, binding: RunBinding | None = None) -> dict[str, dict[str, Any]]:
     """Run the step described by ``cmd``; returns its outputs' metadata. Raises StepError,
     UserCodeFailed or MarshalError."""
     call = cmd.call
     step = str(call["step"])
+    binding = binding if binding is not None else RunBinding.from_env()
     try:
         sys.argv = [cmd.script]
         module = import_script(cmd.script)
@@ -116,8 +135,9 @@ def execute(cmd: StepCommand) -> dict[str, dict[str, Any]]:
                              f"{type(exc).__name__}", user_traceback(exc)) from None
     fn = resolve_function(module, str(call["function"]), step)
     types = dict(call.get("params") or {})
-    args = [_input(a, cmd, step, types) for a in call.get("args") or []]
-    kwargs = {k: _input(v, cmd, step, types) for k, v in (call.get("kwargs") or {}).items()}
+    args = [_input(a, cmd, step, types, binding) for a in call.get("args") or []]
+    kwargs = {k: _input(v, cmd, step, types, binding)
+              for k, v in (call.get("kwargs") or {}).items()}
     try:
         result = fn(*args, **kwargs)
     except SystemExit as exc:
@@ -130,12 +150,18 @@ def execute(cmd: StepCommand) -> dict[str, dict[str, Any]]:
                 + (f" before returning {missing}" if missing else ""),
                 user_traceback(exc)) from None
         result = None
-    except Exception as exc:
+    except (Exception, KeyboardInterrupt) as exc:
+        raise UserCodeFailed(f"step {step!r} raised {type(exc).__name__}: {exc}"
+                             if str(exc) else f"step {step!r} raised {type(exc).__name__}",
+                             user_traceback(exc)) from None
+    except Terminated:
+        raise
+    except BaseException as exc:  # GeneratorExit, a BaseException subclass of the user's own
         raise UserCodeFailed(f"step {step!r} raised {type(exc).__name__}: {exc}",
                              user_traceback(exc)) from None
     outputs = {}
     for key, value in _outputs(result, call, step):
-        meta = marshal.save(cmd.marshal_dir, key, value, step=step)
+        meta = marshal.save(cmd.marshal_dir, key, value, step=step, binding=binding)
         outputs[key] = {"codec": meta["codec"], "type": meta["type"], "bytes": meta["bytes"]}
     return outputs
 
@@ -153,17 +179,25 @@ def run(cmd: StepCommand) -> int:
     try:
         step = _check_call(cmd.call)
         os.makedirs(cmd.marshal_dir, exist_ok=True)
-    except (StepError, OSError) as exc:
+        binding = RunBinding.from_env()
+    except (StepError, KaleArgoError, OSError) as exc:
         print(f"kale-argo: {exc}", file=sys.stderr)
         return 2
     status, error, code, outputs = "succeeded", None, 0, {}
     try:
-        outputs = execute(cmd)
+        outputs = execute(cmd, binding)
     except UserCodeFailed as exc:
         status, error, code = "failed", str(exc), 1
         sys.stderr.write(exc.text)
+        if str(exc) not in exc.text:
+            print(f"kale-argo: {exc}", file=sys.stderr)
     except (StepError, KaleArgoError) as exc:
         status, error, code = "failed", " ".join(str(exc).split()), 2
+        print(f"kale-argo: {error}", file=sys.stderr)
+    except (KeyboardInterrupt, Terminated) as exc:  # outside the user's function (loading, saving)
+        signame = "SIGINT" if isinstance(exc, KeyboardInterrupt) else "SIGTERM"
+        status, error, code = "failed", f"step {step!r} interrupted ({signame})", (
+            130 if isinstance(exc, KeyboardInterrupt) else 143)
         print(f"kale-argo: {error}", file=sys.stderr)
     except Exception as exc:  # a malformed --call (missing field, wrong type) or a runtime bug
         status, error, code = "failed", f"step {step!r}: {type(exc).__name__}: {exc}", 2
@@ -172,6 +206,15 @@ def run(cmd: StepCommand) -> int:
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(Exception):  # a closed stream must not hide the result
                 stream.flush()
-    write_record(cmd.marshal_dir, step, status=status, started=started, finished=time.time(),
-                 outputs=outputs, error=error)
+    try:
+        write_record(cmd.marshal_dir, step, status=status, started=started, finished=time.time(),
+                     outputs=outputs, error=error, run_id=binding.run_id)
+    except OSError as exc:  # the values are saved: the step's result stands
+        from .marshal.files import free_space
+
+        free = free_space(cmd.marshal_dir)
+        print(f"kale-argo: warning: step {step!r}: cannot write its record in {cmd.marshal_dir} "
+              f"({exc.strerror or exc}{'; ' + free if free else ''}); its outputs are saved"
+              if code == 0 else f"kale-argo: step {step!r}: cannot write its record either "
+              f"({exc.strerror or exc})", file=sys.stderr)
     return code

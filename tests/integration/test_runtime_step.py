@@ -117,7 +117,7 @@ def flow(tmp_path_factory):
                                                       param("flag")], outputs=["x", "frame", "text"],
                                     unpack=True, params={"n": "int", "scale": "float", "label": "str",
                                                          "flag": "bool"}),
-                 {"n": "0x5", "scale": "0.5", "label": "lbl", "flag": "yes"}),
+                 {"n": "05", "scale": "0.5", "label": "lbl", "flag": "yes"}),
         run_step(script, data, call("fit", "fit", [value("x"), value("frame")],
                                     {"offset": const(1)}, outputs=["model", "fn"], unpack=True)),
         run_step(script, data, call("use", "use", [value("model"), value("fn"), value("x")],
@@ -227,13 +227,11 @@ def test_traced_pipeline_runs_through_the_contract(tmp_path):
 
 
 PROBE = textwrap.dedent('''
-    import json, runpy, sys
+    import json, sys
     out, argv = sys.argv[1], sys.argv[2:]
-    sys.argv = ["kale_argo.runtime", *argv]
-    try:
-        runpy.run_module("kale_argo.runtime", run_name="__main__", alter_sys=True)
-    except SystemExit as exc:
-        code = exc.code
+    import kale_argo.runtime.supervise  # what the supervising parent imports, too
+    from kale_argo.runtime.__main__ import main
+    code = main(argv, fork=False)  # the step in this process, so its imports are seen
     with open(out, "w") as fh:
         json.dump({"code": code, "modules": sorted(sys.modules)}, fh)
 ''')

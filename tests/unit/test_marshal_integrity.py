@@ -12,7 +12,6 @@ import pytest
 
 from kale_argo.runtime import marshal
 from kale_argo.runtime.marshal import Codec, MarshalError
-from kale_argo.runtime.marshal.files import SAMPLE_EDGE
 
 
 class Interrupted(Exception):
@@ -112,9 +111,9 @@ def test_truncated_file_fails_loudly(tmp_path, codec):
         marshal.load(d, "v", step="use")
 
 
-def test_truncated_then_padded_array_detected_by_sampled_checksum(tmp_path):
+def test_truncated_then_padded_array_is_detected(tmp_path):
     d = str(tmp_path)
-    meta = marshal.save(d, "v", np.ones(1 << 20))  # 8 MiB: sampled, not fully checked on load
+    meta = marshal.save(d, "v", np.ones(1 << 20))  # 8 MiB, loaded memory-mapped
     path = tmp_path / meta["file"]
     size = meta["bytes"]
     os.truncate(path, size // 2)
@@ -123,12 +122,23 @@ def test_truncated_then_padded_array_detected_by_sampled_checksum(tmp_path):
         marshal.load(d, "v")
 
 
-def test_corruption_between_samples_is_caught_by_verify(tmp_path):
+BIG = {
+    "numpy": lambda: np.ones(1 << 20),
+    "arrow": lambda: pd.DataFrame({"a": np.ones(1 << 19), "b": np.arange(1 << 19)}),
+    "pickle": lambda: [1.0] * (1 << 18),
+}
+
+
+@pytest.mark.parametrize("codec", sorted(BIG))
+@pytest.mark.parametrize("where", [0.3, 0.5, 0.77])
+def test_corruption_anywhere_fails_the_load(tmp_path, codec, where):
+    """A flipped byte in the middle of a memory-mapped value is caught before it is used."""
     d = str(tmp_path)
-    meta = marshal.save(d, "v", np.ones(1 << 20))
-    offset = SAMPLE_EDGE + 1000  # inside no sampled block
-    flip(tmp_path / meta["file"], offset)
-    marshal.load(d, "v")  # lazy load: O(what is read), does not read every byte
+    meta = marshal.save(d, "v", BIG[codec](), step="make")
+    assert meta["codec"] == codec
+    flip(tmp_path / meta["file"], int(meta["bytes"] * where))
+    with pytest.raises(MarshalError, match=r"step 'use', variable 'v'.*checksum mismatch"):
+        marshal.load(d, "v", step="use")
     with pytest.raises(MarshalError, match="checksum mismatch"):
         marshal.verify(d, "v", step="audit")
 

@@ -69,7 +69,8 @@ def test_record_round_trip(tmp_path):
 
 
 @pytest.mark.parametrize("type_, raw, expected", [
-    ("int", "0x10", 16), ("int", " 7 ", 7), ("float", "1e-3", 0.001), ("bool", "off", False),
+    ("int", "010", 10), ("int", "-1_000", -1000), ("int", " 7 ", 7), ("float", "1e-3", 0.001),
+    ("bool", "off", False),
     ("bool", "Yes", True), ("str", "x=y", "x=y"),
 ])
 def test_convert_parameter(type_, raw, expected):
@@ -94,3 +95,16 @@ def test_package_import_is_light():
     loaded = set(eval(out.stdout))
     assert "kale_argo" in loaded
     assert not loaded & {"pydantic", "hera", "kubernetes", "yaml", "numpy", "dill", "pandas"}
+
+
+@pytest.mark.parametrize("raw", ["0x10", "0o7", "0b1", "1e3", "", "1 2"])
+def test_int_parameters_are_decimal_only(raw):
+    with pytest.raises(UserError, match="expects int"):
+        convert_parameter("n", "int", raw, where="-p n")
+
+
+def test_a_huge_rejected_value_is_shortened_in_the_error():
+    with pytest.raises(UserError) as info:
+        convert_parameter("n", "int", "9" * 5000 + "x", where="-p n")
+    text = str(info.value)
+    assert len(text) < 300 and "5001 characters" in text and "\n" not in text

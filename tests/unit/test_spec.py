@@ -81,4 +81,4 @@ def test_resolve_parameters_errors():
         s.resolve_parameters({"cuont": 2})
     with pytest.raises(UserError, match="expects int"):
         s.resolve_parameters({"count": "x"})
-    assert s.resolve_parameters({"count": "0x10"}) == {"count": 16}
+    assert s.resolve_parameters({"count": "010"}) == {"count": 10}

@@ -3,15 +3,23 @@
 Layout of a marshal directory::
 
     <key><suffix>               the value's bytes (``x.npy``, ``df.arrow``, ``model.pkl``, ``f.dill``)
-    .kale/values/<key>.json     its metadata: codec, type, size, CRC-32, producing step
+    .kale/values/<key>.json     its metadata: codec, type, size, checksum, run id, producing step,
+                                and, when the run has a key, an HMAC-SHA256 tag over all of it
     .<name>.<random>.tmp        a write in progress (or killed): never loaded
 
 The data file is written atomically first and the metadata last, so a value exists exactly when
-its metadata does: a step killed mid-write leaves nothing that loads. Loads check the size, and
-either the CRC-32 over all the bytes (eager codecs: pickle, dill, which read every byte anyway)
-or, for memory-mapped values (numpy arrays, Arrow frames), a CRC-32 over sampled blocks (head,
-tail and 16 spread blocks, about 3 MiB) and the format's header: that keeps a load O(what the
-step reads). :func:`verify` checks every byte of any value.
+its metadata does: a step killed mid-write leaves nothing that loads. Every load checks, before
+the value is used (and before anything is unpickled): the tag (with a key), the run (a value
+another run stored is refused), the size and the checksum of every byte, memory-mapped arrays and
+Arrow tables included, and for those the format's header.
+
+Threat model: the checksum alone (CRC-32 without a key) catches torn, truncated and corrupted
+files, not tampering. With a per-run key (``KALE_ARGO_MARSHAL_KEY_FILE``: locally a 0600 file in
+the run's folder, on Argo a Secret owned by the Workflow and mounted only into its step pods) the
+metadata is authenticated and the checksum is SHA-256, so someone who can write the marshal
+storage but cannot read the key (another workload on a shared volume, a file planted or left
+from an earlier run) cannot make a step load a forged value or run code through pickle. Whoever
+can read the key or runs code in the run's own steps is trusted; values are not encrypted.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ import time
 from typing import Any
 
 from ...errors import MarshalError
+from .binding import TAG_FIELD, RunBinding
 from .codec import (
     ENTRY_POINT_GROUP,
     Codec,
@@ -34,16 +43,18 @@ from .codec import (
     unregister_codec,
 )
 from .files import (
+    CRC32,
+    SHA256,
     atomic_writer,
-    file_crc32,
+    file_digest,
+    free_space,
     fsync_directory,
     is_temp_name,
     map_verified,
-    sampled_crc32_of_path,
 )
 
 __all__ = [
-    "ENTRY_POINT_GROUP", "Codec", "MarshalError", "describe", "list_values", "load",
+    "ENTRY_POINT_GROUP", "Codec", "MarshalError", "RunBinding", "describe", "list_values", "load",
     "register_codec", "reset_entry_points", "save", "unregister_codec", "verify",
 ]
 
@@ -75,34 +86,50 @@ def type_name(value: Any) -> str:
     return cls.__qualname__ if module == "builtins" else f"{module}.{cls.__qualname__}"
 
 
-def save(directory: str, key: str, value: Any, *, step: str | None = None) -> dict[str, Any]:
-    """Store ``value`` under ``key``; returns its metadata. Raises MarshalError naming step and key."""
+def save(directory: str, key: str, value: Any, *, step: str | None = None,
+         binding: RunBinding | None = None) -> dict[str, Any]:
+    """Store ``value`` under ``key``, bound to ``binding``'s run (and tagged with its key); returns
+    its metadata. Raises MarshalError naming step and key (and, for an OSError such as a full
+    disk, the file and the free space), after removing whatever it partly wrote."""
     _check_key(key, step)
-    os.makedirs(os.path.join(directory, META_DIR), exist_ok=True)
-    old = _read_meta(directory, key, step, missing_ok=True, corrupt_ok=True)
+    binding = binding or RunBinding()
     mpath = meta_path(directory, key)
-    with contextlib.suppress(FileNotFoundError):  # the old value stops existing first
-        os.unlink(mpath)
+    try:
+        os.makedirs(os.path.join(directory, META_DIR), exist_ok=True)
+        old = _read_meta(directory, key, step, missing_ok=True, corrupt_ok=True)
+        with contextlib.suppress(FileNotFoundError):  # the old value stops existing first
+            os.unlink(mpath)
+    except OSError as exc:
+        raise _os_error(exc, step, key, mpath) from None
     codec = codec_for_value(value)
     path = os.path.join(directory, key + codec.suffix)
+    algorithm = SHA256 if binding.key is not None else CRC32
     try:
-        codec, extra, out = _write(codec, directory, key, value)
+        codec, extra, out = _write(codec, directory, key, value, algorithm)
+    except OSError as exc:
+        raise _os_error(exc, step, key, getattr(exc, "filename", None) or path) from None
     except Exception as exc:
         raise MarshalError(f"{_where(step, key, path)}: cannot serialise a {type_name(value)} "
                            f"({_reason(exc)})") from exc
     path = os.path.join(directory, key + codec.suffix)
     meta: dict[str, Any] = {
         "format": FORMAT, "key": key, "codec": codec.name, "type": type_name(value),
-        "file": os.path.basename(path), "bytes": out.size, "crc32": out.crc, "step": step,
-        "created": time.time(), **extra,
+        "file": os.path.basename(path), "bytes": out.size, algorithm: out.digest, "step": step,
+        "run": binding.run_id, "created": time.time(), **extra,
     }
-    if codec.lazy:
-        meta["sample_crc32"] = sampled_crc32_of_path(path, out.size)
+    tag = binding.tag(meta)
+    if tag is not None:
+        meta[TAG_FIELD] = tag
     # The data file is fsynced; the metadata, small, is renamed into place and both directories
     # fsynced once. After a power loss any inconsistent state (metadata lost or empty, data not
-    # renamed) fails loudly on load: the metadata names the file, its size and its CRC-32.
-    with atomic_writer(mpath, sync=False, sync_dir=False) as meta_out:
-        meta_out.write(json.dumps(meta, sort_keys=True, indent=1).encode())
+    # renamed) fails loudly on load: the metadata names the file, its size and its checksum.
+    try:
+        with atomic_writer(mpath, sync=False, sync_dir=False) as meta_out:
+            meta_out.write(json.dumps(meta, sort_keys=True, indent=1).encode())
+    except OSError as exc:  # no data file without its metadata
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        raise _os_error(exc, step, key, mpath) from None
     fsync_directory(os.path.dirname(mpath))
     fsync_directory(directory)
     if old and old.get("file") and old["file"] != meta["file"]:
@@ -111,12 +138,20 @@ def save(directory: str, key: str, value: Any, *, step: str | None = None) -> di
     return meta
 
 
-def _write(codec: Codec, directory: str, key: str, value: Any) -> tuple[Codec, dict, Any]:
+def _os_error(exc: OSError, step: str | None, key: str, path: str) -> MarshalError:
+    free = free_space(str(path))
+    reason = exc.strerror or _reason(exc)
+    return MarshalError(f"{_where(step, key, str(path))}: cannot write it ({reason}"
+                        + (f"; {free} there" if free else "") + ")")
+
+
+def _write(codec: Codec, directory: str, key: str, value: Any,
+           algorithm: str) -> tuple[Codec, dict, Any]:
     from .pickled import NeedsDill
 
     try:
         path = os.path.join(directory, key + codec.suffix)
-        with atomic_writer(path, sync_dir=False) as out:
+        with atomic_writer(path, sync_dir=False, algorithm=algorithm) as out:
             extra = codec.dump(value, out)
         return codec, extra, out
     except NeedsDill as exc:
@@ -124,7 +159,7 @@ def _write(codec: Codec, directory: str, key: str, value: Any) -> tuple[Codec, d
         assert dill is not None
         path = os.path.join(directory, key + dill.suffix)
         try:
-            with atomic_writer(path, sync_dir=False) as out:
+            with atomic_writer(path, sync_dir=False, algorithm=algorithm) as out:
                 extra = dill.dump(value, out)
         except ImportError as missing:
             raise RuntimeError(f"pickle cannot store it ({exc}) and {missing}") from None
@@ -192,26 +227,61 @@ def _data_path(directory: str, key: str, meta: dict[str, Any], step: str | None)
     return path
 
 
-def load(directory: str, key: str, *, step: str | None = None) -> Any:
-    """The value stored under ``key``. Raises MarshalError (missing, corrupt, truncated)."""
+def check_binding(meta: dict[str, Any], binding: RunBinding, step: str | None, path: str) -> None:
+    """Refuse (MarshalError) a value whose tag is missing or wrong, or that another run stored."""
+    key = str(meta.get("key"))
+    stored_run = meta.get("run")
+    other_run = binding.run_id is not None and stored_run != binding.run_id
+    if other_run:
+        raise MarshalError(
+            f"{_where(step, key, path)}: stored by run {stored_run or '(unknown)'}"
+            f"{' (step ' + repr(meta.get('step')) + ')' if meta.get('step') else ''}, not by this "
+            f"run {binding.run_id} (hint: a value from an earlier or concurrent run is never "
+            "used; run the step that produces it in this run)")
+    if binding.key is not None:
+        import hmac
+
+        tag = meta.get(TAG_FIELD)
+        expected = binding.tag(meta)
+        if not isinstance(tag, str) or expected is None or not hmac.compare_digest(tag, expected):
+            raise MarshalError(
+                f"{_where(step, key, path)}: {'no' if tag is None else 'a wrong'} authentication "
+                "tag: refused unread (it was not stored by this run's steps, or was changed since)")
+
+
+def _checksum(meta: dict[str, Any]) -> tuple[str, int | str]:
+    if isinstance(meta.get(SHA256), str):
+        return SHA256, meta[SHA256]
+    crc = meta.get(CRC32)
+    if isinstance(crc, int) and not isinstance(crc, bool):
+        return CRC32, crc
+    raise ValueError("metadata records no checksum")
+
+
+def load(directory: str, key: str, *, step: str | None = None,
+         binding: RunBinding | None = None) -> Any:
+    """The value stored under ``key``. Raises MarshalError (missing, corrupt, truncated, from
+    another run than ``binding``'s, or not tagged with its key)."""
     _check_key(key, step)
     meta = _read_meta(directory, key, step, missing_ok=False)
     assert meta is not None
+    path = os.path.join(directory, os.path.basename(str(meta.get("file", ""))))
+    if binding is not None:
+        check_binding(meta, binding, step, path)
     codec = codec_named(str(meta["codec"]))
-    path = os.path.join(directory, str(meta.get("file", "")))
     if codec is None:
         raise MarshalError(f"{_where(step, key, path)}: stored by marshal codec "
                            f"{meta['codec']!r}, which is not installed (hint: install the package "
                            f"providing it in entry-point group {ENTRY_POINT_GROUP!r})")
     path = _data_path(directory, key, meta, step)
     try:
+        algorithm, checksum = _checksum(meta)
         if codec.lazy:
-            if "sample_crc32" in meta and sampled_crc32_of_path(path, meta["bytes"]) != meta[
-                    "sample_crc32"]:
-                raise ValueError("checksum mismatch (sampled blocks)")
+            if file_digest(path, int(meta["bytes"]), algorithm) != checksum:
+                raise ValueError("checksum mismatch")
             codec.verify_header(path, meta)
             return codec.load_path(path, meta)
-        data = map_verified(path, int(meta["bytes"]), int(meta.get("crc32", -1)))
+        data = map_verified(path, int(meta["bytes"]), checksum, algorithm)
         return codec.loads(data, meta)
     except MarshalError:
         raise
@@ -220,12 +290,19 @@ def load(directory: str, key: str, *, step: str | None = None) -> Any:
                            f"value ({_reason(exc)})") from exc
 
 
-def verify(directory: str, key: str, *, step: str | None = None) -> dict[str, Any]:
-    """Check every byte of ``key`` against its CRC-32 (also for memory-mapped values)."""
+def verify(directory: str, key: str, *, step: str | None = None,
+           binding: RunBinding | None = None) -> dict[str, Any]:
+    """Check every byte of ``key`` against its checksum (and its run and tag, given ``binding``)."""
     meta = _read_meta(directory, key, step, missing_ok=False)
     assert meta is not None
     path = _data_path(directory, key, meta, step)
-    size, crc = file_crc32(path)
-    if size != meta["bytes"] or crc != meta.get("crc32"):
+    if binding is not None:
+        check_binding(meta, binding, step, path)
+    try:
+        algorithm, checksum = _checksum(meta)
+        ok = file_digest(path, int(meta["bytes"]), algorithm) == checksum
+    except (OSError, ValueError, EOFError):
+        ok = False
+    if not ok:
         raise MarshalError(f"{_where(step, key, path)}: checksum mismatch")
     return meta

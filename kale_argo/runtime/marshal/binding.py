@@ -1,0 +1,85 @@
+"""Which run a value belongs to, and the per-run key that authenticates its metadata.
+
+A step learns its run from the environment: ``KALE_ARGO_RUN_ID`` (the local executor sets a fresh
+id per run; Argo pods get ``{{workflow.uid}}``) and ``KALE_ARGO_MARSHAL_KEY_FILE``, the path of a
+file holding the run's secret key (locally inside the run's marshal folder, mode 0600; on Argo a
+Secret mounted at :data:`POD_KEY_FILE`). With a key, each value's metadata carries an HMAC-SHA256
+tag over its canonical JSON (codec, file, size, checksum, run id, step, variable...).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from ...errors import MarshalError
+
+RUN_ID_ENV = "KALE_ARGO_RUN_ID"
+KEY_FILE_ENV = "KALE_ARGO_MARSHAL_KEY_FILE"
+POD_KEY_FILE = "/var/run/kale-argo/marshal-key/key"
+TAG_FIELD = "hmac"
+KEY_BYTES = 32
+
+
+@dataclass(frozen=True)
+class RunBinding:
+    """The run a step belongs to (``run_id``) and its key (``key``); either may be absent."""
+
+    run_id: str | None = None
+    key: bytes | None = None
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> RunBinding:
+        """The binding the environment gives this process (MarshalError if the key is unreadable)."""
+        env = os.environ if environ is None else environ
+        run_id = env.get(RUN_ID_ENV) or None
+        key_file = env.get(KEY_FILE_ENV)
+        return cls(run_id, read_key(key_file) if key_file else None)
+
+    def tag(self, meta: dict[str, Any]) -> str | None:
+        """The HMAC-SHA256 tag of ``meta`` (without its own tag field), or None without a key."""
+        if self.key is None:
+            return None
+        import hashlib
+        import hmac
+
+        body = {k: v for k, v in meta.items() if k != TAG_FIELD}
+        text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+        return hmac.new(self.key, text.encode(), hashlib.sha256).hexdigest()
+
+
+def read_key(path: str) -> bytes:
+    """The key bytes in ``path``; MarshalError naming the file if it is missing, unreadable or empty."""
+    try:
+        with open(path, "rb") as fh:
+            key = fh.read()
+    except OSError as exc:
+        raise MarshalError(f"marshal key file {path} ({KEY_FILE_ENV}): cannot read it "
+                           f"({exc.strerror or exc})") from None
+    if not key.strip():
+        raise MarshalError(f"marshal key file {path} ({KEY_FILE_ENV}) is empty")
+    return key
+
+
+def create_key_file(path: str) -> bytes:
+    """Write a fresh random key to ``path`` atomically, readable by its owner only (0600)."""
+    key = os.urandom(KEY_BYTES).hex().encode()
+    directory = os.path.dirname(path) or "."
+    os.makedirs(directory, exist_ok=True)
+    tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.urandom(6).hex()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        try:
+            os.write(fd, key)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return key
