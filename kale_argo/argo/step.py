@@ -15,6 +15,8 @@ from hera.workflows import models as m
 
 from ..labels import ARGO_WORKFLOW_LABEL
 from ..runtime.contract import step_argv
+from ..runtime.marshal.binding import KEY_FILE_ENV as MARSHAL_KEY_ENV
+from ..runtime.marshal.binding import RUN_ID_ENV
 from ..spec import PipelineSpec, StepSpec
 from .bundle import BUNDLE_PARAMETER, CODE_DIR, CODE_VOLUME, ENV_VAR, UNPACK, CodePlan
 from .resources import container_security, pod_metadata, resources, retry_strategy, timeout_seconds
@@ -22,9 +24,7 @@ from .volumes import VolumePlan
 
 CALL_PARAMETER = "call"
 CALL_VALUE = "{{inputs.parameters.call}}"
-RUN_ID_ENV = "KALE_ARGO_RUN_ID"  # the run a step's values belong to
-RUN_ID = "{{workflow.uid}}"
-MARSHAL_KEY_ENV = "KALE_ARGO_MARSHAL_KEY_FILE"  # the file holding the run's marshal key
+RUN_ID = "{{workflow.uid}}"  # the run a step's values belong to (the runtime's RUN_ID_ENV)
 
 
 @dataclass(frozen=True)

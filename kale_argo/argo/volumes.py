@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from hera.workflows import models as m
 
 from ..errors import PipelineError, UserError
+from ..runtime.marshal.binding import POD_KEY_FILE
 from ..spec import ACCESS_MODES, PipelineSpec, VolumeSpec
 from .names import argo_names
 
@@ -22,9 +23,8 @@ HIDDEN_MARSHAL = ".kale-marshal"
 SNAPSHOT_API_GROUP = "snapshot.storage.k8s.io"
 READ_WRITE_ONCE = "ReadWriteOnce"
 MARSHAL_KEY_VOLUME = "kale-marshal-key"
-MARSHAL_KEY_DIR = "/var/run/kale-argo/marshal-key"
-MARSHAL_KEY_ITEM = "key"
-MARSHAL_KEY_FILE = f"{MARSHAL_KEY_DIR}/{MARSHAL_KEY_ITEM}"
+MARSHAL_KEY_FILE = POD_KEY_FILE  # where the step runtime looks for the run's key in a pod
+MARSHAL_KEY_DIR, _, MARSHAL_KEY_ITEM = POD_KEY_FILE.rpartition("/")
 MARSHAL_KEY_MODE = 0o400
 
 

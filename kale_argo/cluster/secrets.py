@@ -12,11 +12,12 @@ import base64
 import secrets
 
 from ..labels import MANAGED_BY, MANAGED_BY_LABEL, RUN_LABEL
+from ..runtime.marshal.binding import POD_KEY_FILE
 from .failures import Call
 from .kube import Kube, Obj
 from .redact import register_secret
 
-KEY_FIELD = "key"  # the Secret's data key the compiler mounts
+KEY_FIELD = POD_KEY_FILE.rsplit("/", 1)[1]  # the Secret's data key the compiler mounts as that file
 KEY_BYTES = 32
 
 
