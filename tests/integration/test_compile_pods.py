@@ -74,10 +74,13 @@ def bare_python() -> str:
     return str(base)
 
 
-def run_pods(manifest: dict[str, Any], root: Path, python: str) -> list[subprocess.CompletedProcess[str]]:
-    """Unpack the bundle as the init container does, then run each task's argv in DAG order."""
+def run_pods(manifest: dict[str, Any], root: Path, python: str,
+             mounts: dict[str, str] | None = None) -> list[subprocess.CompletedProcess[str]]:
+    """Unpack the bundle as the init container does, then run each task's argv in DAG order
+    (``mounts``: more pod paths -> local folders, e.g. a mounted Secret's)."""
     code, marshal_root = root / "code", root / "marshal"
-    paths = {CODE_DIR: str(code), "/mnt/marshal": str(marshal_root), "{{workflow.uid}}": "uid"}
+    paths = {**(mounts or {}), CODE_DIR: str(code), "/mnt/marshal": str(marshal_root),
+             "{{workflow.uid}}": "uid"}
 
     def local(text: str) -> str:
         for pod_path, here in paths.items():
@@ -96,9 +99,19 @@ def run_pods(manifest: dict[str, Any], root: Path, python: str) -> list[subproce
         assert argv[0] == "python"
         proc = subprocess.run([python, *argv[1:]], env=env, cwd=cwd, capture_output=True, text=True,
                               timeout=60)
-        assert proc.returncode == 0, f"{task['name']}: {proc.stdout}{proc.stderr}"
         results.append(proc)
+        if proc.returncode != 0:
+            break
     return results
+
+
+def run_pods_ok(manifest: dict[str, Any], root: Path, python: str,
+                mounts: dict[str, str] | None = None) -> list[subprocess.CompletedProcess[str]]:
+    """:func:`run_pods`, every pod succeeding."""
+    procs = run_pods(manifest, root, python, mounts)
+    for proc in procs:
+        assert proc.returncode == 0, f"{proc.args}: {proc.stdout}{proc.stderr}"
+    return procs
 
 
 def test_pods_run_the_pipeline_from_the_workflow_alone(tmp_path: Path) -> None:
@@ -106,7 +119,7 @@ def test_pods_run_the_pipeline_from_the_workflow_alone(tmp_path: Path) -> None:
     spec = trace_script(write_script(tmp_path, SCRIPT, "pods.py"))
     manifest = compile_dict(spec, {"n": "6", "loud": "true"})
     check_workflow(manifest)
-    procs = run_pods(manifest, tmp_path, python)
+    procs = run_pods_ok(manifest, tmp_path, python)
     assert "summary SUM: 30.0" in procs[-1].stdout
     folder = str(tmp_path / "marshal" / "uid")
     assert marshal.load(folder, "xs") == [0, 1, 2, 3, 4, 5]
@@ -170,7 +183,7 @@ def test_modules_next_to_the_script_travel_with_it(tmp_path: Path) -> None:
         "kale_accept_pkg/_label.py", "kale_accept_pkg/maths.py"]
     manifest = compile_dict(spec, {})
     check_workflow(manifest)
-    procs = run_pods(manifest, tmp_path, python)
+    procs = run_pods_ok(manifest, tmp_path, python)
     assert 'report doubled! [0, 2, 4, 6]' in procs[-1].stdout
     assert compile_dict(spec, {}) == manifest  # deterministic
 
