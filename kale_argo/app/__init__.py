@@ -11,7 +11,7 @@ orchestration of its own. Options are typed frozen dataclasses (:mod:`.options`)
 
 from __future__ import annotations
 
-from .compiling import CompileOptions, compile, compiled_path, write_atomic
+from .compiling import CompileOptions, compile, compile_notes, compiled_path, write_atomic
 from .manage import connect, delete, list_runs, logs, retry, status, stop, terminate, wait
 from .options import Connection, RunOptions, SubmitOptions, WorkspaceOptions
 from .pipelines import load_spec, resolve
@@ -27,6 +27,7 @@ __all__ = [
     "SubmitOptions",
     "WorkspaceOptions",
     "compile",
+    "compile_notes",
     "compiled_path",
     "connect",
     "delete",

@@ -28,6 +28,14 @@ def compile_dict(spec: PipelineSpec, params: Mapping[str, Any] | None = None,
     return to_dict(spec, dict(params or {}), options)
 
 
+def compile_notes(spec: PipelineSpec, options: CompileOptions | None = None) -> list[str]:
+    """What the compiled Workflow leaves to chance, one line each (images referenced by tag only);
+    front ends print them on stderr as ``note:`` lines."""
+    from ..argo.workflow import compile_notes as notes
+
+    return notes(spec, options)
+
+
 def compiled_path(script: str) -> str:
     """Where ``--dry-run`` writes the Workflow: ``<script stem>.yaml`` next to the script."""
     return os.path.splitext(os.path.abspath(script))[0] + ".yaml"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..argo.options import DEFAULT_EXECUTOR_SERVICE_ACCOUNT
+
 
 @dataclass(frozen=True)
 class RunOptions:
@@ -47,6 +49,9 @@ class SubmitOptions:
 
     image: str | None = None
     service_account: str | None = None
+    executor_service_account: str | None = DEFAULT_EXECUTOR_SERVICE_ACCOUNT
+    """The account Argo's executor runs as in the step pods (its Role ships in ``manifests/``);
+    None leaves it to the cluster's default (the step token is then mounted)."""
     volume_claim_gc: str | None = None
     colocate: bool = False
     workspace: WorkspaceOptions = field(default_factory=WorkspaceOptions)

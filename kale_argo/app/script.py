@@ -77,6 +77,8 @@ def dispatch(spec: Any, params: Mapping[str, Any] | None, mode: str, *, where: s
     if mode == "compile":
         path = compiling.compiled_path(spec.script.path)
         compiling.write_atomic(path, compiling.compile(spec, values))
+        for note in compiling.compile_notes(spec):
+            print(f"kale-argo: note: {note}", file=sys.stderr)
         print(f"compiled pipeline {spec.name!r} to {path}", file=sys.stdout)
         return path
     from .submit import submit as submit_run

@@ -21,7 +21,7 @@ from ..cluster.kube import api_client, in_cluster
 from ..cluster.status import metadata
 from ..errors import AuthError, ConfigError, KaleArgoError, RunFailed
 from ..spec import PipelineSpec
-from .compiling import compile_dict
+from .compiling import compile_dict, compile_notes
 from .manage import connect, wait
 from .options import Connection, SubmitOptions
 
@@ -71,6 +71,8 @@ def submit(spec: PipelineSpec, params: Mapping[str, Any] | None = None, options:
         compile_options = base.with_workspace(prepared.result) if prepared is not None else base
         compile_options = replace(compile_options, marshal_key_secret=key.name if key else None)
         workflow = compile_dict(spec, params, compile_options)
+        for note in compile_notes(spec, compile_options):
+            out.write(f"note: {note}\n")
         workflow["metadata"]["namespace"] = backend.namespace
         name = name_run(workflow)
         created = backend.create(workflow)
@@ -161,6 +163,7 @@ def _run_key(backend: Backend, out: TextIO) -> _RunKey | None:
 
 def _compile_options(options: SubmitOptions, namespace: str | None) -> CompileOptions:
     return CompileOptions(namespace=namespace, image=options.image, service_account=options.service_account,
+                          executor_service_account=options.executor_service_account,
                           colocate=options.colocate,
                           volume_claim_gc=options.volume_claim_gc or CompileOptions.volume_claim_gc)
 

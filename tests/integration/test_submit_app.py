@@ -99,3 +99,18 @@ def test_without_the_kubernetes_api_values_are_not_signed(tmp_path: Path):
         assert mounted_secrets(stored) == set()
     finally:
         close()
+
+
+def test_submit_notes_images_referenced_by_tag_only(tmp_path: Path):
+    driver, close = argo_driver(tmp_path)
+    try:
+        out = io.StringIO()
+        app.submit(demo_spec(tmp_path), {}, NO_WORKSPACE, driver.backend, out=out)
+        assert "note: the default image 'python:3.11-slim' is referenced by tag only" in out.getvalue()
+        pinned = app.SubmitOptions(workspace=app.WorkspaceOptions(mode="none"),
+                                   image="python@sha256:" + "a" * 64)
+        out = io.StringIO()
+        app.submit(demo_spec(tmp_path), {}, pinned, driver.backend, out=out)
+        assert "by tag only" not in out.getvalue()
+    finally:
+        close()
