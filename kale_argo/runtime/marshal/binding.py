@@ -9,7 +9,6 @@ tag over its canonical JSON (codec, file, size, checksum, run id, step, variable
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 from dataclasses import dataclass
@@ -66,20 +65,10 @@ def read_key(path: str) -> bytes:
 
 def create_key_file(path: str) -> bytes:
     """Write a fresh random key to ``path`` atomically, readable by its owner only (0600)."""
+    from .files import atomic_writer
+
     key = os.urandom(KEY_BYTES).hex().encode()
-    directory = os.path.dirname(path) or "."
-    os.makedirs(directory, exist_ok=True)
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.urandom(6).hex()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        try:
-            os.write(fd, key)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    with atomic_writer(path, mode=0o600) as out:
+        out.write(key)
     return key

@@ -197,15 +197,16 @@ def is_temp_name(name: str) -> bool:
 
 @contextlib.contextmanager
 def atomic_writer(path: str, *, sync: bool = True, sync_dir: bool = True,
-                  algorithm: str = CRC32) -> Iterator[ChecksumWriter]:
+                  algorithm: str = CRC32, mode: int = 0o644) -> Iterator[ChecksumWriter]:
     """Write ``path`` atomically; on any exception (Ctrl-C and SIGTERM included, once the runtime
     turns SIGTERM into an exception) the temporary file is removed, ``path`` untouched.
 
     With ``sync`` the file's bytes are fsynced before the rename; with ``sync_dir`` the directory
     after it (a caller renaming several files may fsync the directory once at the end instead).
+    ``mode``: the file's permissions (0600 for a key), set when the temporary file is created.
     """
     tmp = temp_path(path)
-    fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+    fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, mode)
     try:
         try:
             writer = ChecksumWriter(fd, tmp, algorithm)
