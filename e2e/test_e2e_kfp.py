@@ -36,6 +36,9 @@ def ui_objects(cluster: Cluster) -> list[dict[str, Any]]:
     objects = [o for o in yaml.safe_load_all(rendered) if o]
     for obj in objects:
         obj["metadata"]["namespace"] = NAMESPACE
+        for subject in obj.get("subjects", []):
+            if subject.get("kind") == "ServiceAccount":
+                subject["namespace"] = NAMESPACE
     return objects
 
 
