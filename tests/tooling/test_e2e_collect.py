@@ -254,7 +254,8 @@ def test_unsafe_members_are_refused(tmp_path: Path, monkeypatch, data_filter: bo
     elif not hasattr(tarfile, "data_filter"):
         pytest.skip("this Python has no tarfile data filter")
     archive = _tarball(tmp_path / "a.tar.gz", members)
-    with tarfile.open(archive) as tar, pytest.raises((RuntimeError, tarfile.FilterError)):
+    refused = (RuntimeError, getattr(tarfile, "FilterError", RuntimeError))  # 3.10.0-3.10.11 lack it
+    with tarfile.open(archive) as tar, pytest.raises(refused):
         kind_env.safe_extract(tar, tmp_path / "out")
     assert not (tmp_path / "escape.sh").exists()
 
