@@ -1,12 +1,13 @@
 """The kind cluster the e2e suite runs against: pinned add-ons, readiness waits, diagnostics.
 
-Everything the suite installs is pinned here (override any pin with the environment variable
-named beside it). Setting up is idempotent, so a cluster kept with ``KALE_ARGO_E2E_KEEP=1`` is
-reused by the next run.
+Everything the suite installs is pinned in ``versions.py``. kind and kubectl are downloaded for
+this machine (linux or darwin, amd64 or arm64) and checked against their published sha256.
+Setting up is idempotent, so a cluster kept with ``KALE_ARGO_E2E_KEEP=1`` is reused by the next run.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -23,24 +24,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from versions import (
+    ARGO_VERSION,
+    HOSTPATH_VERSION,
+    KIND_VERSION,
+    KUBECTL_VERSION,
+    NODE_IMAGE,
+    SNAPSHOTTER_VERSION,
+)
+
+UI_URL_ENV = "KALE_ARGO_UI_URL"  # kale_argo.cluster.kubernetes.UI_URL_ENV
 ROOT = Path(__file__).resolve().parents[1]
 E2E_DIR = ROOT / "e2e"
 PIPELINES = E2E_DIR / "pipelines"
 
 
-def _pin(var: str, default: str) -> str:
-    return os.environ.get(var) or default
-
-
-KIND_VERSION = _pin("KALE_E2E_KIND_VERSION", "v0.24.0")
-NODE_IMAGE = _pin("KALE_E2E_NODE_IMAGE", "kindest/node:v1.31.0")
-KUBECTL_VERSION = _pin("KALE_E2E_KUBECTL_VERSION", "v1.31.0")
-ARGO_VERSION = _pin("KALE_E2E_ARGO_VERSION", "v3.6.2")
-SNAPSHOTTER_VERSION = _pin("KALE_E2E_SNAPSHOTTER_VERSION", "v8.0.1")
-HOSTPATH_VERSION = _pin("KALE_E2E_HOSTPATH_VERSION", "v1.14.1")
-
-CLUSTER_NAME = _pin("KALE_E2E_CLUSTER", "kale-argo-e2e")
-NAMESPACE = "argo"  # the quick-start install's controller is namespaced: runs live with it
+CLUSTER_NAME = os.environ.get("KALE_E2E_CLUSTER") or "kale-argo-e2e"
+# Argo's quick-start is its cluster install in namespace "argo" (plus MinIO, httpbin, webhooks)
+NAMESPACE = "argo"
 IMAGE = "kale-argo-step:e2e"
 RUNNER_SA = "kale-argo-runner"
 STEP_SA = "kale-argo-step"
@@ -85,6 +86,9 @@ def skip_reason() -> str | None:
     kind_bin = os.environ.get("KALE_E2E_KIND_BIN")
     if kind_bin and not os.access(kind_bin, os.X_OK):
         return f"e2e needs kind: KALE_E2E_KIND_BIN={kind_bin} is not an executable"
+    if host_platform() is None and not (kind_bin and os.environ.get("KALE_E2E_KUBECTL_BIN")):
+        return (f"e2e downloads kind and kubectl for linux/darwin on amd64/arm64, not "
+                f"{platform.system()}/{platform.machine()}: set KALE_E2E_KIND_BIN and KALE_E2E_KUBECTL_BIN")
     if not kind_bin and not _online(_kind_url()):
         return f"e2e needs kind {KIND_VERSION}: {_kind_url()} cannot be downloaded (or set KALE_E2E_KIND_BIN)"
     return None
@@ -100,10 +104,48 @@ def _online(url: str, timeout: float = 8.0) -> bool:
         return False
 
 
+def host_platform(system: str | None = None, machine: str | None = None) -> tuple[str, str] | None:
+    """(os, arch) as kind and kubectl name their downloads, or None on a platform they lack."""
+    os_name = (system or platform.system()).lower()
+    arch = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(
+        (machine or platform.machine()).lower())
+    return (os_name, arch) if os_name in ("linux", "darwin") and arch else None
+
+
+def kind_url(where: tuple[str, str]) -> str:
+    """The pinned kind release for ``where`` (its checksum is at ``+ ".sha256sum"``)."""
+    return f"https://github.com/kubernetes-sigs/kind/releases/download/{KIND_VERSION}/kind-{where[0]}-{where[1]}"
+
+
+def kubectl_url(where: tuple[str, str]) -> str:
+    """The pinned kubectl release for ``where`` (its checksum is at ``+ ".sha256"``)."""
+    return f"https://dl.k8s.io/release/{KUBECTL_VERSION}/bin/{where[0]}/{where[1]}/kubectl"
+
+
 def _kind_url() -> str:
-    """The pinned kind release for this OS (what pytest-kind downloads)."""
-    return (f"https://github.com/kubernetes-sigs/kind/releases/download/{KIND_VERSION}/"
-            f"kind-{platform.system().lower()}-amd64")
+    where = host_platform()
+    return kind_url(where) if where else "(no kind release for this platform)"
+
+
+def download_tool(url: str, checksum_url: str, target: Path) -> Path:
+    """``url`` saved as the executable ``target`` (once), after checking it against ``checksum_url``."""
+    if target.is_file():
+        return target
+    with urllib.request.urlopen(checksum_url, timeout=60) as answer:
+        expected = answer.read().decode().split()[0].lower()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.partial")
+    digest = hashlib.sha256()
+    with urllib.request.urlopen(url, timeout=600) as answer, partial.open("wb") as out:
+        for chunk in iter(lambda: answer.read(1 << 20), b""):
+            digest.update(chunk)
+            out.write(chunk)
+    if digest.hexdigest() != expected:
+        partial.unlink()
+        raise RuntimeError(f"{url}: sha256 {digest.hexdigest()} is not the published {expected}")
+    partial.chmod(0o755)
+    partial.replace(target)
+    return target
 
 
 # --- the cluster ---------------------------------------------------------------------------------
@@ -120,8 +162,8 @@ class Cluster:
         return Path(self.kind.kubeconfig_path).resolve()
 
     def env(self, **extra: str) -> dict[str, str]:
-        """The environment for commands against this cluster (kubectl first on PATH, no Argo vars)."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ARGO_")}
+        """The environment for commands against this cluster (kubectl first on PATH, no Argo or UI vars)."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ARGO_") and k != UI_URL_ENV}
         env.update(KUBECONFIG=str(self.kubeconfig), PATH=f"{self.bin_dir}{os.pathsep}{env.get('PATH', '')}")
         env.update(extra)
         return env
@@ -177,6 +219,7 @@ class Cluster:
                      ["describe", "pvc,volumesnapshots", "-n", NAMESPACE],
                      ["logs", "-n", NAMESPACE, "deploy/workflow-controller", "--tail=80"],
                      ["logs", "-n", NAMESPACE, "deploy/argo-server", "--tail=40"],
+                     ["logs", "-n", NAMESPACE, "deploy/argo-ui", "--tail=40"],
                      ["logs", "-n", "kube-system", "deploy/snapshot-controller", "--tail=40"]):
             out = self.kubectl(*args, check=False, timeout=60)
             parts.append(f"$ kubectl {' '.join(args)}\n{out.stdout}{out.stderr}")
@@ -203,25 +246,28 @@ def run(argv: Sequence[str], *, env: dict[str, str], timeout: float, check: bool
 def create_cluster() -> Cluster:
     """A kind cluster (created, or reused when kept) with kubectl of the pinned version on PATH.
 
-    kind and kubectl are the pinned releases pytest-kind downloads into .pytest-kind/, unless
-    KALE_E2E_KIND_BIN / KALE_E2E_KUBECTL_BIN name binaries to use instead.
+    kind and kubectl are the pinned releases for this machine, downloaded into
+    .pytest-kind/<cluster>/bin, unless KALE_E2E_KIND_BIN / KALE_E2E_KUBECTL_BIN name binaries.
     """
-    import pytest_kind.cluster as kind_module
+    from pytest_kind import KindCluster
 
-    kind_module.KIND_VERSION = KIND_VERSION  # read by KindCluster when it downloads
-    kind_module.KUBECTL_VERSION = KUBECTL_VERSION
-    kind_bin, kubectl_bin = os.environ.get("KALE_E2E_KIND_BIN"), os.environ.get("KALE_E2E_KUBECTL_BIN")
-    cluster = kind_module.KindCluster(CLUSTER_NAME, image=NODE_IMAGE,
-                                      kind_path=Path(kind_bin) if kind_bin else None,
-                                      kubectl_path=Path(kubectl_bin) if kubectl_bin else None)
-    cluster.create()
-    cluster.ensure_kubectl()
+    cluster = KindCluster(CLUSTER_NAME, image=NODE_IMAGE)
     bin_dir = Path(cluster.path).resolve() / "bin"
-    bin_dir.mkdir(exist_ok=True)
-    for name, target in (("kubectl", cluster.kubectl_path), ("kind", cluster.kind_path)):
-        link = bin_dir / name
-        if not link.exists():
-            link.symlink_to(Path(target).resolve())
+    where = host_platform()
+    for tool, url, suffix in (("kind", kind_url, ".sha256sum"), ("kubectl", kubectl_url, ".sha256")):
+        given = os.environ.get(f"KALE_E2E_{tool.upper()}_BIN")
+        link = bin_dir / tool
+        if given:
+            target = Path(given).resolve()
+        else:
+            assert where is not None, "skip_reason() lets no unsupported platform through"
+            version = KIND_VERSION if tool == "kind" else KUBECTL_VERSION
+            target = download_tool(url(where), url(where) + suffix, bin_dir / f"{tool}-{version}")
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        link.symlink_to(target)
+        setattr(cluster, f"{tool}_path", target)  # pytest-kind then downloads nothing (amd64 only)
+    cluster.create()
     return Cluster(cluster, bin_dir)
 
 
@@ -260,14 +306,53 @@ def install(cluster: Cluster) -> None:
 
 
 def _hostpath_checkout(cache: Path) -> Path:
-    """The csi-driver-host-path sources at the pinned tag (downloaded once into the cluster's cache)."""
+    """The csi-driver-host-path sources at the pinned tag (downloaded once into the cluster's cache).
+
+    At the pinned tag ``deploy/kubernetes-latest`` is a symlink (to kubernetes-1.28, itself one to
+    kubernetes-1.27) and its ``deploy.sh`` one to ``../util/deploy-hostpath.sh``: links inside the
+    tree, which both extraction paths below keep.
+    """
     target = cache / f"csi-driver-host-path-{HOSTPATH_VERSION.lstrip('v')}"
     if not target.is_dir():
         archive = cache / f"csi-driver-host-path-{HOSTPATH_VERSION}.tar.gz"
         urllib.request.urlretrieve(HOSTPATH_TARBALL, archive)
         with tarfile.open(archive) as tar:
-            tar.extractall(cache, filter="data")
+            safe_extract(tar, cache)
     return target
+
+
+def safe_extract(tar: tarfile.TarFile, dest: Path) -> None:
+    """Extract ``tar`` into ``dest``, refusing members that would land outside it.
+
+    Python 3.10.12+/3.11.4+/3.12 have ``filter="data"``; on older patch releases (which
+    ``requires-python`` allows) the same rules are checked here: no absolute or ``..`` paths, no
+    links leaving ``dest``, only files, directories and links.
+    """
+    if hasattr(tarfile, "data_filter"):
+        tar.extractall(dest, filter="data")
+        return
+    root = dest.resolve()
+    for member in tar.getmembers():
+        problem = member_problem(member, root)
+        if problem:
+            raise RuntimeError(f"refusing to extract {member.name!r}: {problem}")
+    tar.extractall(dest)  # every member was checked above
+
+
+def member_problem(member: tarfile.TarInfo, root: Path) -> str | None:
+    """Why extracting ``member`` under ``root`` is unsafe, or None."""
+    path = (root / member.name).resolve()
+    if Path(member.name).is_absolute() or not path.is_relative_to(root):
+        return "it is outside the destination"
+    if not (member.isfile() or member.isdir() or member.issym() or member.islnk()):
+        return "it is a device, fifo or other special file"
+    if member.issym():
+        link = (path.parent / member.linkname).resolve()
+        if Path(member.linkname).is_absolute() or not link.is_relative_to(root):
+            return f"it links outside the destination ({member.linkname})"
+    if member.islnk() and not (root / member.linkname).resolve().is_relative_to(root):
+        return f"it links outside the destination ({member.linkname})"
+    return None
 
 
 def delete_cluster(cluster: Cluster) -> None:

@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 from kind_env import COLOCATE, NAMESPACE, PIPELINES, ROOT, STEP_SA, SUBMIT_FLAGS, Cluster
 
+from kale_argo.labels import ARGO_NODE_NAME_ANNOTATION
+
 BACKENDS = ("kubernetes", "argo-server")
 
 
@@ -36,6 +38,13 @@ def submit(cluster: Cluster, backend: tuple[str, dict[str, str]], script: str, *
 def _pipeline_name(script: str) -> str:
     return {"e2e_ok": "e2e-ok", "e2e_fail": "e2e-fail", "e2e_sleep": "e2e-sleep",
             "binary_classification": "binary-classification"}[script.rsplit("/", 1)[-1].removesuffix(".py")]
+
+
+def step_pods(cluster: Cluster, run: str, step: str) -> dict[str, str]:
+    """uid -> name of the run's pods for ``step`` (by Argo's node-name annotation ``<run>.<step>``)."""
+    pods = cluster.run_pods(run)
+    return {p["metadata"]["uid"]: p["metadata"]["name"] for p in pods
+            if p["metadata"].get("annotations", {}).get(ARGO_NODE_NAME_ANNOTATION, "").endswith(f".{step}")}
 
 
 def _out(proc: subprocess.CompletedProcess[str]) -> str:
@@ -104,13 +113,18 @@ def test_failing_run_names_step_and_log_tail(cluster: Cluster, backend: tuple[st
     waited = cluster.kale("wait", run, "--backend", name, "--namespace", NAMESPACE, env=env)
     assert waited.returncode == 1, _out(waited)
 
-    attempts = len(cluster.run_pods(run))
+    first = step_pods(cluster, run, "explode")
+    assert first, f"no pod ran the explode step\n{_out(proc)}"
     retried = cluster.kale("retry", run, "--backend", name, "--namespace", NAMESPACE, env=env)
     assert retried.returncode == 0, _out(retried)
     waited = cluster.kale("wait", run, "--timeout", "600", "--backend", name, "--namespace", NAMESPACE,
                           env=env, timeout=700)
     assert waited.returncode == 1, f"the step fails again after retry\n{_out(waited)}"
-    assert len(cluster.run_pods(run)) > attempts, "retry did not run the failed step again"
+    # Argo recreates a retried step's pod under the same name (the name hashes the node's name),
+    # so the evidence of a second attempt is a pod with a new uid, not a larger count
+    again = step_pods(cluster, run, "explode")
+    assert set(again) - set(first), f"retry did not run the failed step again: pods {first} -> {again}"
+    assert step_pods(cluster, run, "prepare"), "retry dropped the succeeded step's pod"
 
 
 def test_terminate_and_delete(cluster: Cluster, backend: tuple[str, dict[str, str]]) -> None:

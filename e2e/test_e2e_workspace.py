@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 from kind_env import IMAGE, NAMESPACE, PIPELINES, RUNNER_SA, STEP_SA, STORAGE_CLASS, Cluster
 
+from kale_argo.cluster.workspace.discovery import pin
+
 POD = "notebook"
 CLAIM = "notebook-workspace"
 MOUNT = "/workspace"
@@ -102,13 +104,24 @@ def test_workspace_plan_from_the_pod(notebook: Cluster) -> None:
     volume = next(v for v in data["volumes"] if v["claim"] == CLAIM)
     assert volume["mount_path"] == MOUNT and volume["snapshot_class"] == "csi-hostpath-snapclass"
     assert data["image"] == expected_image(notebook)
+    if data["image"] == IMAGE:  # not pinned: the plan says why
+        text = exec_in(notebook, "kale-argo", "workspace", SCRIPT)
+        assert text.returncode == 0 and f"image: {IMAGE} (not pinned: " in text.stdout, _out(text)
 
 
 def expected_image(cluster: Cluster) -> str:
-    """The notebook's image pinned to the digest its pod status reports (the tag when it has none)."""
+    """The image the notebook's runs use: its own, pinned only to a digest pullable by its name.
+
+    The step image is ``kind load``ed, so containerd records its digest as
+    ``import-YYYY-MM-DD@sha256:...`` (a name on the node only) and the pod's imageID carries that:
+    ``kale-argo-step@<digest>`` would sit in ImagePullBackOff, so the tag is kept.
+    """
     status = cluster.json("get", "pod", POD, "-n", NAMESPACE)["status"]["containerStatuses"]
-    image_id = next(c for c in status if c["name"] == POD).get("imageID", "")
-    return f"kale-argo-step@{image_id.rsplit('@', 1)[1]}" if "@sha256:" in image_id else IMAGE
+    own = next(c for c in status if c["name"] == POD)
+    pinned, _ = pin(IMAGE, own.get("imageID"), own.get("image"))
+    if "/import-" in own.get("imageID", ""):
+        assert pinned is None, f"a kind-loaded image was pinned to {pinned}"
+    return pinned or IMAGE
 
 
 def test_snapshot_freezes_the_workspace_at_submit(notebook: Cluster) -> None:

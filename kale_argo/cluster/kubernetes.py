@@ -7,16 +7,21 @@ only a Failed/Error run with no Pending/Running node; Succeeded/Skipped nodes ar
 DAG/Steps nodes are reset to Running; every other failed node is dropped and its pod deleted; the
 run's phase becomes Running, its message/finishedAt are cleared, its completed label removed, a
 terminate deadline (activeDeadlineSeconds 0) is removed. Runs with offloaded node status are refused.
+
+With no Argo Server to ask, the run's UI link comes from a configured Argo UI base URL
+(``ui_url``, else ``KALE_ARGO_UI_URL``, e.g. ``https://argo.example.com/argo/``), as
+``<base>/workflows/<namespace>/<name>``; without one there is no link.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-from ..errors import ClusterError, KaleArgoError, NotFoundError
+from ..errors import ClusterError, ConfigError, KaleArgoError, NotFoundError
 from ..labels import (
     ARGO_ARCHIVING_LABEL,
     ARGO_COMPLETED_LABEL,
@@ -31,6 +36,20 @@ from .status import metadata, pod_name
 from .watch import watch_run
 
 GROUP, VERSION, PLURAL = WORKFLOW_GROUP, WORKFLOW_VERSION, WORKFLOWS
+UI_URL_ENV = "KALE_ARGO_UI_URL"
+
+
+def ui_base_url(ui_url: str | None = None, environ: Mapping[str, str] | None = None) -> str | None:
+    """The Argo UI base URL: ``ui_url``, else ``KALE_ARGO_UI_URL``; None when neither is set."""
+    env = os.environ if environ is None else environ
+    where = "--ui-url" if ui_url else UI_URL_ENV
+    url = (ui_url or env.get(UI_URL_ENV) or "").strip()
+    if not url:
+        return None
+    if not url.startswith(("http://", "https://")) or len(url.split("://", 1)[1].strip("/")) == 0:
+        raise ConfigError(f"the Argo UI URL {url!r} is not an http(s) URL", where=where,
+                          hint="give the Argo UI's address, e.g. https://argo.example.com/argo/")
+    return url.rstrip("/") + "/"
 
 
 class KubernetesBackend:
@@ -39,9 +58,10 @@ class KubernetesBackend:
     kind = "kubernetes"
 
     def __init__(self, api_client: Any, namespace: str, *,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep, ui_url: str | None = None) -> None:
         self.api_client = api_client
         self.namespace = namespace
+        self.ui_url = ui_base_url(ui_url)
         self.kube = Kube(api_client, sleep=sleep)
         self.server = self.kube.server
 
@@ -164,7 +184,8 @@ class KubernetesBackend:
                      propagation_policy="Background")
 
     def ui_link(self, name: str) -> str | None:
-        return None
+        """The run's page in the configured Argo UI (see the module doc), else None."""
+        return f"{self.ui_url}workflows/{self.namespace}/{name}" if self.ui_url else None
 
 
 def formulate_retry(workflow: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:

@@ -12,7 +12,7 @@ def plan_lines(plan: WorkspacePlan) -> list[str]:
         nb = plan.notebook
         out.append(f"notebook pod: {nb.name}, container {nb.container}")
         out.append(f"image: {plan.image or nb.image}"
-                   + ("" if nb.pinned_image else " (not pinned: the pod status has no digest)"))
+                   + ("" if nb.pinned_image else f" (not pinned: {nb.pin_note})"))
     for v in plan.volumes:
         target = {"snapshot": f"new VolumeSnapshot (class {v.snapshot_class}) -> cloned claim",
                   "clone": "claim cloned from the PVC (dataSource)",

@@ -38,6 +38,15 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("", "secrets"): {"create", "patch", "delete"},  # the per-run marshal key: written, never read
 }
 SECRET_READS = {"get", "list", "watch"}
+# Argo Server's own account in client auth mode (manifests/overlays/kfp-argo-ui): what v4.0 reads
+# before serving (its config ConfigMap, the Workflow list it caches, the WorkflowTemplate informer);
+# visitors act with their own tokens. Roles named here are held to this set instead of ALLOWED.
+UI_SERVER_ALLOWED: dict[tuple[str, str], set[str]] = {
+    ("", "configmaps"): {"get", "list", "watch"},
+    ("argoproj.io", "workflows"): {"get", "list", "watch"},
+    ("argoproj.io", "workflowtemplates"): {"get", "list", "watch"},
+}
+ALLOWED_BY_ROLE = {"argo-ui": UI_SERVER_ALLOWED}
 BUILTIN_POWERFUL = {"cluster-admin", "admin", "edit"}
 DANGEROUS_VERBS = {"escalate", "bind", "impersonate"}
 
@@ -130,7 +139,7 @@ def rbac_problems(objects: list[dict[str, Any]]) -> list[str]:
             if obj.get("aggregationRule"):
                 problems.append(f"{where}: aggregationRule pulls in unknown rules")
             for rule in obj.get("rules", []):
-                problems += _rule_problems(where, rule)
+                problems += _rule_problems(where, rule, ALLOWED_BY_ROLE.get(name, ALLOWED))
         if kind in ("RoleBinding", "ClusterRoleBinding"):
             ref = obj["roleRef"]
             if ref["name"] in BUILTIN_POWERFUL or ref["name"].startswith("system:"):
@@ -150,7 +159,8 @@ def rbac_problems(objects: list[dict[str, Any]]) -> list[str]:
     return problems
 
 
-def _rule_problems(where: str, rule: dict[str, Any]) -> list[str]:
+def _rule_problems(where: str, rule: dict[str, Any],
+                   allowed: dict[tuple[str, str], set[str]] = ALLOWED) -> list[str]:
     problems = []
     if rule.get("nonResourceURLs"):
         problems.append(f"{where}: grants nonResourceURLs")
@@ -163,7 +173,7 @@ def _rule_problems(where: str, rule: dict[str, Any]) -> list[str]:
         problems.append(f"{where}: grants {sorted(verbs & DANGEROUS_VERBS)}")
     for group in groups - {"*"}:
         for resource in resources - {"*"}:
-            extra = verbs - ALLOWED.get((group, resource), set())
+            extra = verbs - allowed.get((group, resource), set())
             if extra:
                 problems.append(f"{where}: {sorted(extra)} on {group or 'core'}/{resource} "
                                 "is more than needed")
@@ -361,3 +371,106 @@ def test_real_kustomize_agrees(directory: Path) -> None:
     if directory == MANIFESTS / "base":
         problems = [p for p in problems if "has no namespace" not in p]
     assert problems == []
+
+
+# --- the Argo UI overlay for Kubeflow Pipelines clusters ----------------------------------------
+
+UI_OVERLAY = MANIFESTS / "overlays" / "kfp-argo-ui"
+KFP_NAMESPACE = "kubeflow"
+ARGO_CLI_IMAGE = "quay.io/argoproj/argocli"
+
+
+def _argo_pin() -> str:
+    """The Argo version e2e/versions.py pins (the one place naming every pinned version)."""
+    import importlib.util
+
+    path = MANIFESTS.parent / "e2e" / "versions.py"
+    spec = importlib.util.spec_from_file_location("kale_e2e_versions", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return str(module.KFP_ARGO_VERSION)
+
+
+def ui_overlay_problems(objects: list[dict[str, Any]], argo_version: str) -> list[str]:
+    """How the UI overlay departs from: Argo Server in KFP's namespace, namespaced, client auth,
+    the pinned Argo version, a restricted pod, a Service that reaches it, no cluster-wide RBAC."""
+    problems = rbac_problems(objects)
+    by_kind: dict[str, list[dict[str, Any]]] = {}
+    for obj in objects:
+        by_kind.setdefault(obj["kind"], []).append(obj)
+        if obj["kind"] in ("ClusterRole", "ClusterRoleBinding"):
+            problems.append(f"{obj['kind']} {obj['metadata']['name']}: the UI needs no cluster-wide RBAC")
+        elif obj["metadata"].get("namespace") != KFP_NAMESPACE:
+            problems.append(f"{obj['kind']} {obj['metadata']['name']}: not in namespace {KFP_NAMESPACE}")
+    (deployment,) = by_kind.get("Deployment", [{}])
+    pod = deployment.get("spec", {}).get("template", {})
+    spec = pod.get("spec", {})
+    (container,) = spec.get("containers", [{}])
+    args = container.get("args", [])
+    if container.get("image") != f"{ARGO_CLI_IMAGE}:{argo_version}":
+        problems.append(f"image {container.get('image')} is not {ARGO_CLI_IMAGE}:{argo_version}")
+    if args[:1] != ["server"] or "--namespaced" not in args:
+        problems.append(f"args {args}: not a --namespaced argo server")
+    modes = [a.split("=", 1)[1] for a in args if a.startswith("--auth-mode=")]
+    if modes != ["client"]:
+        problems.append(f"auth modes {modes}: the overlay serves client auth mode only")
+    accounts = {o["metadata"]["name"] for o in by_kind.get("ServiceAccount", [])}
+    if spec.get("serviceAccountName") not in accounts:
+        problems.append(f"the server runs as {spec.get('serviceAccountName')}, not the overlay's account")
+    pod_sc, sc = spec.get("securityContext", {}), container.get("securityContext", {})
+    if not (pod_sc.get("runAsNonRoot") and pod_sc.get("seccompProfile", {}).get("type") == "RuntimeDefault"
+            and sc.get("allowPrivilegeEscalation") is False
+            and sc.get("capabilities", {}).get("drop") == ["ALL"]):
+        problems.append("the pod is not restricted (runAsNonRoot, RuntimeDefault seccomp, no escalation, "
+                        "all capabilities dropped)")
+    labels = pod.get("metadata", {}).get("labels", {})
+    ports = {p["name"] for p in container.get("ports", [])}
+    for service in by_kind.get("Service", []):
+        selector = service["spec"].get("selector", {})
+        if not selector or any(labels.get(k) != v for k, v in selector.items()):
+            problems.append(f"Service {service['metadata']['name']} selects no server pod")
+        for port in service["spec"]["ports"]:
+            if port.get("targetPort") not in ports | {p["containerPort"] for p in container.get("ports", [])}:
+                problems.append(f"Service {service['metadata']['name']}: targetPort {port.get('targetPort')}")
+    if not by_kind.get("Service"):
+        problems.append("no Service reaches the server")
+    return problems
+
+
+def test_ui_overlay_is_a_namespaced_client_auth_argo_server() -> None:
+    assert ui_overlay_problems(build(UI_OVERLAY), _argo_pin()) == []
+
+
+def test_ui_overlay_server_account_only_reads() -> None:
+    roles = [o for o in build(UI_OVERLAY) if o["kind"] == "Role"]
+    verbs = {v for r in roles for rule in r["rules"] for v in rule["verbs"]}
+    assert verbs == {"get", "list", "watch"}
+
+
+def _edited(edit: Any) -> list[dict[str, Any]]:
+    objects = build(UI_OVERLAY)
+    edit({(o["kind"], o["metadata"]["name"]): o for o in objects})
+    return objects
+
+
+def _container(o: dict[Any, Any]) -> dict[str, Any]:
+    container: dict[str, Any] = o[("Deployment", "argo-ui")]["spec"]["template"]["spec"]["containers"][0]
+    return container
+
+
+@pytest.mark.parametrize(("edit", "finding"), [
+    (lambda o: _container(o)["args"].append("--auth-mode=server"), "auth modes ['client', 'server']"),
+    (lambda o: _container(o)["args"].remove("--namespaced"), "not a --namespaced"),
+    (lambda o: _container(o).update(image=f"{ARGO_CLI_IMAGE}:v3.6.2"), "is not quay.io/argoproj/argocli:"),
+    (lambda o: _container(o)["securityContext"].update(allowPrivilegeEscalation=True), "not restricted"),
+    (lambda o: o[("Service", "argo-ui")]["spec"].update(selector={"app": "argo-server"}),
+     "selects no server"),
+    (lambda o: o[("Role", "argo-ui")]["rules"][1]["verbs"].append("delete"), "['delete'] on argoproj.io"),
+    (lambda o: o[("Role", "argo-ui")]["rules"].append(
+        {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}), "secrets"),
+    (lambda o: o[("ServiceAccount", "argo-ui")]["metadata"].update(namespace="argo"), "not in namespace"),
+])
+def test_ui_overlay_check_flags_departures(edit: Any, finding: str) -> None:
+    problems = ui_overlay_problems(_edited(edit), _argo_pin())
+    assert any(finding in p for p in problems), problems

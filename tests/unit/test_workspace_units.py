@@ -39,7 +39,6 @@ def test_pod_identity_needs_the_namespace_file_and_hostname(tmp_path: Path):
     ("jupyter/scipy:v1", "docker-pullable://jupyter/scipy@sha256:" + "a" * 64,
      "jupyter/scipy@sha256:" + "a" * 64),
     ("reg:5000/team/nb:v2", "reg:5000/team/nb@sha256:" + "b" * 64, "reg:5000/team/nb@sha256:" + "b" * 64),
-    ("reg:5000/team/nb", "docker.io/x@sha256:" + "c" * 64, "reg:5000/team/nb@sha256:" + "c" * 64),
     ("nb@sha256:" + "d" * 64, "nb@sha256:" + "e" * 64, "nb@sha256:" + "e" * 64),
     ("nb:v1", "sha256:" + "f" * 64, None),  # a local image ID is not pullable
     ("nb:v1", "", None),

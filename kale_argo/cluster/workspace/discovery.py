@@ -18,6 +18,7 @@ from ..kube import Kube, Obj, service_account_dir
 
 NAMESPACE_FILE_ENV = "KALE_ARGO_NAMESPACE_FILE"
 CONTAINER_ENV = "KALE_ARGO_CONTAINER"
+NO_DIGEST = "the pod status has no digest"
 SIDECARS = frozenset({"istio-proxy", "linkerd-proxy", "vault-agent", "oauth2-proxy", "kube-rbac-proxy"})
 
 
@@ -50,6 +51,7 @@ class NotebookPod:
     working_dir: str | None
     mounts: list[MountedClaim] = field(default_factory=list)
     node: str | None = None
+    pin_note: str = NO_DIGEST  # why ``pinned_image`` is None (when it is)
 
 
 def pod_identity(environ: Mapping[str, str] | None = None) -> PodIdentity | None:
@@ -89,20 +91,49 @@ def choose_container(pod: Obj, environ: Mapping[str, str] | None = None) -> Obj:
 
 
 def pin_image(image: str, image_id: str | None) -> str | None:
-    """``image`` pinned to the digest in a container status' ``imageID``, or None if it has none.
+    """``image`` pinned to the digest in a container status' ``imageID``, or None (see :func:`pin`)."""
+    return pin(image, image_id)[0]
 
-    ``docker-pullable://repo@sha256:abc`` and ``repo@sha256:abc`` both give ``<image repo>@sha256:abc``;
-    a bare ``sha256:...`` is the local image ID, not a pullable digest.
+
+def pin(image: str, image_id: str | None, status_image: str | None = None) -> tuple[str | None, str]:
+    """``(image pinned by digest or None, why it is not pinned)`` from a container's status.
+
+    The digest is used only under the repository it was recorded for, when that is the container's
+    own: ``image`` (as written), else the runtime's ``status_image`` (a short name it expanded):
+    ``docker-pullable://repo@sha256:abc`` and ``docker.io/library/repo@sha256:abc`` both give
+    ``repo@sha256:abc`` for ``image`` ``repo:tag``. A bare ``sha256:...`` is a local image ID,
+    and a digest recorded under another name cannot be pulled by ``image``'s: containerd names
+    an image loaded with ``kind load`` (``ctr images import --digests``)
+    ``import-YYYY-MM-DD@sha256:...``, a name that exists on that node only.
     """
     if not image_id or "@sha256:" not in image_id:
-        return None
-    digest = image_id.rsplit("@", 1)[-1]
+        return None, NO_DIGEST
+    id_repo, digest = image_id.split("://", 1)[-1].rsplit("@", 1)
+    for repo in (_repository(image), _repository(status_image or "")):
+        if repo and _normalized(repo) == _normalized(id_repo):
+            return f"{repo}@{digest}", ""
+    return None, (f"the pod status' digest belongs to {id_repo}, not {_repository(image)} (an image "
+                  "loaded into the node, e.g. with `kind load`, has no registry digest)")
+
+
+def _repository(image: str) -> str:
+    """``image`` without its tag and digest."""
     repo = image.split("@", 1)[0]
-    slash = repo.rfind("/")
-    colon = repo.rfind(":")
-    if colon > slash:
-        repo = repo[:colon]
-    return f"{repo}@{digest}"
+    if repo.rfind(":") > repo.rfind("/"):
+        repo = repo[:repo.rfind(":")]
+    return repo
+
+
+def _normalized(repo: str) -> str:
+    """A repository as container runtimes spell it in full (``x`` -> ``docker.io/library/x``)."""
+    first, _, rest = repo.partition("/")
+    if not rest or not ("." in first or ":" in first or first == "localhost"):
+        first, rest = "docker.io", repo
+    if first in ("index.docker.io", "registry-1.docker.io"):
+        first = "docker.io"
+    if first == "docker.io" and "/" not in rest:
+        rest = f"library/{rest}"
+    return f"{first}/{rest}"
 
 
 def mounted_claims(pod: Obj, container: Obj) -> list[MountedClaim]:
@@ -126,11 +157,11 @@ def describe_pod(pod: Obj, environ: Mapping[str, str] | None = None) -> Notebook
     statuses = {s.get("name"): s for s in (pod.get("status") or {}).get("containerStatuses") or []}
     image = container.get("image", "")
     status = statuses.get(container.get("name")) or {}
+    pinned, note = pin(image, status.get("imageID"), status.get("image"))
     return NotebookPod(namespace=meta.get("namespace", ""), name=meta.get("name", ""),
-                       container=container.get("name", ""), image=image,
-                       pinned_image=pin_image(image, status.get("imageID")),
+                       container=container.get("name", ""), image=image, pinned_image=pinned,
                        working_dir=container.get("workingDir"), mounts=mounted_claims(pod, container),
-                       node=(pod.get("spec") or {}).get("nodeName"))
+                       node=(pod.get("spec") or {}).get("nodeName"), pin_note=note)
 
 
 def discover_notebook(kube: Kube, environ: Mapping[str, str] | None = None) -> NotebookPod | None:
