@@ -39,6 +39,9 @@ class CompileOptions:
     python: str = "python"
     ship_runtime: bool = True
     """Ship kale_argo's step runtime with the script; False when every image has kale-argo."""
+    artifact_outputs: bool = True
+    """Steps' ``@artifact`` files become Argo output artifacts (needs an artifact repository);
+    False keeps them on the marshal volume only."""
 
     def with_workspace(self, workspace: RunWorkspace) -> CompileOptions:
         """These options for a run with ``workspace`` (its volumes, image, script location; its

@@ -22,6 +22,9 @@ from .volumes import VolumePlan
 
 CALL_PARAMETER = "call"
 CALL_VALUE = "{{inputs.parameters.call}}"
+ARTIFACT_DIR = "/tmp/kale-artifacts"
+"""Where the step runtime also copies a step's ``@artifact`` files in a pod (``KALE_ARTIFACT_DIR``),
+for Argo to save them as the step's output artifacts."""
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,7 @@ class StepContext:
     python: str
     working_dir: str | None
     colocate: bool
+    artifact_outputs: bool = True
 
 
 def call_json(spec: PipelineSpec, step: StepSpec) -> str:
@@ -76,6 +80,9 @@ def step_template(ctx: StepContext, name: str, step: StepSpec, image: str) -> Co
             volume_mounts=[code_mount])]
     if ctx.code.pythonpath:
         env.append(m.EnvVar(name="PYTHONPATH", value=ctx.code.pythonpath))
+    outputs = step_artifacts(step) if ctx.artifact_outputs else None
+    if outputs:
+        env.append(m.EnvVar(name="KALE_ARTIFACT_DIR", value=ARTIFACT_DIR))
     labels, annotations = pod_metadata(step)
     return Container(
         name=name,
@@ -83,6 +90,7 @@ def step_template(ctx: StepContext, name: str, step: StepSpec, image: str) -> Co
         command=argv,
         env=env,
         inputs=[m.Parameter(name=CALL_PARAMETER)],
+        outputs=outputs,
         resources=resources(step),
         retry_strategy=retry_strategy(step),
         active_deadline_seconds=_text(timeout_seconds(step.options.timeout)),
@@ -94,6 +102,13 @@ def step_template(ctx: StepContext, name: str, step: StepSpec, image: str) -> Co
         working_dir=ctx.working_dir,
         affinity=_colocated() if ctx.colocate else None,
     )
+
+
+def step_artifacts(step: StepSpec) -> list[m.Artifact] | None:
+    """The step's ``@artifact`` files as Argo output artifacts (saved to the artifact repository,
+    shown and opened in the Argo UI); None when it has none."""
+    return [m.Artifact(name=a.name, path=f"{ARTIFACT_DIR}/{a.stored_name()}")
+            for a in step.artifacts] or None
 
 
 def _colocated() -> m.Affinity:

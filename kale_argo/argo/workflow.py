@@ -40,7 +40,8 @@ def compile_workflow(spec: PipelineSpec, params: dict[str, Any] | None = None,
     workspace = list(spec.volumes if options.volumes is None else options.volumes)
     volumes = plan_volumes(spec, workspace, options.colocate)
     code = plan_code(spec, options.script_path, options.ship_runtime)
-    ctx = StepContext(spec, code, volumes, options.python, options.working_dir, options.colocate)
+    ctx = StepContext(spec, code, volumes, options.python, options.working_dir or spec.working_dir,
+                      options.colocate, options.artifact_outputs)
 
     groups: dict[tuple[Any, ...], list[StepSpec]] = {}
     for step in spec.steps:

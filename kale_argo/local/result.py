@@ -57,6 +57,13 @@ class LocalRun:
 
         return marshal.load(self.marshal_dir, key)
 
+    @property
+    def artifacts(self) -> dict[str, dict[str, str]]:
+        """The steps' ``@artifact`` files kept in the marshal folder: ``{step: {name: path}}``."""
+        from ..runtime.artifacts import list_artifacts
+
+        return list_artifacts(self.marshal_dir)
+
     def failed_steps(self) -> list[StepResult]:
         """Steps that ran and failed."""
         return [s for s in self.steps.values() if s.status == FAILED]

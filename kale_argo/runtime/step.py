@@ -17,7 +17,7 @@ from typing import Any
 
 from ..errors import KaleArgoError
 from ..params import convert_parameter
-from . import marshal
+from . import artifacts, marshal
 from .contract import StepCommand
 from .record import write_record
 from .script import import_script
@@ -137,6 +137,7 @@ def execute(cmd: StepCommand) -> dict[str, dict[str, Any]]:
     for key, value in _outputs(result, call, step):
         meta = marshal.save(cmd.marshal_dir, key, value, step=step)
         outputs[key] = {"codec": meta["codec"], "type": meta["type"], "bytes": meta["bytes"]}
+    artifacts.collect(cmd.marshal_dir, call, step)
     return outputs
 
 
