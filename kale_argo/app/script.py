@@ -34,7 +34,8 @@ def script_parser(prog: str | None = None, usage: str | None = None) -> argparse
     Strict, as Kale's: anything else is a usage error (exit 2)."""
     from ..choices import BACKENDS
 
-    parser = argparse.ArgumentParser(prog=prog, usage=usage or USAGE, description="Run the pipeline locally; --kfp (or "
+    parser = argparse.ArgumentParser(prog=prog, usage=usage or USAGE,
+                                     description="Run the pipeline locally; --kfp (or "
                                      "--argo) submits it, --kfp --dry-run compiles it to SCRIPT.yaml.")
     parser.add_argument("-K", "--kfp", action="store_true", help="submit to Argo (Kale's flag)")
     parser.add_argument("--argo", action="store_true", help="the same as --kfp")
