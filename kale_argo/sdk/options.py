@@ -174,7 +174,7 @@ def _k8s_name(value: Any, what: str, where: str) -> str:
     if not isinstance(value, str) or not is_dns1123_subdomain(value):
         fixed = dns1123_label(value) if isinstance(value, str) else ""
         raise PipelineError(f"{what} {value!r} is not a valid Kubernetes name", where=where,
-                            hint=f"lowercase letters, digits, '-' and '.'"
+                            hint="lowercase letters, digits, '-' and '.'"
                                  + (f", e.g. {fixed!r}" if fixed else ""))
     return value
 
