@@ -6,10 +6,10 @@ Importing this package stays light (standard library only): every step process i
 """
 
 from .errors import KaleArgoError, MarshalError, PipelineError, RunFailed, UserError
-from .sdk.decorators import Pipeline, Step, pipeline, step
+from .sdk.decorators import Pipeline, Step, artifact, pipeline, step
 from .version import __version__
 
 __all__ = [
     "KaleArgoError", "MarshalError", "Pipeline", "PipelineError", "RunFailed", "Step",
-    "UserError", "__version__", "pipeline", "step",
+    "UserError", "__version__", "artifact", "pipeline", "step",
 ]

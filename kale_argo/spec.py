@@ -111,6 +111,19 @@ class StepOptions(_Model):
         return value
 
 
+class ArtifactSpec(_Model):
+    """A file a step writes (Kale's ``@artifact(name, path)``) that becomes an output of the run."""
+
+    name: str
+    path: str
+
+    def stored_name(self) -> str:
+        """The file's name in the run's artifact folder: ``name`` plus the path's suffix."""
+        base = self.path.replace("\\", "/").rsplit("/", 1)[-1]
+        dot = base.rfind(".")
+        return self.name + (base[dot:] if dot > 0 else "")
+
+
 class StepSpec(_Model):
     """One call of a step function in the pipeline body (a node of the DAG)."""
 
@@ -124,6 +137,7 @@ class StepSpec(_Model):
     depends: list[str] = Field(default_factory=list)
     options: StepOptions = Field(default_factory=StepOptions)
     location: str | None = Field(default=None, description="file:line of the call")
+    artifacts: list[ArtifactSpec] = Field(default_factory=list, description="Kale's @artifact files")
 
     def inputs(self) -> list[StepInput]:
         """All inputs, positional first."""
@@ -135,7 +149,7 @@ class StepSpec(_Model):
 
     def runtime_call(self, param_types: dict[str, str]) -> dict[str, Any]:
         """The JSON-able call description the step runtime executes (see runtime.contract)."""
-        return {
+        call: dict[str, Any] = {
             "step": self.name,
             "function": self.function,
             "args": [_runtime_input(i) for i in self.args],
@@ -144,6 +158,10 @@ class StepSpec(_Model):
             "unpack": self.unpack,
             "params": {p: param_types[p] for p in self.parameters_used()},
         }
+        if self.artifacts:
+            call["artifacts"] = [{"name": a.name, "path": a.path, "file": a.stored_name()}
+                                 for a in self.artifacts]
+        return call
 
 
 class MarshalSpec(_Model):
@@ -179,6 +197,10 @@ class VolumeSpec(_Model):
     access_modes: list[str] = Field(default_factory=list)
     snapshot_class: str | None = None
     snapshot: str | None = Field(default=None, description="an existing VolumeSnapshot to clone")
+    annotations: dict[str, str] = Field(default_factory=dict,
+                                        description="carried onto the claim a clone creates")
+    snapshot_after: str | None = Field(
+        default=None, description="Kale's snapshot/snapshot_name: snapshot it when the run ends")
 
     @field_validator("mount_path")
     @classmethod
@@ -215,6 +237,27 @@ class VolumeSpec(_Model):
         return cls(claim=claim, mount_path=path, mode=mode)  # type: ignore[arg-type]
 
 
+class ClaimSpec(_Model):
+    """A claim the run creates (Kale's ``new_pvc``, or ``pv``: a claim bound to an existing
+    PersistentVolume by ``volume_name``), mounted in every step; Argo deletes it with the run."""
+
+    name: str
+    mount_path: str
+    size: str
+    storage_class: str | None = None
+    access_modes: list[str] = Field(default_factory=list)
+    annotations: dict[str, str] = Field(default_factory=dict)
+    volume_name: str | None = None
+    snapshot_after: str | None = None
+
+    @field_validator("mount_path")
+    @classmethod
+    def _mount(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError(f"mount path {value!r} must be absolute")
+        return value.rstrip("/") or "/"
+
+
 class ScriptSpec(_Model):
     """The user's script: where it was traced from and its content hash.
 
@@ -239,10 +282,13 @@ class PipelineSpec(_Model):
     steps: list[StepSpec]
     marshal: MarshalSpec = Field(default_factory=MarshalSpec)
     volumes: list[VolumeSpec] = Field(default_factory=list)
+    claims: list[ClaimSpec] = Field(default_factory=list)
     docker_image: str | None = None
     steps_defaults: StepOptions = Field(default_factory=StepOptions)
     autosnapshot: bool | None = None
     timeout: float | None = Field(default=None, gt=0)
+    working_dir: str | None = Field(default=None, description="Kale's abs_working_dir")
+    kfp_host: str | None = Field(default=None, description="Kale's kfp_host: where --kfp submits")
     script: ScriptSpec
     version: str = "1"
     pod_security_context: dict[str, JSONValue] = Field(
@@ -255,7 +301,7 @@ class PipelineSpec(_Model):
             raise ValueError(f"pipeline name {self.name!r} cannot become a Kubernetes name")
         if not self.steps:
             raise ValueError(f"pipeline {self.name!r} calls no step")
-        if not self.marshal.volume and not self.volumes:
+        if not self.marshal.volume and not self.volumes and not self.claims:
             raise ValueError(
                 "marshal_volume=False needs a workspace volume to hold the values; "
                 "add volumes=[...] or set marshal_volume=True"
@@ -369,7 +415,7 @@ def validate_options(raw: dict[str, Any], where: str | None, step: str | None = 
 
 
 _OPTION_HINTS = {
-    "limits": "e.g. limits={'cpu': '1', 'memory': '2Gi', 'nvidia.com/gpu': 1}",
+    "limits": "e.g. limits={'cpu': '1', 'memory': '2Gi', 'nvidia.com/gpu': '1'}",
     "labels": "e.g. labels={'team': 'ml'}",
     "annotations": "e.g. annotations={'owner': 'me@example.com'}",
     "retry_count": "a whole number of retries, e.g. retry_count=3",

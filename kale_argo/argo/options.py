@@ -47,6 +47,9 @@ class CompileOptions:
     executor uses the pods' account, whose token every step then mounts."""
     marshal_key_secret: str | None = None
     """A Secret (key ``key``) every step mounts read-only: the run's key for authenticating values."""
+    artifact_outputs: bool = True
+    """Steps' ``@artifact`` files become Argo output artifacts (needs an artifact repository);
+    False keeps them on the marshal volume only."""
 
     def with_workspace(self, workspace: RunWorkspace) -> CompileOptions:
         """These options for a run with ``workspace`` (its volumes, image, script location; its

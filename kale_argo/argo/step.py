@@ -25,6 +25,9 @@ from .volumes import VolumePlan
 CALL_PARAMETER = "call"
 CALL_VALUE = "{{inputs.parameters.call}}"
 RUN_ID = "{{workflow.uid}}"  # the run a step's values belong to (the runtime's RUN_ID_ENV)
+ARTIFACT_DIR = "/tmp/kale-artifacts"
+"""Where the step runtime also copies a step's ``@artifact`` files in a pod (``KALE_ARTIFACT_DIR``),
+for Argo to save them as the step's output artifacts."""
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,7 @@ class StepContext:
     colocate: bool
     pod_security: dict[str, Any]
     """The pods' securityContext, whose identity every container repeats."""
+    artifact_outputs: bool = True
 
 
 def call_json(spec: PipelineSpec, step: StepSpec) -> str:
@@ -84,6 +88,9 @@ def step_template(ctx: StepContext, name: str, step: StepSpec, image: str) -> Co
             volume_mounts=[code_mount], security_context=security)]
     if ctx.code.pythonpath:
         env.append(m.EnvVar(name="PYTHONPATH", value=ctx.code.pythonpath))
+    outputs = step_artifacts(step) if ctx.artifact_outputs else None
+    if outputs:
+        env.append(m.EnvVar(name="KALE_ARTIFACT_DIR", value=ARTIFACT_DIR))
     labels, annotations = pod_metadata(step)
     return Container(
         name=name,
@@ -91,6 +98,7 @@ def step_template(ctx: StepContext, name: str, step: StepSpec, image: str) -> Co
         command=argv,
         env=env,
         inputs=[m.Parameter(name=CALL_PARAMETER)],
+        outputs=outputs,
         resources=resources(step),
         retry_strategy=retry_strategy(step),
         active_deadline_seconds=_text(timeout_seconds(step.options.timeout)),
@@ -103,6 +111,13 @@ def step_template(ctx: StepContext, name: str, step: StepSpec, image: str) -> Co
         affinity=_colocated() if ctx.colocate else None,
         security_context=security,
     )
+
+
+def step_artifacts(step: StepSpec) -> list[m.Artifact] | None:
+    """The step's ``@artifact`` files as Argo output artifacts (saved to the artifact repository,
+    shown and opened in the Argo UI); None when it has none."""
+    return [m.Artifact(name=a.name, path=f"{ARTIFACT_DIR}/{a.stored_name()}")
+            for a in step.artifacts] or None
 
 
 def _colocated() -> m.Affinity:

@@ -59,8 +59,9 @@ def plan_volumes(spec: PipelineSpec, workspace: list[VolumeSpec], colocate: bool
         claims.append(_claim(MARSHAL_VOLUME, marshal.size, [mode], marshal.storage_class, None))
         mounts.append(m.VolumeMount(name=MARSHAL_VOLUME, mount_path=marshal.path))
         marshal_dir = _join(marshal.path, RUN_DIR)
-    elif workspace:
-        marshal_dir = _join(workspace[0].mount_path, HIDDEN_MARSHAL, RUN_DIR)
+    elif workspace or spec.claims:
+        first = workspace[0].mount_path if workspace else spec.claims[0].mount_path
+        marshal_dir = _join(first, HIDDEN_MARSHAL, RUN_DIR)
     else:
         raise PipelineError("marshal_volume=False needs a workspace volume to hold the values, and "
                             "there is none", hint="set marshal_volume=True or give volumes=[...]")
@@ -77,7 +78,7 @@ def plan_volumes(spec: PipelineSpec, workspace: list[VolumeSpec], colocate: bool
                                      f"'mount_path': {vol.mount_path!r}, 'size': '10Gi'}}]")
             own = [ACCESS_MODES.get(a, a) for a in vol.access_modes] or [READ_WRITE_ONCE]
             modes = [READ_WRITE_ONCE] if colocate else own
-            claims.append(_claim(name, vol.size, modes, vol.storage_class, source))
+            claims.append(_claim(name, vol.size, modes, vol.storage_class, source, vol.annotations))
         mounts.append(m.VolumeMount(name=name, mount_path=vol.mount_path))
         summary.append({"claim": vol.claim, "mode": vol.mode, "mountPath": vol.mount_path,
                         "volume": name, "source": f"{source.kind}/{source.name}" if source else vol.claim})
@@ -86,6 +87,20 @@ def plan_volumes(spec: PipelineSpec, workspace: list[VolumeSpec], colocate: bool
             secret_name=marshal_key_secret, default_mode=MARSHAL_KEY_MODE,
             items=[m.KeyToPath(key=MARSHAL_KEY_ITEM, path=MARSHAL_KEY_ITEM)])))
         mounts.append(m.VolumeMount(name=MARSHAL_KEY_VOLUME, mount_path=MARSHAL_KEY_DIR, read_only=True))
+    new_names = argo_names([f"kale-new-{c.name}" for c in spec.claims],
+                           reserved=[MARSHAL_VOLUME, *names])
+    for name, new in zip(new_names, spec.claims, strict=True):
+        own = [ACCESS_MODES.get(a, a) for a in new.access_modes] or [ACCESS_MODES[marshal.access_mode]]
+        claim = _claim(name, new.size, [READ_WRITE_ONCE] if colocate else own, new.storage_class,
+                       None, new.annotations)
+        if new.volume_name:  # Kale's "pv": bind the claim to the existing PersistentVolume
+            assert claim.spec is not None
+            claim.spec.volume_name = new.volume_name
+        claims.append(claim)
+        mounts.append(m.VolumeMount(name=name, mount_path=new.mount_path))
+        summary.append({"claim": new.name, "mode": "pv" if new.volume_name else "new",
+                        "mountPath": new.mount_path, "volume": name,
+                        "source": f"PersistentVolume/{new.volume_name}" if new.volume_name else "new"})
     paths = [mt.mount_path for mt in mounts]
     for path in paths:
         if paths.count(path) > 1:
@@ -110,9 +125,11 @@ def _source(vol: VolumeSpec) -> m.TypedLocalObjectReference | None:
 
 
 def _claim(name: str, size: str, modes: list[str], storage_class: str | None,
-           source: m.TypedLocalObjectReference | None) -> m.PersistentVolumeClaim:
+           source: m.TypedLocalObjectReference | None,
+           annotations: dict[str, str] | None = None) -> m.PersistentVolumeClaim:
     return m.PersistentVolumeClaim(
-        metadata=m.ObjectMeta(name=name),
+        metadata=m.ObjectMeta(name=name, annotations=dict(sorted(annotations.items())) or None
+                              if annotations else None),
         spec=m.PersistentVolumeClaimSpec(
             access_modes=modes, storage_class_name=storage_class, data_source=source,
             resources=m.VolumeResourceRequirements(requests={"storage": m.Quantity(root=size)})))

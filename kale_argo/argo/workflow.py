@@ -65,8 +65,8 @@ def compile_workflow(spec: PipelineSpec, params: dict[str, Any] | None = None,
     volumes = plan_volumes(spec, workspace, options.colocate, options.marshal_key_secret)
     code = plan_code(spec, options.script_path, options.ship_runtime)
     security = pod_security(spec, options.fs_group)
-    ctx = StepContext(spec, code, volumes, options.python, options.working_dir, options.colocate,
-                      security)
+    ctx = StepContext(spec, code, volumes, options.python, options.working_dir or spec.working_dir,
+                      options.colocate, security, options.artifact_outputs)
 
     groups: dict[tuple[Any, ...], list[StepSpec]] = {}
     for step in spec.steps:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from ..version import __version__
 
 # Subcommand modules, in the order ``--help`` lists them.
-COMMAND_MODULES = ("run", "compile", "graph", "runs", "workspace")
+COMMAND_MODULES = ("run", "compile", "graph", "runs", "workspace", "migrate")
 
 
 def build_parser() -> argparse.ArgumentParser:

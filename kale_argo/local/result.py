@@ -66,6 +66,13 @@ class LocalRun:
             binding = marshal.RunBinding(self.run_id, read_key(key_file))
         return marshal.load(self.marshal_dir, key, binding=binding)
 
+    @property
+    def artifacts(self) -> dict[str, dict[str, str]]:
+        """The steps' ``@artifact`` files kept in the marshal folder: ``{step: {name: path}}``."""
+        from ..runtime.artifacts import list_artifacts
+
+        return list_artifacts(self.marshal_dir)
+
     def failed_steps(self) -> list[StepResult]:
         """Steps that ran and failed."""
         return [s for s in self.steps.values() if s.status == FAILED]

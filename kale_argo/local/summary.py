@@ -38,4 +38,6 @@ def format_summary(run: LocalRun) -> str:
     tally = ", ".join(f"{n} {status}" for status, n in counts.items())
     lines.append(f"pipeline {run.pipeline!r}: {tally} in {run.duration:.2f}s")
     lines.append(f"marshal dir: {run.marshal_dir}")
+    for node, files in run.artifacts.items():
+        lines.extend(f"artifact {node}/{name}: {path}" for name, path in files.items())
     return "\n".join(lines)

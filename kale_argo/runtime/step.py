@@ -19,7 +19,7 @@ from typing import Any
 
 from ..errors import KaleArgoError
 from ..params import convert_parameter
-from . import marshal
+from . import artifacts, marshal
 from .contract import StepCommand
 from .marshal.binding import RunBinding
 from .record import write_record
@@ -163,6 +163,7 @@ def execute(cmd: StepCommand, binding: RunBinding | None = None) -> dict[str, di
     for key, value in _outputs(result, call, step):
         meta = marshal.save(cmd.marshal_dir, key, value, step=step, binding=binding)
         outputs[key] = {"codec": meta["codec"], "type": meta["type"], "bytes": meta["bytes"]}
+    artifacts.collect(cmd.marshal_dir, call, step)
     return outputs
 
 

@@ -1,5 +1,5 @@
 """The SDK: @step and @pipeline (light at import) and tracing a pipeline into the IR."""
 
-from .decorators import Pipeline, Step, pipeline, step
+from .decorators import Pipeline, Step, artifact, pipeline, step
 
-__all__ = ["Pipeline", "Step", "pipeline", "step"]
+__all__ = ["Pipeline", "Step", "artifact", "pipeline", "step"]

@@ -15,7 +15,12 @@ STEP_OPTIONS = ("name", "image", "limits", "labels", "annotations", "retry_count
                 "retry_interval", "retry_factor", "retry_max_interval", "timeout", "security_context")
 PIPELINE_OPTIONS = ("name", "experiment", "description", "marshal_volume", "marshal_volume_size",
                     "marshal_path", "volume_access_mode", "storage_class_name", "volumes",
-                    "docker_image", "steps_defaults", "autosnapshot", "timeout", "pod_security_context")
+                    "docker_image", "steps_defaults", "autosnapshot", "timeout", "pod_security_context",
+                    # Kale 0.7.0's raw PipelineConfig names and its other fields
+                    "pipeline_name", "experiment_name", "pipeline_description", "kfp_host",
+                    "abs_working_dir", "katib_run", "katib_metadata")
+PIPELINE_SYNONYMS = {"pipeline_name": "name", "experiment_name": "experiment",
+                     "pipeline_description": "description"}
 
 
 def _caller_location(depth: int = 2) -> str:
@@ -35,6 +40,8 @@ class Step:
         self.name: str = options.get("name") or func.__name__
         self.options = {k: v for k, v in options.items() if k != "name"}
         self.location = location
+        self.artifacts: list[tuple[str, str, str]] = []
+        """``(name, path, file:line)`` of each ``@artifact`` stacked on the step, top first."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         from .context import current_tracer
@@ -56,7 +63,8 @@ class Pipeline:
         functools.update_wrapper(self, func)
         self.func = func
         self.options = options
-        self.name: str = options.get("name") or func.__name__
+        self.name: str = (options.get("name") or options.get("pipeline_name")
+                          or func.__name__)
         self.location = location
 
     def trace(self, source_path: str | None = None) -> Any:
@@ -113,3 +121,34 @@ def pipeline(func: Callable[..., Any] | None = None, /, **options: Any) -> Any:
     if func is not None:
         return Pipeline(func, {}, location)
     return lambda f: Pipeline(f, options, location)
+
+
+class _ArtifactMisuse:
+    """What ``@artifact`` returns when stacked on something that is not a step: reported when
+    traced or called, with the decorator's file:line (decorating never raises)."""
+
+    def __init__(self, target: Any, location: str) -> None:
+        self.target = target
+        self.location = location
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        from ..errors import PipelineError
+
+        raise PipelineError(f"@artifact decorates {getattr(self.target, '__name__', self.target)!r}"
+                            ", which is not a @step", where=self.location,
+                            hint="put @artifact above @step: @artifact(...) then @step(...)")
+
+
+def artifact(name: str, path: str) -> Callable[[Any], Any]:
+    """Kale's ``@artifact(name, path)``, stacked above ``@step``: the file the step writes at
+    ``path`` becomes an output of the run (kept in the marshal folder; on Argo also an output
+    artifact of the step). Stack it several times for several files."""
+    location = _caller_location()
+
+    def mark(target: Any) -> Any:
+        if not isinstance(target, Step):
+            return _ArtifactMisuse(target, location)
+        target.artifacts.insert(0, (name, path, location))
+        return target
+
+    return mark

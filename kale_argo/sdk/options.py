@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import re
+import sys
 from typing import Any
 
+from ..choices import VOLUME_MODES
 from ..errors import PipelineError, did_you_mean
-from ..names import dns1123_label
-from ..spec import ACCESS_MODES, StepOptions, VolumeSpec, validate_options
+from ..names import dns1123_label, is_dns1123_subdomain, is_label_value, is_qualified_key
+from ..spec import ACCESS_MODES, StepOptions, VolumeSpec, first_error, validate_options
 from ..units import validate_duration, validate_quantity
-from .decorators import PIPELINE_OPTIONS, STEP_OPTIONS, Pipeline, Step
+from .decorators import PIPELINE_OPTIONS, PIPELINE_SYNONYMS, STEP_OPTIONS, Pipeline, Step
 
 _ACCESS_ALIASES = {v.lower(): k for k, v in ACCESS_MODES.items()}
 _STEP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -38,6 +40,83 @@ def check_keywords(given: dict[str, Any], allowed: tuple[str, ...], what: str, w
                                 hint=did_you_mean(key, allowed) or f"known: {', '.join(allowed)}")
 
 
+def _type_error(what: str, value: Any, expected: str, where: str, hint: str | None = None) -> PipelineError:
+    return PipelineError(f"{what} must be {expected}, got {type(value).__name__} {value!r}"[:300],
+                         where=where, hint=hint)
+
+
+def check_bool(value: Any, what: str, where: str) -> bool:
+    """``value`` if it is a bool (Kale refused "false" and 0 alike)."""
+    if not isinstance(value, bool):
+        raise _type_error(what, value, "True or False", where, hint=f"write {what}=True or False")
+    return value
+
+
+def check_str(value: Any, what: str, where: str) -> str:
+    """``value`` if it is a string."""
+    if not isinstance(value, str):
+        raise _type_error(what, value, "a string", where)
+    return value
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _check_duration(value: Any, what: str, where: str) -> None:
+    """Seconds as a number, or a duration string with units ('30s', '5m', '1h30m')."""
+    hint = "use seconds (30) or a string with units such as '30s', '5m', '1h30m'"
+    if _number(value):
+        return
+    if not isinstance(value, str):
+        raise _type_error(what, value, "a duration", where, hint=hint)
+    if value.strip().replace(".", "", 1).isdigit():
+        raise PipelineError(f"{what} {value!r} is a number in a string", where=where,
+                            hint=f"write {value.strip()} (seconds) or '{value.strip()}s'")
+
+
+def _check_dict(value: Any, what: str, where: str, key_ok: Any, value_ok: Any, hint: str) -> None:
+    if not isinstance(value, dict):
+        raise _type_error(what, value, "a dict", where, hint=hint)
+    for key, item in value.items():
+        if not isinstance(key, str) or not key_ok(key):
+            raise PipelineError(f"{what} key {key!r} is not a valid Kubernetes key", where=where,
+                                hint="[dns.prefix/]name: at most 63 letters, digits, '-', '_', '.'")
+        if not isinstance(item, str):
+            raise PipelineError(f"{what} {key!r} must be a string, got {type(item).__name__} "
+                                f"{item!r}"[:300], where=where, hint=f"write {key!r}: {str(item)!r}")
+        if value_ok is not None and not value_ok(item):
+            raise PipelineError(f"{what} {key!r} value {item!r} is not a valid label value",
+                                where=where, hint="at most 63 letters, digits, '-', '_' or '.', "
+                                                  "alphanumeric at both ends")
+
+
+def check_step_types(raw: dict[str, Any], label: str, where: str) -> None:
+    """Kale's strict types for step options: counts int, booleans bool, dicts of strings,
+    durations as seconds or strings with units (never a number in a string)."""
+    if raw.get("image") is not None:
+        check_str(raw["image"], f"{label}image", where)
+    count = raw.get("retry_count")
+    if count is not None and (not isinstance(count, int) or isinstance(count, bool)):
+        raise _type_error(f"{label}retry_count", count, "a whole number", where,
+                          hint="a whole number of retries, e.g. retry_count=3")
+    for key in ("retry_interval", "retry_max_interval", "timeout"):
+        if raw.get(key) is not None:
+            _check_duration(raw[key], f"{label}{key}", where)
+    factor = raw.get("retry_factor")
+    if factor is not None and not _number(factor):
+        raise _type_error(f"{label}retry_factor", factor, "a number", where, hint="e.g. retry_factor=2")
+    if raw.get("limits") is not None:
+        _check_dict(raw["limits"], f"{label}limits", where, lambda k: is_qualified_key(k), None,
+                    "e.g. limits={'cpu': '1', 'memory': '2Gi', 'nvidia.com/gpu': '1'}")
+    if raw.get("labels") is not None:
+        _check_dict(raw["labels"], f"{label}labels", where, is_qualified_key, is_label_value,
+                    "e.g. labels={'team': 'ml'}")
+    if raw.get("annotations") is not None:
+        _check_dict(raw["annotations"], f"{label}annotations", where, is_qualified_key, None,
+                    "e.g. annotations={'owner': 'me@example.com'}")
+
+
 def step_options(step: Step) -> StepOptions:
     """The step's validated options (cached on the step)."""
     cached = getattr(step, "_validated", None)
@@ -49,68 +128,249 @@ def step_options(step: Step) -> StepOptions:
         if "security_context" in raw:
             raw["security_context"] = security_context(raw["security_context"], "security_context",
                                                        step.location, f"step {step.name!r}: ")
+        check_step_types(step.options, f"step {step.name!r}: ", step.location)
         cached = validate_options(raw, step.location, step.name)
         step._validated = cached  # type: ignore[attr-defined]
     return cached
 
 
-def _volume(item: Any, where: str) -> dict[str, Any]:
-    """A Kale-style volume (dict, or "claim:/path[:mode]") as VolumeSpec fields."""
+_ARTIFACT_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_]*[A-Za-z0-9])?$")
+
+
+def step_artifacts(step: Step) -> list[dict[str, str]]:
+    """The step's ``@artifact`` files as ArtifactSpec fields (names checked: Argo's rule)."""
+    result: list[dict[str, str]] = []
+    for name, path, where in step.artifacts:
+        if not isinstance(name, str) or not _ARTIFACT_NAME.match(name) or len(name) > 63:
+            raise PipelineError(f"artifact name {name!r} of step {step.name!r} cannot become an "
+                                "Argo artifact name", where=where,
+                                hint="letters, digits, '-' and '_', e.g. 'html-report'")
+        if not isinstance(path, str) or not path.strip() or path.endswith("/"):
+            raise PipelineError(f"artifact {name!r}: path {path!r} must name a file", where=where,
+                                hint="e.g. path='/home/jovyan/report.html'")
+        if name in {a["name"] for a in result}:
+            raise PipelineError(f"step {step.name!r} has two artifacts named {name!r}", where=where,
+                                hint="give each @artifact its own name")
+        result.append({"name": name, "path": path})
+    return result
+
+
+def _annotations(value: Any, what: str, where: str) -> dict[str, str]:
+    """Kale's ``[{'key': k, 'value': v}, ...]`` (or a plain dict) as a dict; empty entries dropped."""
+    if value is None:
+        return {}
+    if isinstance(value, list):
+        result: dict[str, str] = {}
+        for item in value:
+            if not isinstance(item, dict) or set(item) != {"key", "value"}:
+                raise PipelineError(f"{what} annotations must be a list of {{'key': k, 'value': v}} "
+                                    f"dicts or a dict, got {item!r}"[:300], where=where)
+            if item["key"] != "" and item["value"] != "":
+                result[str(item["key"])] = item["value"]
+        value = result
+    _check_dict(value, f"{what} annotations", where, is_qualified_key, None,
+                "e.g. annotations=[{'key': 'owner', 'value': 'me'}]")
+    return dict(value)
+
+
+def _k8s_name(value: Any, what: str, where: str) -> str:
+    """``value`` if Kubernetes accepts it as an object name (DNS-1123 subdomain)."""
+    if not isinstance(value, str) or not is_dns1123_subdomain(value):
+        fixed = dns1123_label(value) if isinstance(value, str) else ""
+        raise PipelineError(f"{what} {value!r} is not a valid Kubernetes name", where=where,
+                            hint="lowercase letters, digits, '-' and '.'"
+                                 + (f", e.g. {fixed!r}" if fixed else ""))
+    return value
+
+
+def _access_mode(value: Any, what: str, where: str) -> str:
+    if not isinstance(value, str):
+        raise _type_error(what, value, "one of rwo, rwm, rom", where)
+    mode = _ACCESS_ALIASES.get(value.lower(), value.lower())
+    if mode not in ACCESS_MODES:
+        raise PipelineError(f"{what} {value!r} is not one of rwo, rwm, rom", where=where,
+                            hint=did_you_mean(mode, ACCESS_MODES))
+    return mode
+
+
+KALE_VOLUME_KEYS = ("name", "mount_point", "type", "snapshot", "snapshot_name", "size",
+                    "size_type", "annotations", "storage_class_name", "volume_access_mode")
+KALE_VOLUME_TYPES = ("pvc", "pv", "new_pvc", "clone")
+NATIVE_VOLUME_KEYS = ("claim", "mount_path", "mode", "size", "storage_class", "access_modes",
+                      "snapshot_class", "snapshot", "annotations")
+
+
+def _kale_size(data: dict[str, Any], what: str, where: str) -> str | None:
+    size, unit = data.get("size"), data.get("size_type")
+    if size is None:
+        if unit not in (None, ""):
+            raise PipelineError(f"{what} has size_type {unit!r} but no size", where=where,
+                                hint="e.g. 'size': 10, 'size_type': 'Gi'")
+        return None
+    if isinstance(size, bool) or not isinstance(size, (int, str)):
+        raise _type_error(f"{what} size", size, "a whole number (with size_type) or a quantity",
+                          where, hint="e.g. 'size': 10, 'size_type': 'Gi'")
+    if unit is not None and not isinstance(unit, str):
+        raise _type_error(f"{what} size_type", unit, "a string such as 'Gi'", where)
+    return validate_quantity(f"{size}{unit or ''}", f"{what} size", where)
+
+
+def kale_volume(item: dict[str, Any], where: str) -> tuple[str, dict[str, Any]]:
+    """A Kale volume dict as ``("volume", VolumeSpec fields)`` or ``("claim", ClaimSpec fields)``.
+
+    ``pvc`` mounts the existing claim; ``clone`` mounts a fresh copy of it; ``new_pvc`` is a fresh
+    empty claim; ``pv`` a claim bound to the existing PersistentVolume ``name``. ``snapshot`` /
+    ``snapshot_name`` snapshot the volume when the run ends, as Kale did.
+    """
+    check_keywords(item, KALE_VOLUME_KEYS, "volume", where)
+    kind = item.get("type")
+    if kind not in KALE_VOLUME_TYPES:
+        raise PipelineError(f"volume type {kind!r} is not one of {', '.join(KALE_VOLUME_TYPES)}",
+                            where=where, hint=did_you_mean(str(kind), KALE_VOLUME_TYPES))
+    for key in ("name", "mount_point"):
+        if key not in item:
+            raise PipelineError(f"a {kind} volume needs {key!r}", where=where,
+                                hint="e.g. {'type': 'pvc', 'name': 'data', 'mount_point': '/data'}")
+    what = f"volume {item.get('name')!r}"
+    name = _k8s_name(item["name"], f"{what}: name", where)
+    mount = check_str(item["mount_point"], f"{what} mount_point", where)
+    if not mount.startswith("/"):
+        raise PipelineError(f"{what} mount_point {mount!r} must be an absolute path", where=where)
+    snapshot = check_bool(item.get("snapshot", False), f"{what} snapshot", where)
+    snapshot_name = item.get("snapshot_name")
+    if snapshot_name is not None:
+        _k8s_name(snapshot_name, f"{what} snapshot_name", where)
+    if snapshot_name and not snapshot:
+        raise PipelineError(f"{what} has a snapshot_name but snapshot is False", where=where,
+                            hint="add 'snapshot': True, or drop snapshot_name")
+    after = (snapshot_name or f"{name}-snapshot") if snapshot else None
+    size = _kale_size(item, what, where)
+    annotations = _annotations(item.get("annotations"), what, where)
+    storage = item.get("storage_class_name")
+    if storage is not None:
+        _k8s_name(storage, f"{what} storage_class_name", where)
+    modes = ([ACCESS_MODES[_access_mode(item["volume_access_mode"], f"{what} volume_access_mode",
+                                        where)]] if item.get("volume_access_mode") else [])
+    if kind in ("new_pvc", "pv", "clone") and size is None:
+        raise PipelineError(f"a {kind} volume needs a size ({what})", where=where,
+                            hint="e.g. 'size': 10, 'size_type': 'Gi'")
+    if kind in ("new_pvc", "pv"):
+        return "claim", {"name": name, "mount_path": mount, "size": size, "storage_class": storage,
+                         "access_modes": modes, "annotations": annotations,
+                         "volume_name": name if kind == "pv" else None, "snapshot_after": after}
+    return "volume", {"claim": name, "mount_path": mount, "mode": "mount" if kind == "pvc" else "clone",
+                      "size": size, "storage_class": storage, "access_modes": modes,
+                      "annotations": annotations, "snapshot_after": after}
+
+
+def _volume(item: Any, where: str) -> tuple[str, dict[str, Any]]:
+    """A volume of ``@pipeline(volumes=...)``: Kale's dict (with ``type``), kale-argo's dict
+    (``claim``, ``mount_path``, ``mode``...) or ``"claim:/path[:mode]"``."""
     if isinstance(item, str):
         try:
             vol = VolumeSpec.parse(item)
         except ValueError as exc:
             raise PipelineError(f"volume {item!r}: {exc}", where=where) from None
-        return {"claim": vol.claim, "mount_path": vol.mount_path, "mode": vol.mode}
+        return "volume", {"claim": vol.claim, "mount_path": vol.mount_path, "mode": vol.mode}
     if not isinstance(item, dict):
-        raise PipelineError(f"volume {item!r} must be a dict or 'CLAIM:/mount/path'", where=where)
+        raise PipelineError(f"volume {item!r} must be a dict or 'CLAIM:/mount/path'"[:300], where=where,
+                            hint="e.g. {'type': 'pvc', 'name': 'data', 'mount_point': '/data'}")
+    if "type" in item or "mount_point" in item:
+        return kale_volume(item, where)
+    check_keywords(item, NATIVE_VOLUME_KEYS, "volume", where)
     data = dict(item)
-    renames = {"name": "claim", "mount_point": "mount_path", "type": "mode",
-               "storage_class_name": "storage_class", "snapshot_class_name": "snapshot_class"}
-    for old, new in renames.items():
-        if old in data and new not in data:
-            data[new] = data.pop(old)
-    if data.get("mode") in ("pvc", "pv"):  # Kale's notebook volumes: type pvc, snapshot flag
-        data["mode"] = "snapshot" if data.get("snapshot", True) else "mount"
-    if isinstance(data.get("snapshot"), bool):
-        data.pop("snapshot")
-    if "size" in data and "size_type" in data:
-        data["size"] = f"{data.pop('size')}{data.pop('size_type')}"
-    data.pop("annotations", None)
+    for key in ("claim", "mount_path"):
+        if key not in data:
+            raise PipelineError(f"volume {item!r} needs {key!r}"[:300], where=where,
+                                hint="e.g. {'claim': 'data', 'mount_path': '/data', 'mode': 'clone'}")
+    _k8s_name(data["claim"], "volume claim", where)
+    what = f"volume {data['claim']!r}"
+    if data.get("mode", "snapshot") not in VOLUME_MODES:
+        raise PipelineError(f"{what} mode {data['mode']!r} is not one of {', '.join(VOLUME_MODES)}",
+                            where=where, hint=did_you_mean(str(data["mode"]), VOLUME_MODES))
     if data.get("size") is not None:
-        data["size"] = validate_quantity(data["size"], f"volume {data.get('claim')!r} size", where)
-    return data
+        data["size"] = validate_quantity(data["size"], f"{what} size", where)
+    if data.get("storage_class") is not None:
+        _k8s_name(data["storage_class"], f"{what} storage_class", where)
+    data["annotations"] = _annotations(data.get("annotations"), what, where)
+    try:
+        VolumeSpec.model_validate(data)
+    except Exception as exc:  # pydantic.ValidationError: one line, never its wording
+        raise PipelineError(f"{what}: {first_error(exc)}", where=where) from None
+    return "volume", data
+
+
+KATIB_NOTE = ("kale-argo: note: katib_run/katib_metadata are ignored: kale-argo has no Katib "
+              "integration (run a Katib Experiment yourself)")
 
 
 def pipeline_fields(pipe: Pipeline) -> dict[str, Any]:
     """PipelineSpec fields from the @pipeline options (raises PipelineError with the location)."""
-    opts, where = pipe.options, pipe.location
+    opts, where = dict(pipe.options), pipe.location
     check_keywords(opts, PIPELINE_OPTIONS, "@pipeline", where)
+    for kale_name, ours in PIPELINE_SYNONYMS.items():
+        if kale_name in opts:
+            if ours in opts and opts[ours] != opts[kale_name]:
+                raise PipelineError(f"@pipeline got both {ours}= and {kale_name}= (the same option)",
+                                    where=where, hint=f"keep one of {ours}, {kale_name}")
+            opts[ours] = opts.pop(kale_name)
     check_name(pipe.name, "pipeline", where, strict=False)
     fields: dict[str, Any] = {"name": pipe.name}
-    for key in ("experiment", "description", "docker_image", "autosnapshot"):
+    for key in ("experiment", "description", "docker_image", "marshal_path", "kfp_host",
+                "abs_working_dir"):
+        if opts.get(key) is not None:
+            check_str(opts[key], key, where)
+    for key in ("marshal_volume", "autosnapshot", "katib_run"):
+        if opts.get(key) is not None:
+            check_bool(opts[key], key, where)
+    if opts.get("katib_run") or opts.get("katib_metadata"):
+        print(KATIB_NOTE, file=sys.stderr)
+    for key in ("experiment", "description", "docker_image", "autosnapshot", "kfp_host"):
         if opts.get(key) is not None:
             fields[key] = opts[key]
-    mode = str(opts.get("volume_access_mode", "rwm"))
-    mode = _ACCESS_ALIASES.get(mode.lower(), mode.lower())
-    if mode not in ACCESS_MODES:
-        raise PipelineError(f"volume_access_mode {opts['volume_access_mode']!r} is not one of "
-                            "rwo, rwm, rom", where=where, hint=did_you_mean(mode, ACCESS_MODES))
+    working_dir = opts.get("abs_working_dir")
+    if working_dir:
+        if not working_dir.startswith("/"):
+            raise PipelineError(f"abs_working_dir {working_dir!r} must be an absolute path",
+                                where=where, hint="e.g. abs_working_dir='/home/jovyan/project'")
+        fields["working_dir"] = working_dir
+    mode = _access_mode(opts.get("volume_access_mode", "rwm"), "volume_access_mode", where)
+    storage = opts.get("storage_class_name")
+    if storage is not None:
+        _k8s_name(storage, "storage_class_name", where)
+    size = opts.get("marshal_volume_size", "1Gi")
+    if isinstance(size, float):
+        raise _type_error("marshal_volume_size", size, "a quantity string", where,
+                          hint="e.g. marshal_volume_size='10Gi'")
+    path = opts.get("marshal_path", "/marshal")
+    if not path.startswith("/"):
+        raise PipelineError(f"marshal_path {path!r} must be an absolute path", where=where,
+                            hint="e.g. marshal_path='/marshal'")
     fields["marshal"] = {
-        "volume": bool(opts.get("marshal_volume", True)),
-        "size": validate_quantity(opts.get("marshal_volume_size", "1Gi"), "marshal_volume_size",
-                                  where),
-        "path": opts.get("marshal_path", "/marshal"),
+        "volume": opts.get("marshal_volume", True),
+        "size": validate_quantity(size, "marshal_volume_size", where),
+        "path": path,
         "access_mode": mode,
-        "storage_class": opts.get("storage_class_name"),
+        "storage_class": storage,
     }
-    fields["volumes"] = [_volume(v, where) for v in (opts.get("volumes") or [])]
+    volumes = opts.get("volumes") or []
+    if not isinstance(volumes, list):
+        raise _type_error("volumes", volumes, "a list", where,
+                          hint="e.g. volumes=[{'type': 'pvc', 'name': 'data', 'mount_point': '/data'}]")
+    fields["volumes"], fields["claims"] = [], []
+    for item in volumes:
+        kind, data = _volume(item, where)
+        if storage is not None and not data.get("storage_class"):  # as Kale: the pipeline's class
+            data["storage_class"] = storage
+        fields["volumes" if kind == "volume" else "claims"].append(data)
     if opts.get("timeout") is not None:
+        _check_duration(opts["timeout"], "pipeline timeout", where)
         fields["timeout"] = validate_duration(opts["timeout"], "pipeline timeout", where)
     defaults = opts.get("steps_defaults") or {}
     if not isinstance(defaults, dict):
         raise PipelineError("steps_defaults must be a dict of step options", where=where)
     check_keywords(defaults, STEP_OPTIONS[1:], "steps_defaults", where)
+    check_step_types(defaults, "steps_defaults ", where)
     defaults = dict(defaults)
     if "security_context" in defaults:
         defaults["security_context"] = security_context(defaults["security_context"],

@@ -21,7 +21,7 @@ from ..spec import PipelineSpec, first_error
 from .context import reset_tracer, set_tracer
 from .decorators import Pipeline, Step
 from .modules import local_modules
-from .options import merge_options, pipeline_fields, step_options
+from .options import merge_options, pipeline_fields, step_artifacts, step_options
 from .refs import ParamRef, ValueRef
 from .targets import call_targets
 
@@ -174,7 +174,7 @@ class Tracer:
             "name": node, "step": step.name, "function": function_path(step, self.pipeline),
             "args": arg_inputs, "kwargs": kw_inputs, "outputs": keys, "unpack": targets.unpack,
             "depends": depends, "options": options.model_dump(exclude_defaults=True),
-            "location": where,
+            "location": where, "artifacts": step_artifacts(step),
         })
         refs = [ValueRef(k, node) for k in keys]
         if targets.unpack:

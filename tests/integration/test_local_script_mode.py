@@ -1,5 +1,5 @@
-"""Kale's script flags: ``python script.py --dry-run`` compiles next to the script; the same through
-``python -m kale_argo``. The compiled Workflow passes the Argo schema and rules."""
+"""Kale's script flags: ``python script.py --kfp --dry-run`` compiles next to the script; the same
+through ``python -m kale_argo``. The compiled Workflow passes the Argo schema and rules."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def _arguments(workflow: dict) -> dict[str, str]:
 
 def test_dry_run_writes_yaml_next_to_the_script(run_python, tmp_path):
     script = Path(shutil.copy(EXAMPLES / "parameters.py", tmp_path / "params_pipe.py"))
-    proc = run_python(script, "--dry-run")
+    proc = run_python(script, "--kfp", "--dry-run")
     assert proc.returncode == 0, proc.stderr
     target = tmp_path / "params_pipe.yaml"
     assert f"compiled pipeline 'parameters' to {target}" in proc.stdout
@@ -39,7 +39,7 @@ def test_kfp_dry_run_compiles_like_kale(run_python, tmp_path):
 
 def test_python_m_kale_argo_dry_run_with_params(run_python, tmp_path):
     script = Path(shutil.copy(EXAMPLES / "binary_classification.py", tmp_path / "bc.py"))
-    proc = run_python("-m", "kale_argo", script, "--dry-run", "-p", "n_samples=50", "-p", "C=0.25")
+    proc = run_python("-m", "kale_argo", script, "--kfp", "--dry-run", "-p", "n_samples=50", "-p", "C=0.25")
     assert proc.returncode == 0, proc.stderr
     workflow = yaml.safe_load((tmp_path / "bc.yaml").read_text())
     check_workflow(workflow)
@@ -62,7 +62,7 @@ def test_dry_run_of_an_invalid_pipeline_writes_nothing(make_script, run_python, 
         if __name__ == "__main__":
             p()
         ''')
-    proc = run_python(script, "--dry-run")
+    proc = run_python(script, "--kfp", "--dry-run")
     assert proc.returncode == 2 and "did you mean 1G or 1Gi?" in proc.stderr
     assert not (tmp_path / "pipe.yaml").exists()
 

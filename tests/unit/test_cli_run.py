@@ -36,7 +36,7 @@ def test_jobs_must_be_positive(text):
 
 @pytest.mark.parametrize("argv, mode", [
     ([], "run"), (["--kfp"], "submit"), (["-K"], "submit"), (["--argo"], "submit"),
-    (["--dry-run"], "compile"), (["--kfp", "--dry-run"], "compile"), (["-K", "-D"], "compile"),
+    (["--dry-run"], "run"), (["--kfp", "--dry-run"], "compile"), (["-K", "-D"], "compile"),
 ])
 def test_kale_script_flags(argv, mode):
     assert script_mode(argv) == (mode, False)

@@ -33,7 +33,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("leaves", tuple(f"{PACKAGE}.{name}" for name in LEAVES)),
     ("runtime", (f"{PACKAGE}.runtime",)),
     ("spec", (f"{PACKAGE}.spec",)),
-    ("sdk", (f"{PACKAGE}.sdk",)),
+    ("sdk", (f"{PACKAGE}.sdk", f"{PACKAGE}.api")),  # api: kale.sdk.api's counterpart
     ("local", (f"{PACKAGE}.local",)),
     ("argo", (f"{PACKAGE}.argo",)),
     ("cluster", (f"{PACKAGE}.cluster",)),

@@ -132,7 +132,7 @@ def test_every_keyword_of_step_and_pipeline(trace):
     spec = trace('''
         from kale_argo import pipeline, step
 
-        @step(name="s", image="python:3.12", limits={"nvidia.com/gpu": 1}, labels={"team": "ml"},
+        @step(name="s", image="python:3.12", limits={"nvidia.com/gpu": "1"}, labels={"team": "ml"},
               annotations={"note": "x"}, retry_count=3, retry_interval="10s", retry_factor=2,
               retry_max_interval="5m", timeout="1h")
         def s(x):

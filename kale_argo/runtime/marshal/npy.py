@@ -1,5 +1,8 @@
 """numpy arrays as ``.npy`` files, loaded memory-mapped (copy-on-write): a step pays for what it reads.
 
+Every dtype without Python objects takes this path (numbers, bool, strings, datetime64,
+timedelta64, structured); object arrays and subclasses (masked arrays, np.matrix) are pickled.
+
 The array's memory is written straight to the file after the standard ``.npy`` header (no
 intermediate bytes object), so a save holds no extra copy of a contiguous array.
 """
@@ -37,8 +40,8 @@ class NumpyCodec(Codec):
             fmt.write_array_header_2_0(buf, header)
         out.write(buf.getvalue())
         data = value.T if header["fortran_order"] else value
-        if data.nbytes:
-            out.write(memoryview(data.reshape(-1)).cast("B"))
+        if data.nbytes:  # as bytes: datetime64/timedelta64 and structured dtypes have no buffer format
+            out.write(memoryview(data.reshape(-1).view(np.uint8)))
         return {"dtype": value.dtype.str, "shape": list(value.shape),
                 "header_bytes": len(buf.getvalue())}
 
