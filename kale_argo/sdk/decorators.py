@@ -139,14 +139,12 @@ class Pipeline:
         return _api(self, call)
 
     def __call__(self, *args: Any, **params: Any) -> Any:
+        from .context import pipeline_calls_ignored
         from .entry import call_pipeline
-        from .interactive import shell
 
-        if shell() is not None and self.func.__module__ == "__main__":  # a notebook: the Python API
-            from .context import pipeline_calls_ignored
-
-            if pipeline_calls_ignored():
-                return None
+        if pipeline_calls_ignored():
+            return None
+        if _in_kernel() and self.func.__module__ == "__main__":  # a notebook: the Python API
             if args:
                 from ..errors import PipelineError
 
@@ -166,13 +164,21 @@ class Pipeline:
         return f"<pipeline {self.name!r}>"
 
 
+def _in_kernel() -> bool:
+    """Whether an IPython shell runs this process (IPython is never imported to find out)."""
+    if "IPython" not in sys.modules:
+        return False
+    from .interactive import shell
+
+    return shell() is not None
+
+
 def _api(pipe: Pipeline, call: Callable[[], Any]) -> Any:
     """Run a Python API call of ``pipe``. Inside a step or while a script is loaded for
     ``kale-argo`` it does nothing. In a kernel an error shows as its one line (no traceback); in a
     plain script (``python -c`` too) bad input ends the process with that line and exit code 2."""
     from ..errors import KaleArgoError, UserError
     from .context import pipeline_calls_ignored
-    from .interactive import shell
 
     if pipeline_calls_ignored():
         return None
@@ -180,7 +186,7 @@ def _api(pipe: Pipeline, call: Callable[[], Any]) -> Any:
         return call()
     except KaleArgoError as exc:
         line = f"kale-argo: error: {exc.one_line()}"
-        if shell() is not None:
+        if _in_kernel():
             exc._render_traceback_ = lambda: [line]  # type: ignore[attr-defined]  # IPython shows this
             raise
         if isinstance(exc, UserError) and pipe.func.__module__ == "__main__":

@@ -12,18 +12,15 @@ from), and :class:`Shipped` says which cells and names it holds.
 
 from __future__ import annotations
 
-import ast
-import builtins
 import os
-import symtable
 import sys
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ScriptError
-from .notebook import write_if_changed
+from .cells import select, statements, write_if_changed
 
-# Names IPython puts into the user namespace: never looked up in the history.
+# Names IPython puts into the user namespace: never reported as missing from the history.
 _KERNEL_NAMES = frozenset({"In", "Out", "get_ipython", "exit", "quit", "display"})
 _UNRECOVERABLE = {"<string>": "python -c", "<stdin>": "standard input"}
 
@@ -55,21 +52,6 @@ def unrecoverable(pipe: Any) -> ScriptError | None:
                        "to ship to the steps",
                        hint="save it in a .py file (or a notebook) and run `python FILE` or "
                             "`kale-argo run FILE`")
-
-
-@dataclass
-class _Statement:
-    cell: int
-    index: int
-    source: str
-    binds: set[str]
-    now: set[str]    # names read when the statement runs
-    later: set[str]  # names read when a function it defines is called
-    magic: bool
-
-    @property
-    def position(self) -> tuple[int, int]:
-        return (self.cell, self.index)
 
 
 @dataclass
@@ -105,48 +87,6 @@ def announce(shipped: Shipped, out: Any) -> None:
     out.flush()
 
 
-def _names(table: symtable.SymbolTable, now: set[str], later: set[str], top: bool) -> None:
-    for child in table.get_children():
-        if child.get_type() == "class":
-            for sym in child.get_symbols():
-                if sym.is_referenced() and not sym.is_assigned() and not sym.is_imported():
-                    (now if top else later).add(sym.get_name())
-            _names(child, now, later, top)
-        else:  # function, lambda, comprehension: their free globals are read when called
-            for sym in child.get_symbols():
-                if sym.is_global() and sym.is_referenced():
-                    later.add(sym.get_name())
-            _names(child, now, later, False)
-
-
-def _statements(cell: int, source: str) -> list[_Statement]:
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
-        return []
-    lines = source.splitlines(keepends=True)
-    result = []
-    for i, node in enumerate(tree.body):
-        first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
-        text = "".join(lines[first - 1:node.end_lineno])
-        try:
-            table = symtable.symtable(text, f"In[{cell}]", "exec")
-        except SyntaxError:
-            continue
-        binds = {s.get_name() for s in table.get_symbols() if s.is_assigned() or s.is_imported()}
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            binds.add(node.name)
-        now = {s.get_name() for s in table.get_symbols() if s.is_referenced()}
-        later: set[str] = set()
-        _names(table, now, later, True)
-        star = isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names)
-        if star:
-            binds.add("*")
-        result.append(_Statement(cell, i, text if text.endswith("\n") else text + "\n", binds, now,
-                                 later, "get_ipython" in now | later))
-    return result
-
-
 def _history(ip: Any) -> list[str]:
     cells = ip.user_ns.get("In")
     if not isinstance(cells, list):
@@ -155,62 +95,17 @@ def _history(ip: Any) -> list[str]:
 
 
 def build_module(pipe: Any, directory: str | None = None, *, write: bool = True) -> Shipped:
-    """Select the statements ``pipe`` needs from the kernel's history and write them as a module."""
+    """Select the statements ``pipe`` needs from the kernel's history and write them as a module
+    (``.kale_<function>.py`` in ``directory``, default the working directory)."""
     ip = shell()
     if ip is None:  # pragma: no cover - callers check defined_in_kernel first
         raise ScriptError(f"pipeline {pipe.name!r} is not defined in a running IPython kernel")
-    statements = [s for n, src in enumerate(_history(ip)) for s in _statements(n, src)]
-    binders: dict[str, list[_Statement]] = {}
-    for s in statements:
-        for name in s.binds:
-            binders.setdefault(name, []).append(s)
+    items = [s for n, src in enumerate(_history(ip)) for s in statements(f"In[{n}]", n, src)]
     seeds = {n for n, v in ip.user_ns.items() if v is pipe and not n.startswith("_")} or {pipe.func.__name__}
-    chosen: dict[tuple[int, int], _Statement] = {s.position: s for s in binders.get("*", [])}
-    shipped_names: dict[tuple[int, int], set[str]] = {}
-    missing: set[str] = set()
-    skipped: list[str] = []
-    pending: list[tuple[str, tuple[int, int] | None]] = [(n, None) for n in sorted(seeds)]
-    seen: set[tuple[str, tuple[int, int] | None]] = set()
-    while pending:
-        name, before = pending.pop()
-        if (name, before) in seen:
-            continue
-        seen.add((name, before))
-        candidates = binders.get(name, [])
-        earlier = [s for s in candidates if before is None or s.position < before]
-        found = (earlier or candidates)[-1:] if candidates else []
-        if not found:
-            if name not in _KERNEL_NAMES and not hasattr(builtins, name) and not name.startswith("_") \
-                    and name in ip.user_ns:
-                missing.add(name)
-            continue
-        s = found[0]
-        if s.magic:
-            skipped.append(f"In[{s.cell}] defines {name!r} with an IPython magic or shell escape, which "
-                           "a step cannot run")
-            continue
-        shipped_names.setdefault(s.position, set()).add(name)
-        if s.position in chosen:
-            continue
-        chosen[s.position] = s
-        pending += [(n, s.position) for n in sorted(s.now)]
-        pending += [(n, None) for n in sorted(s.later)]
-    ordered = sorted(chosen.values(), key=lambda s: (not s.source.startswith("from __future__"),
-                                                     s.position))
-    cells: dict[str, list[str]] = {}
-    for s in sorted(ordered, key=lambda s: s.position):
-        names = sorted(shipped_names.get(s.position, set()) or (s.binds - {"*"}) or {"*"})
-        cells.setdefault(f"In[{s.cell}]", [])
-        cells[f"In[{s.cell}]"] += [n for n in names if n not in cells[f"In[{s.cell}]"]]
-    header = (f"# The code of pipeline {pipe.name!r}, generated by kale-argo from the kernel's cells\n"
-              f"# {', '.join(cells)}: the statements that define what the pipeline uses.\n")
-    body, last = "", None
-    for s in ordered:
-        body += (f"\n# In[{s.cell}]\n" if s.cell != last else "\n") + s.source
-        last = s.cell
-    source = header + body
-    name = f".kale_{pipe.func.__name__}.py"
-    path = os.path.join(os.path.abspath(directory or os.getcwd()), name)
+    selection = select(items, seeds, lambda name: name in ip.user_ns and name not in _KERNEL_NAMES
+                       and not name.startswith("_"))
+    source = selection.render(f"The code of pipeline {pipe.name!r} from the kernel's cells")
+    path = os.path.join(os.path.abspath(directory or os.getcwd()), f".kale_{pipe.func.__name__}.py")
     if write:
         write_if_changed(path, source, "the pipeline's code", "start the kernel in a folder you can write to")
-    return Shipped(path, source, cells, skipped, sorted(missing))
+    return Shipped(path, source, selection.cells, selection.skipped, selection.missing)
