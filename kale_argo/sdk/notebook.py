@@ -67,7 +67,7 @@ def cell_to_python(source: str, label: str, notes: list[str]) -> str:
         magic = lines[0].lstrip()[2:].split(maxsplit=1)
         name = magic[0] if magic else ""
         if name in _RUN_BODY:
-            notes.append(f"{label}: ran the body of %%{name} as plain Python")
+            notes.append(f"{label}: kept the body of %%{name} (plain Python)")
             lines = ["pass  # " + lines[0].strip(), *lines[1:]]
         else:
             notes.append(f"{label}: skipped the cell (cell magic %%{name})")
@@ -122,7 +122,8 @@ def notebook_script(path: str) -> NotebookScript:
         selection = select(items, seeds)
         source = selection.render(f"The code of {name} that its pipelines use")
         used = set(selection.cells)
-        left = [label for label, code in converted if label not in used and code.strip()]
+        real = {s.cell for s in items if not s.source.startswith("pass")}
+        left = [label for label, _ in converted if label in real and label not in used]
         notes.append(f"the pipeline's code is {selection.describe()}")
         if left:
             notes.append(f"not run (the pipeline does not use them): {', '.join(left)}")
