@@ -80,10 +80,13 @@ class Pipeline:
         """
         from .entry import application
 
+        where = _caller_location()
+
         def call() -> Any:
             app = application()
-            return app.run_pipeline(self._ship(), {**(params or {}), **kwargs},
-                                    app.RunOptions(jobs=jobs, marshal_dir=marshal_dir))
+            spec = self._ship()
+            values = app.resolve(spec, {**(params or {}), **kwargs}, where)
+            return app.run_pipeline(spec, values, app.RunOptions(jobs=jobs, marshal_dir=marshal_dir))
 
         return _api(self, call)
 
@@ -187,6 +190,9 @@ def _api(pipe: Pipeline, call: Callable[[], Any]) -> Any:
     except KaleArgoError as exc:
         line = f"kale-argo: error: {exc.one_line()}"
         if _in_kernel():
+            from .interactive import cell_names
+
+            line = cell_names(line)
             exc._render_traceback_ = lambda: [line]  # type: ignore[attr-defined]  # IPython shows this
             raise
         if isinstance(exc, UserError) and pipe.func.__module__ == "__main__":

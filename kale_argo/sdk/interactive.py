@@ -42,6 +42,18 @@ def defined_in_kernel(func: Any) -> bool:
     return ip is not None and getattr(func, "__globals__", None) is ip.user_ns
 
 
+def cell_names(text: str) -> str:
+    """``text`` with the kernel's cell file names (``/tmp/ipykernel_1/123.py``) shown as ``In[n]``."""
+    ip = shell()
+    names = getattr(getattr(ip, "compile", None), "_filename_map", None)
+    if not isinstance(names, dict):
+        return text
+    for filename, number in names.items():
+        if isinstance(filename, str) and filename in text:
+            text = text.replace(filename, f"In[{number}]")
+    return text
+
+
 def unrecoverable(pipe: Any) -> ScriptError | None:
     """The error for a pipeline whose source cannot be read back (``python -c``, ``python -``)."""
     filename = pipe.func.__code__.co_filename

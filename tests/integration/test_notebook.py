@@ -145,6 +145,24 @@ def test_cells_run_and_load_with_their_helpers(notebook: Cells, kernel: Kernel, 
 
     _, outputs = kernel.cell("nb_demo")
     assert "<svg" in html_of(outputs) or "<pre" in html_of(outputs)
+    text, _ = kernel.cell("print(repr(run))")
+    assert text.startswith(f"local run {run_dir(folder)} of pipeline 'nb-demo': Succeeded\nSTEP ")
+
+
+def run_dir(folder: Path) -> str:
+    (only,) = (folder / ".kale-runs").iterdir()
+    return str(only)
+
+
+def test_errors_in_a_kernel_are_one_line_and_a_call_runs(notebook: Cells, kernel: Kernel) -> None:
+    with pytest.raises(nbclient.exceptions.CellExecutionError):
+        kernel.cell("nb_demo.run(n='many')")
+    (error,) = [o for o in kernel.nb.cells[-1].outputs if o["output_type"] == "error"]
+    number = kernel.nb.cells[-1].execution_count
+    assert error["traceback"] == [f"kale-argo: error: In[{number}]:1: parameter 'n' expects int, got 'many' "
+                                  "(hint: pass a valid int)"]
+    text, outputs = kernel.cell("called = nb_demo(n=2)\nprint(type(called).__name__)")
+    assert "[make] making 2 numbers" in text and "LocalRunHandle" in text
 
 
 def test_a_redefined_step_replaces_the_old_one_and_runs_do_not_leak(notebook: Cells, kernel: Kernel) -> None:
