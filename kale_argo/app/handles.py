@@ -18,7 +18,7 @@ from typing import Any, TextIO
 
 from ..cluster.backend import Backend
 from ..cluster.status import metadata, phase, steps
-from ..errors import ConfigError, RunFailed
+from ..errors import ConfigError, KaleArgoError, RunFailed
 from ..labels import PIPELINE_ANNOTATION
 from ..local import LocalRun
 from ..runtime.script import module_name_for
@@ -235,7 +235,7 @@ class ClusterRunHandle(RunHandle):
                                     on_update=lambda wf: view.update(self._cached(wf)))
         view.update(self._cached(workflow))
         if failed is not None:
-            raise RunFailed(failed.reason + "".join(f"\n  {line}" for line in failed.log[-20:]))
+            raise _one_line(RunFailed(failed.reason + "".join(f"\n  {line}" for line in failed.log[-20:])))
         return self
 
     def _cached(self, workflow: dict[str, Any]) -> dict[str, Any]:
@@ -346,6 +346,15 @@ def submit_pipeline(spec: PipelineSpec, params: Mapping[str, Any] | None, option
     return handle
 
 
+def _one_line(exc: KaleArgoError) -> KaleArgoError:
+    """In a Jupyter kernel, show ``exc`` as its one line rather than a traceback."""
+    if in_notebook():
+        lines = str(exc).splitlines() if isinstance(exc, RunFailed) else [exc.one_line()]
+        shown = [f"kale-argo: error: {lines[0]}", *lines[1:]] if lines else ["kale-argo: error"]
+        exc._render_traceback_ = lambda: shown  # type: ignore[attr-defined]
+    return exc
+
+
 def get_run(name: str, *, namespace: str | None = None, backend: str = "auto", argo_server: str | None = None,
             token: str | None = None, insecure_skip_verify: bool | None = None, base_href: str | None = None,
             context: str | None = None, kubeconfig: str | None = None) -> ClusterRunHandle:
@@ -353,8 +362,11 @@ def get_run(name: str, *, namespace: str | None = None, backend: str = "auto", a
     conn = Connection(backend=backend, namespace=namespace, argo_server=argo_server, token=token,
                       insecure_skip_verify=insecure_skip_verify, base_href=base_href, context=context,
                       kubeconfig=kubeconfig)
-    client = connect(conn)
-    return ClusterRunHandle(client, name, client.ui_link(name))
+    try:
+        client = connect(conn)
+        return ClusterRunHandle(client, name, client.ui_link(name))
+    except KaleArgoError as exc:
+        raise _one_line(exc) from None
 
 
 

@@ -6,13 +6,14 @@ notebook file (which may be unsaved or run out of order). Only the top-level sta
 what the pipeline uses are kept, transitively: the pipeline, its steps, the helpers, classes,
 constants and imports they refer to, each from the cell that last (re)defined it. Calls such as
 ``ml_pipeline.run()``, exploratory code and IPython magics are left out. The module is written as
-``.kale_<pipeline>.py`` in the kernel's working directory (where its helper modules are imported
+``.kale_<notebook>_<pipeline>.py`` in the kernel's working directory (where its helper modules are imported
 from), and :class:`Shipped` says which cells and names it holds.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from typing import Any
@@ -106,9 +107,17 @@ def _history(ip: Any) -> list[str]:
     return [c if isinstance(c, str) else "" for c in cells]
 
 
+def module_file(ip: Any, pipe: Any) -> str:
+    """``.kale_<notebook>_<function>.py`` (the notebook's name when Jupyter says it, so notebooks
+    sharing a folder and a pipeline name do not overwrite each other's code), else ``.kale_<function>.py``."""
+    session = ip.user_ns.get("__session__") or os.environ.get("JPY_SESSION_NAME") or ""
+    stem = re.sub(r"\W", "_", os.path.splitext(os.path.basename(str(session)))[0])
+    return f".kale_{stem}_{pipe.func.__name__}.py" if stem else f".kale_{pipe.func.__name__}.py"
+
+
 def build_module(pipe: Any, directory: str | None = None, *, write: bool = True) -> Shipped:
     """Select the statements ``pipe`` needs from the kernel's history and write them as a module
-    (``.kale_<function>.py`` in ``directory``, default the working directory)."""
+    (:func:`module_file` in ``directory``, default the working directory)."""
     ip = shell()
     if ip is None:  # pragma: no cover - callers check defined_in_kernel first
         raise ScriptError(f"pipeline {pipe.name!r} is not defined in a running IPython kernel")
@@ -117,7 +126,7 @@ def build_module(pipe: Any, directory: str | None = None, *, write: bool = True)
     selection = select(items, seeds, lambda name: name in ip.user_ns and name not in _KERNEL_NAMES
                        and not name.startswith("_"))
     source = selection.render(f"The code of pipeline {pipe.name!r} from the kernel's cells")
-    path = os.path.join(os.path.abspath(directory or os.getcwd()), f".kale_{pipe.func.__name__}.py")
+    path = os.path.join(os.path.abspath(directory or os.getcwd()), module_file(ip, pipe))
     if write:
         write_if_changed(path, source, "the pipeline's code", "start the kernel in a folder you can write to")
     return Shipped(path, source, selection.cells, selection.skipped, selection.missing)

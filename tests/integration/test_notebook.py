@@ -29,17 +29,36 @@ nbclient = pytest.importorskip("nbclient")
 pytest.importorskip("ipykernel")
 
 CELLS = [
-    "import numpy as np\nimport pandas as pd\nfrom kale_argo import pipeline, step",
+    "from dataclasses import dataclass\n\nimport numpy as np\nimport pandas as pd\n"
+    "from kale_argo import pipeline, step",
     "%env KALE_NB_DEMO=1\n!echo shell escapes are not python",
-    "SCALE = 3\nCALLS = []\n\n\ndef helper(x):\n    return int(x) * SCALE",
+    """SCALE = 3
+CALLS = []
+
+
+def helper(x):
+    return int(x) * SCALE
+
+
+@dataclass
+class Summary:
+    total: int""",
     """@step(name='make')
 def make(n):
     CALLS.append(n)
     print(f'making {n} numbers, call {len(CALLS)}')
     return np.arange(n)""",
-    "@step(name='frame')\ndef frame(xs):\n    return pd.DataFrame({'x': xs, 'y': [helper(v) for v in xs]})",
+    """@step(name='frame')
+def frame(xs):
+    return pd.DataFrame({'x': xs, 'y': [helper(v) for v in xs]})
+
+
+@step(name='summarise')
+def summarise(df):
+    return Summary(int(df['y'].sum()))""",
     "explore = pd.DataFrame({'a': [1, 2]})\nexplore.describe()",
-    "@pipeline(name='nb-demo')\ndef nb_demo(n=4):\n    xs = make(n)\n    df = frame(xs)",
+    "@pipeline(name='nb-demo')\ndef nb_demo(n=4):\n    xs = make(n)\n    df = frame(xs)\n"
+    "    summary = summarise(df)",
     """@step(name='count')
 def count(n):
     return sum(range(n))
@@ -56,7 +75,7 @@ def nb_pure(n=5, label='sum'):
     total = count(n)
     show(total, label)""",
     "run = nb_demo.run(n=5)\nrun",
-    "df = run.load('df')\nprint(df['y'].tolist())",
+    "df = run.load('df')\nprint(df['y'].tolist(), run.load('summary'))",
 ]
 
 
@@ -132,16 +151,16 @@ def test_cells_run_and_load_with_their_helpers(notebook: Cells, kernel: Kernel, 
     text, outputs = notebook[8]
     assert "[make] making 5 numbers, call 1" in text  # streamed with its prefix, as in the terminal
     shipped = next(line for line in text.splitlines() if "shipping the kernel's code" in line)
-    assert "In[3] (SCALE, CALLS, helper)" in shipped and "In[7] (nb_demo)" in shipped
+    assert "In[3] (SCALE, CALLS, helper, Summary)" in shipped and "In[7] (nb_demo)" in shipped
     module = (folder / ".kale_nb_demo.py").read_text()
     assert "explore" not in module and "nb_demo.run" not in module and "nb_pure" not in module
     assert "<table" in html_of(outputs) and "Succeeded" in html_of(outputs)
-    assert notebook[9][0] == "[0, 3, 6, 9, 12]\n"
+    assert notebook[9][0] == "[0, 3, 6, 9, 12] Summary(total=30)\n"  # a class defined in a cell
 
     text, _ = kernel.cell("print([(s.name, s.phase, s.output_bytes > 0) for s in run.steps])\n"
                           "try:\n    run.load('nope')\nexcept Exception as exc:\n    print(exc)")
-    assert "[('make', 'Succeeded', True), ('frame', 'Succeeded', True)]" in text
-    assert "has no value 'nope' (hint: its values: xs, df)" in text
+    assert str([(name, "Succeeded", True) for name in ("make", "frame", "summarise")]) in text
+    assert "has no value 'nope' (hint: its values: xs, df, summary)" in text
 
     _, outputs = kernel.cell("nb_demo")
     assert "<svg" in html_of(outputs) or "<pre" in html_of(outputs)
@@ -161,7 +180,7 @@ def test_errors_in_a_kernel_are_one_line_and_a_call_runs(notebook: Cells, kernel
     number = kernel.nb.cells[-1].execution_count
     assert error["traceback"] == [f"kale-argo: error: In[{number}]:1: parameter 'n' expects int, got 'many' "
                                   "(hint: pass a valid int)"]
-    text, outputs = kernel.cell("called = nb_demo(n=2)\nprint(type(called).__name__)")
+    text, _ = kernel.cell("called = nb_demo(n=2)\nprint(type(called).__name__)")
     assert "[make] making 2 numbers" in text and "LocalRunHandle" in text
 
 
