@@ -23,6 +23,14 @@ def _caller_location(depth: int = 2) -> str:
     return f"{frame.f_code.co_filename}:{frame.f_lineno}"
 
 
+def _user_location() -> str:
+    """``file:line`` of the first caller outside kale_argo (a Pipeline method's caller)."""
+    frame = sys._getframe(1)
+    while frame.f_back is not None and frame.f_globals.get("__name__", "").startswith("kale_argo"):
+        frame = frame.f_back
+    return f"{frame.f_code.co_filename}:{frame.f_lineno}"
+
+
 class Step:
     """A step function. Inside a pipeline being traced, a call records a DAG node; elsewhere it
     calls the plain function (handy in notebooks and unit tests)."""
@@ -80,7 +88,7 @@ class Pipeline:
         """
         from .entry import application
 
-        where = _caller_location()
+        where = _user_location()
 
         def call() -> Any:
             app = application()
@@ -96,7 +104,7 @@ class Pipeline:
         """The Argo Workflow (a dict) for these parameters; also written as YAML to ``path`` if given."""
         from .entry import application
 
-        where = _caller_location()
+        where = _user_location()
 
         def call() -> Any:
             app = application()
@@ -123,7 +131,7 @@ class Pipeline:
         options); returns the run's handle. ``watch=True`` follows it (one live display in Jupyter)."""
         from .entry import application
 
-        where = _caller_location()
+        where = _user_location()
 
         def call() -> Any:
             app = application()
@@ -152,7 +160,7 @@ class Pipeline:
                 from ..errors import PipelineError
 
                 raise PipelineError(f"pipeline {self.name!r} was called with positional arguments",
-                                    where=_caller_location(), hint=f"pass parameters by name: "
+                                    where=_user_location(), hint=f"pass parameters by name: "
                                     f"{self.func.__name__}(name=value)")
             return self.run(**params)
         return call_pipeline(self, args, params)

@@ -180,19 +180,24 @@ def test_errors_in_a_kernel_are_one_line_and_a_call_runs(notebook: Cells, kernel
     number = kernel.nb.cells[-1].execution_count
     assert error["traceback"] == [f"kale-argo: error: In[{number}]:1: parameter 'n' expects int, got 'many' "
                                   "(hint: pass a valid int)"]
-    text, _ = kernel.cell("called = nb_demo(n=2)\nprint(type(called).__name__)")
-    assert "[make] making 2 numbers" in text and "LocalRunHandle" in text
+    with pytest.raises(nbclient.exceptions.CellExecutionError):
+        kernel.cell("first = 1\nnb_demo(n='x')")  # calling the pipeline is .run(): the caller's line
+    number = kernel.nb.cells[-1].execution_count
+    assert kernel.nb.cells[-1].outputs[-1]["traceback"][0].startswith(f"kale-argo: error: In[{number}]:2: ")
+    text, _ = kernel.cell("called = nb_pure(n=2)\nprint(type(called).__name__)")
+    assert "[show] sum: 1\n" in text and "LocalRunHandle" in text
 
 
 def test_a_redefined_step_replaces_the_old_one_and_runs_do_not_leak(notebook: Cells, kernel: Kernel) -> None:
-    kernel.cell("@step(name='frame')\ndef frame(xs):\n"
-                "    return pd.DataFrame({'x': xs, 'y': [-v for v in xs]})")
-    text, _ = kernel.cell("again = nb_demo.run(n=3)\nprint(again.load('df')['y'].tolist(), "
-                          "again.marshal_dir != run.marshal_dir)")
-    assert "[make] making 3 numbers, call 1" in text  # each step its own process: CALLS starts empty
-    assert "[0, -1, -2] True" in text
-    text, _ = kernel.cell("print(run.load('df')['y'].tolist())")
-    assert text == "[0, 3, 6, 9, 12]\n"  # the first run's values are still its own
+    kernel.cell("before = nb_pure.run(n=3)")
+    kernel.cell("@step(name='count')\ndef count(n):\n    CALLS.append(n)\n"
+                "    print(f'count call {len(CALLS)}')\n    return -sum(range(n))")
+    text, _ = kernel.cell("after = nb_pure.run(n=3)\nagain = nb_pure.run(n=3)\n"
+                          "print(before.load('total'), after.load('total'), "
+                          "again.marshal_dir != after.marshal_dir)")
+    assert text.count("[count] count call 1\n") == 2  # each step its own process: CALLS starts empty
+    assert text.endswith("\n3 -3 True\n")  # the first run's values are still its own
+    kernel.cell("@step(name='count')\ndef count(n):\n    return sum(range(n))")
 
 
 def test_compiled_cells_run_under_a_bare_python(notebook: Cells, kernel: Kernel, folder: Path,

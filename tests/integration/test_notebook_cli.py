@@ -26,9 +26,9 @@ MORE = [
 
 def test_run_compile_and_graph_a_notebook(call_cli: Cli, tmp_path: Path) -> None:
     nb = write_notebook(tmp_path / "demo.ipynb", CELLS + MORE)
-    done = call_cli("run", nb, "--pipeline", "nb-demo", "-p", "n=3")
+    done = call_cli("run", nb, "--pipeline", "nb-pure", "-p", "n=3")
     assert done.returncode == 0, done.stderr
-    assert "[make] making 3 numbers, call 1" in done.stdout
+    assert "[show] sum: 3\n" in done.stdout
     assert "cell 2 line 1: skipped '%env KALE_NB_DEMO=1'" in done.stderr
     assert "cell 2 line 2: skipped '!echo shell escapes are not python'" in done.stderr
     assert "cell 11: skipped the cell (cell magic %%bash)" in done.stderr
