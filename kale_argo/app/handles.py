@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -20,7 +21,7 @@ from ..cluster.backend import Backend
 from ..cluster.status import metadata, phase, steps
 from ..errors import ConfigError, KaleArgoError, RunFailed
 from ..labels import PIPELINE_ANNOTATION
-from ..local import LocalRun
+from ..local import LocalRun, StepResult
 from ..runtime.script import module_name_for
 from ..spec import PipelineSpec
 from .manage import connect
@@ -355,10 +356,37 @@ def _one_line(exc: KaleArgoError) -> KaleArgoError:
     return exc
 
 
+def local_run(folder: str) -> LocalRunHandle:
+    """The handle of the local run whose values are in ``folder`` (read from its step records)."""
+    from ..runtime.record import read_record
+
+    try:
+        with open(os.path.join(folder, ".kale", "pipeline.json"), encoding="utf-8") as fh:
+            spec = PipelineSpec.model_validate_json(fh.read())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{folder!r} is not a local run's folder ({exc})",
+                          hint="give a folder under .kale-runs/, as a run's marshal_dir says") from None
+    results = {}
+    for step in spec.steps:
+        record = read_record(folder, step.name) or {}
+        outputs = record.get("outputs") if isinstance(record.get("outputs"), dict) else {}
+        started, finished = record.get("started"), record.get("finished")
+        results[step.name] = StepResult(
+            step.name, str(record.get("status") or "pending"),
+            finished - started if isinstance(started, float) and isinstance(finished, float) else None,
+            outputs={k: v for k, v in (outputs or {}).items() if isinstance(v, dict)},
+            error=record.get("error"))
+    run = LocalRun(spec.name, os.path.abspath(folder), {}, results, script=spec.script.path)
+    return LocalRunHandle(run, spec)
+
+
 def get_run(name: str, *, namespace: str | None = None, backend: str = "auto", argo_server: str | None = None,
             token: str | None = None, insecure_skip_verify: bool | None = None, base_href: str | None = None,
-            context: str | None = None, kubeconfig: str | None = None) -> ClusterRunHandle:
-    """Reattach to cluster run ``name`` (from a new kernel, say); connection settings as for submit."""
+            context: str | None = None, kubeconfig: str | None = None) -> RunHandle:
+    """Reattach to run ``name`` from a new kernel: a cluster run (connection settings as for
+    submit), or a local run given its folder (``handle.marshal_dir``)."""
+    if os.path.isfile(os.path.join(name, ".kale", "pipeline.json")):
+        return local_run(name)
     conn = Connection(backend=backend, namespace=namespace, argo_server=argo_server, token=token,
                       insecure_skip_verify=insecure_skip_verify, base_href=base_href, context=context,
                       kubeconfig=kubeconfig)

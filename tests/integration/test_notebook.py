@@ -233,10 +233,14 @@ def test_submit_then_reattach_from_a_second_kernel(notebook: Cells, kernel: Kern
     assert "Argo UI" in html_of(outputs)
 
     argo.advance(name, "Succeeded", {"count": "Succeeded", "show": "Succeeded"})
+    first_run, _ = kernel.cell("print(run.marshal_dir, end='')")
     second = Kernel(folder, specs)
     with second.client.setup_kernel():
         text, outputs = second.cell(f"import kale_argo\nrun = kale_argo.get_run({name!r}, {connect})\n"
                                     "run.wait(timeout=30)\nprint(run.status(), [s.phase for s in run.steps])")
+        local, _ = second.cell(f"old = kale_argo.get_run({first_run!r})\n"
+                               "print(old.status(), old.load('summary'), [s.phase for s in old.steps])")
     assert "Succeeded ['Succeeded', 'Succeeded']" in text
     live = html_of(outputs)  # wait() showed the run in one display, updated in place
     assert "<table" in live and "count" in live and "Succeeded" in live
+    assert local == "Succeeded Summary(total=30) ['Succeeded', 'Succeeded', 'Succeeded']\n"
