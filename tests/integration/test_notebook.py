@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -244,3 +246,27 @@ def test_submit_then_reattach_from_a_second_kernel(notebook: Cells, kernel: Kern
     live = html_of(outputs)  # wait() showed the run in one display, updated in place
     assert "<table" in live and "count" in live and "Succeeded" in live
     assert local == "Succeeded Summary(total=30) ['Succeeded', 'Succeeded', 'Succeeded']\n"
+
+
+def test_submit_and_watch_updates_one_display(notebook: Cells, kernel: Kernel, argo: FakeArgoServer) -> None:
+    before = {w["metadata"]["name"] for w in argo.workflows("argo")}
+
+    def controller() -> None:  # the workflow controller: run the new workflow's steps
+        while not (new := [w for w in argo.workflows("argo") if w["metadata"]["name"] not in before]):
+            time.sleep(0.05)
+        name = new[0]["metadata"]["name"]
+        for phases in ({"count": "Running"}, {"count": "Succeeded", "show": "Running"}):
+            argo.advance(name, "Running", phases)
+            time.sleep(0.2)
+        argo.advance(name, "Succeeded", {"count": "Succeeded", "show": "Succeeded"})
+
+    thread = threading.Thread(target=controller, daemon=True)
+    thread.start()
+    connect = f"argo_server={argo.url!r}, token={argo.token!r}, namespace='argo'"
+    text, outputs = kernel.cell(f"watched = nb_pure.submit({connect}, watch=True, timeout=60)\n"
+                                "print(watched.status())")
+    thread.join(timeout=10)
+    assert text.endswith("Succeeded\n")
+    (display,) = [o for o in outputs if o["output_type"] == "display_data"]  # one display, updated in place
+    shown = display["data"]["text/html"]
+    assert shown.count("Succeeded") == 3 and "Running" not in shown
