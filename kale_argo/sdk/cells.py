@@ -103,6 +103,8 @@ def statements(label: str, order: int, source: str) -> list[Statement]:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             binds.add(node.name)
         now = {s.get_name() for s in table.get_symbols() if s.is_referenced()}
+        if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+            now.add(node.target.id)  # LIMIT += 1 reads the LIMIT bound before it
         later: set[str] = set()
         _names(table, now, later, True)
         imports = isinstance(node, (ast.Import, ast.ImportFrom))
