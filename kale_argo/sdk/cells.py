@@ -35,7 +35,7 @@ class Statement:
     binds: set[str]
     now: set[str]       # names read when the statement runs
     later: set[str]     # names read when a function it defines is called
-    magic: bool         # it calls get_ipython() (a magic or shell escape IPython transformed)
+    magic: bool         # it runs get_ipython() (a magic or shell escape IPython transformed)
     imports: bool = False
     setup: bool = False
 
@@ -113,7 +113,7 @@ def statements(label: str, order: int, source: str) -> list[Statement]:
         shown = (isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)
                  and isinstance(node.value.func, ast.Name) and node.value.func.id in _SHOWN)
         result.append(Statement(label, order, i, text if text.endswith("\n") else text + "\n", binds, now,
-                                later, "get_ipython" in now | later, imports,
+                                later, "get_ipython" in now, imports,
                                 setup=not binds and not imports and bool(now | later) and not shown))
     return result
 

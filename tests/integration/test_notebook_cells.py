@@ -31,10 +31,12 @@ def test_the_last_definition_wins_and_a_value_keeps_the_steps_that_built_it() ->
 
 
 def test_magics_are_not_shipped_and_unknown_names_are_reported() -> None:
-    _, selection = module_of([
+    source, selection = module_of([
         "files = get_ipython().getoutput('ls')",
-        "def pipe():\n    return files, from_run",
+        "def kernel():\n    return get_ipython()",
+        "def pipe():\n    return files, from_run, kernel",
     ], {"pipe"}, known=frozenset({"from_run"}))
+    assert "def kernel" in source  # it would call IPython only when called
     assert selection.skipped == ["In[1] defines 'files' with an IPython magic or shell escape, which a step "
                                  "cannot run: not shipped"]
     assert selection.missing == ["from_run"]
