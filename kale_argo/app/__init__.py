@@ -5,13 +5,25 @@ API (``Pipeline.run``/``.compile``/``.submit`` in a notebook) all call these; no
 orchestration of its own. Options are typed frozen dataclasses (:mod:`.options`).
 
 - :func:`run` a pipeline locally, :func:`compile` it to a Workflow, :func:`submit` it to Argo;
+- the Python API's run handles (:mod:`.handles`): :func:`run_pipeline`, :func:`submit_pipeline`,
+  :func:`get_run`;
 - manage runs: :func:`connect`, :func:`status`, :func:`wait`, :func:`logs`, :func:`list_runs`,
   :func:`stop`, :func:`terminate`, :func:`retry`, :func:`delete`.
 """
 
 from __future__ import annotations
 
-from .compiling import CompileOptions, compile, compile_notes, compiled_path, write_atomic
+from .compiling import CompileOptions, compile, compile_dict, compile_notes, compiled_path, write_atomic
+from .handles import (
+                      ClusterRunHandle,
+                      LocalRunHandle,
+                      RunHandle,
+                      StepRow,
+                      get_run,
+                      pipeline_html,
+                      run_pipeline,
+                      submit_pipeline,
+)
 from .manage import connect, delete, list_runs, logs, retry, status, stop, terminate, wait
 from .options import Connection, RunOptions, SubmitOptions, WorkspaceOptions
 from .pipelines import load_spec, resolve
@@ -20,28 +32,37 @@ from .script import pipeline_called
 from .submit import Submission, plan_workspace, submit
 
 __all__ = [
+    "ClusterRunHandle",
     "CompileOptions",
     "Connection",
+    "LocalRunHandle",
+    "RunHandle",
     "RunOptions",
+    "StepRow",
     "Submission",
     "SubmitOptions",
     "WorkspaceOptions",
     "compile",
     "compile_notes",
+    "compile_dict",
     "compiled_path",
     "connect",
     "delete",
+    "get_run",
     "list_runs",
     "load_spec",
     "logs",
     "pipeline_called",
+    "pipeline_html",
     "plan_workspace",
     "resolve",
     "retry",
     "run",
+    "run_pipeline",
     "status",
     "stop",
     "submit",
+    "submit_pipeline",
     "terminate",
     "wait",
     "write_atomic",

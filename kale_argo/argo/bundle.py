@@ -4,9 +4,10 @@ The bundle is a deterministic zip (fixed timestamps, sorted entries, deflated) o
 (as ``script/<name>.py``, so it imports under the same module name as locally), the modules next to
 it that it imports (``script/<relative path>``, recorded when it was traced) and, unless the image
 is known to have kale-argo, the standard-library-only part of kale_argo that a step imports (the
-package without its ``app``, ``argo``, ``cli``, ``cluster``, ``local`` and ``views``
-subpackages), under ``lib/``. It travels base64-encoded in one workflow parameter; each step's init
-container unpacks it into an emptyDir, so the step's own command stays exactly the step-runtime argv.
+package without its ``app``, ``argo``, ``cli``, ``cluster``, ``local`` and ``views`` subpackages,
+the IR and the SDK beyond its decorators), under ``lib/``. It travels base64-encoded in one
+workflow parameter; each step's init container unpacks it into an emptyDir, so the step's own
+command stays exactly the step-runtime argv.
 """
 
 from __future__ import annotations
@@ -35,6 +36,10 @@ MAX_BUNDLE_CHARS = 100_000
 UNPACK = ("import base64,io,os,zipfile;"
           f"zipfile.ZipFile(io.BytesIO(base64.b64decode(os.environ['{ENV_VAR}']))).extractall('{CODE_DIR}')")
 EXCLUDED_PACKAGES = ("app", "argo", "cli", "cluster", "local", "views")
+#: Of the SDK a step imports only the decorators (tracing, options and notebook reading run where
+#: the pipeline is compiled); nor does it need the IR.
+STEP_SDK = ("__init__.py", "context.py", "decorators.py", "entry.py")
+EXCLUDED_FILES = ("spec.py",)
 _EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
@@ -110,6 +115,10 @@ def runtime_files() -> dict[str, bytes]:
     for path in sorted(root.rglob("*.py")):
         rel = path.relative_to(root)
         if rel.parts[0] in EXCLUDED_PACKAGES or "__pycache__" in rel.parts:
+            continue
+        if rel.as_posix() in EXCLUDED_FILES:
+            continue
+        if rel.parts[0] == "sdk" and rel.name not in STEP_SDK:
             continue
         files[f"lib/kale_argo/{rel.as_posix()}"] = path.read_bytes()
     return files

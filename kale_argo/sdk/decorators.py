@@ -28,6 +28,14 @@ def _caller_location(depth: int = 2) -> str:
     return f"{frame.f_code.co_filename}:{frame.f_lineno}"
 
 
+def _user_location() -> str:
+    """``file:line`` of the first caller outside kale_argo (a Pipeline method's caller)."""
+    frame = sys._getframe(1)
+    while frame.f_back is not None and frame.f_globals.get("__name__", "").startswith("kale_argo"):
+        frame = frame.f_back
+    return f"{frame.f_code.co_filename}:{frame.f_lineno}"
+
+
 class Step:
     """A step function. Inside a pipeline being traced, a call records a DAG node; elsewhere it
     calls the plain function (handy in notebooks and unit tests)."""
@@ -73,21 +81,140 @@ class Pipeline:
 
         return trace_pipeline(self, source_path)
 
+    def _ship(self) -> Any:
+        """Trace for a run, compile or submit: a notebook's code is written and what was shipped said."""
+        from .tracing import trace_pipeline
+
+        return trace_pipeline(self, out=sys.stdout)
+
     def run(self, *, jobs: int | None = None, marshal_dir: str | None = None,
-            **params: Any) -> Any:
-        """Run locally, one process per step; returns the run's result (raises RunFailed)."""
+            params: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+        """Run locally, one process per step, each step's output streamed with its prefix.
+
+        Parameters by name (or ``params={...}`` for one named like an option). Returns the run's
+        handle (``.load(name)``, ``.steps``, ``.logs()``); raises RunFailed (``.handle``) if a step failed.
+        """
         from .entry import application
 
-        app = application()
-        return app.run(self.trace(), params, app.RunOptions(jobs=jobs, marshal_dir=marshal_dir))
+        where = _user_location()
+
+        def call() -> Any:
+            app = application()
+            spec = self._ship()
+            values = app.resolve(spec, {**(params or {}), **kwargs}, where)
+            return app.run_pipeline(spec, values, app.RunOptions(jobs=jobs, marshal_dir=marshal_dir))
+
+        return _api(self, call)
+
+    def compile(self, path: str | None = None, *, namespace: str | None = None, image: str | None = None,
+                service_account: str | None = None, colocate: bool = False,
+                params: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+        """The Argo Workflow (a dict) for these parameters; also written as YAML to ``path`` if given."""
+        from .entry import application
+
+        where = _user_location()
+
+        def call() -> Any:
+            app = application()
+            spec = self._ship()
+            values = app.resolve(spec, {**(params or {}), **kwargs}, where)
+            options = app.CompileOptions(namespace=namespace, image=image, service_account=service_account,
+                                         colocate=colocate)
+            if path is not None:
+                app.write_atomic(path, app.compile(spec, values, options))
+                print(f"compiled pipeline {self.name!r} to {path}")
+            return app.compile_dict(spec, values, options)
+
+        return _api(self, call)
+
+    def submit(self, *, namespace: str | None = None, watch: bool = False, timeout: float | None = None,
+               backend: str = "auto", argo_server: str | None = None, token: str | None = None,
+               insecure_skip_verify: bool | None = None, base_href: str | None = None,
+               context: str | None = None, kubeconfig: str | None = None, image: str | None = None,
+               service_account: str | None = None, volume_claim_gc: str | None = None,
+               colocate: bool = False, workspace: str | None = None, volumes: tuple[str, ...] = (),
+               snapshot_class: str | None = None, keep_snapshots: bool = False,
+               params: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+        """Submit to Argo as ``kale-argo submit`` does (same backends, workspace snapshot/clone and
+        options); returns the run's handle. ``watch=True`` follows it (one live display in Jupyter)."""
+        from .entry import application
+
+        where = _user_location()
+
+        def call() -> Any:
+            app = application()
+            spec = self._ship()
+            values = app.resolve(spec, {**(params or {}), **kwargs}, where)
+            options = app.SubmitOptions(
+                image=image, service_account=service_account, volume_claim_gc=volume_claim_gc,
+                colocate=colocate, watch=watch, timeout=timeout,
+                workspace=app.WorkspaceOptions(mode=workspace, volumes=tuple(volumes),
+                                               snapshot_class=snapshot_class, keep_snapshots=keep_snapshots))
+            connection = app.Connection(backend=backend, namespace=namespace, argo_server=argo_server,
+                                        token=token, insecure_skip_verify=insecure_skip_verify,
+                                        base_href=base_href, context=context, kubeconfig=kubeconfig)
+            return app.submit_pipeline(spec, values, options, connection)
+
+        return _api(self, call)
 
     def __call__(self, *args: Any, **params: Any) -> Any:
+        from .context import pipeline_calls_ignored
         from .entry import call_pipeline
 
+        if pipeline_calls_ignored():
+            return None
+        if _in_kernel() and self.func.__module__ == "__main__":  # a notebook: the Python API
+            if args:
+                from ..errors import PipelineError
+
+                raise PipelineError(f"pipeline {self.name!r} was called with positional arguments",
+                                    where=_user_location(), hint=f"pass parameters by name: "
+                                    f"{self.func.__name__}(name=value)")
+            return self.run(**params)
         return call_pipeline(self, args, params)
+
+    def _repr_html_(self) -> str:
+        """The DAG, for Jupyter (traced without writing anything)."""
+        from .entry import application
+
+        return str(application().pipeline_html(self))
 
     def __repr__(self) -> str:
         return f"<pipeline {self.name!r}>"
+
+
+def _in_kernel() -> bool:
+    """Whether an IPython shell runs this process (IPython is never imported to find out)."""
+    if "IPython" not in sys.modules:
+        return False
+    from .interactive import shell
+
+    return shell() is not None
+
+
+def _api(pipe: Pipeline, call: Callable[[], Any]) -> Any:
+    """Run a Python API call of ``pipe``. Inside a step or while a script is loaded for
+    ``kale-argo`` it does nothing. In a kernel an error shows as its one line (no traceback); in a
+    plain script (``python -c`` too) bad input ends the process with that line and exit code 2."""
+    from ..errors import KaleArgoError, UserError
+    from .context import pipeline_calls_ignored
+
+    if pipeline_calls_ignored():
+        return None
+    try:
+        return call()
+    except KaleArgoError as exc:
+        line = f"kale-argo: error: {exc.one_line()}"
+        if _in_kernel():
+            from .interactive import cell_names
+
+            line = cell_names(line)
+            exc._render_traceback_ = lambda: [line]  # type: ignore[attr-defined]  # IPython shows this
+            raise
+        if isinstance(exc, UserError) and pipe.func.__module__ == "__main__":
+            print(line, file=sys.stderr)
+            raise SystemExit(exc.exit_code) from None
+        raise
 
 
 @overload

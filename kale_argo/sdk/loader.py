@@ -3,22 +3,32 @@
 from __future__ import annotations
 
 import os
+import sys
 from types import ModuleType
 
 from ..errors import KaleArgoError, ScriptError, did_you_mean
 from ..runtime.script import import_script
 from .context import loading_script
 from .decorators import Pipeline
+from .notebook import write_notebook_script
 
 
 def load_module(path: str) -> ModuleType:
-    """Import the script at ``path``; a missing or failing script is a ScriptError."""
-    if not os.path.isfile(path):
+    """Import the script at ``path`` (a notebook's code cells for a ``.ipynb``, see
+    :mod:`.notebook`); a missing or failing script is a ScriptError."""
+    target = path
+    if path.endswith(".ipynb"):
+        script = write_notebook_script(path)
+        for note in script.notes:
+            print(f"kale-argo: note: {path}: {note}", file=sys.stderr)
+        target = script.path
+    elif not os.path.isfile(path):
         raise ScriptError(f"script {path!r} does not exist",
-                          hint="give the path to a Python file that defines a @pipeline")
+                          hint="give the path to a Python file (or a .ipynb notebook) that defines "
+                               "a @pipeline")
     try:
         with loading_script():
-            return import_script(path)
+            return import_script(target)
     except KaleArgoError:
         raise
     except SystemExit as exc:
@@ -26,7 +36,7 @@ def load_module(path: str) -> ModuleType:
                           hint="keep the pipeline call under if __name__ == '__main__':") from exc
     except Exception as exc:
         raise ScriptError(f"script {path!r} failed to import: {type(exc).__name__}: {exc}",
-                          where=_where(exc, path), hint="run it with python to see the error"
+                          where=_where(exc, target), hint="run it with python to see the error"
                           ) from exc
 
 

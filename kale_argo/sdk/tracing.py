@@ -14,12 +14,13 @@ import json
 import os
 import sys
 from types import FrameType, ModuleType
-from typing import Any
+from typing import Any, TextIO
 
-from ..errors import KaleArgoError, PipelineError
+from ..errors import KaleArgoError, PipelineError, ScriptError
 from ..spec import PipelineSpec, first_error
 from .context import reset_tracer, set_tracer
 from .decorators import Pipeline, Step
+from .interactive import announce, build_module, defined_in_kernel, unrecoverable
 from .modules import local_modules
 from .options import merge_options, pipeline_fields, step_artifacts, step_options
 from .refs import ParamRef, ValueRef
@@ -232,14 +233,42 @@ def _failing_line(exc: BaseException, code: Any) -> str | None:
 
 
 def script_path_of(pipe: Pipeline) -> str:
-    """The file that defines the pipeline function."""
+    """The file that defines the pipeline function (for a pipeline defined in a kernel's cells, the
+    module built from them); a ScriptError if its source cannot be read back (``python -c``)."""
+    if defined_in_kernel(pipe.func):
+        return build_module(pipe).path
+    error = unrecoverable(pipe)
+    if error is not None:
+        raise error
     return os.path.abspath(pipe.func.__code__.co_filename)
 
 
-def trace_pipeline(pipe: Pipeline, source_path: str | None = None) -> PipelineSpec:
-    """Run the pipeline body with placeholders and return its validated IR."""
-    fields = pipeline_fields(pipe)
+def _script(pipe: Pipeline, source_path: str | None, out: TextIO | None, write: bool) -> tuple[str, str]:
+    """The script's path and sha256; a kernel's pipeline gets its module built (and written if ``write``)."""
+    if source_path is None and defined_in_kernel(pipe.func):
+        shipped = build_module(pipe, write=write)
+        if out is not None:
+            announce(shipped, out)
+        return shipped.path, hashlib.sha256(shipped.source.encode("utf-8")).hexdigest()
     path = os.path.abspath(source_path or script_path_of(pipe))
+    try:
+        with open(path, "rb") as fh:
+            return path, hashlib.sha256(fh.read()).hexdigest()
+    except OSError as exc:
+        raise ScriptError(f"cannot read the script that defines pipeline {pipe.name!r}: {exc.strerror}",
+                          where=path) from None
+
+
+def trace_pipeline(pipe: Pipeline, source_path: str | None = None, *, out: TextIO | None = None,
+                   write: bool = True) -> PipelineSpec:
+    """Run the pipeline body with placeholders and return its validated IR.
+
+    A pipeline defined in a kernel's cells gets its module built from them (see
+    :mod:`.interactive`), written unless ``write`` is False (a display), described on ``out``.
+    """
+    fields = pipeline_fields(pipe)
+    if source_path is None and not defined_in_kernel(pipe.func) and (error := unrecoverable(pipe)):
+        raise error
     parameters = _parameters(pipe)
     tracer = Tracer(pipe, fields["steps_defaults"])
     token = set_tracer(tracer)
@@ -259,8 +288,7 @@ def trace_pipeline(pipe: Pipeline, source_path: str | None = None) -> PipelineSp
                             hint="the pipeline body may only call steps") from exc
     finally:
         reset_tracer(token)
-    with open(path, "rb") as fh:
-        digest = hashlib.sha256(fh.read()).hexdigest()
+    path, digest = _script(pipe, source_path, out, write)
     fields.update(
         parameters=parameters,
         steps=tracer.steps,
