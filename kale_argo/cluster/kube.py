@@ -323,11 +323,16 @@ class Kube:
             raise cluster_error(exc, call, server=self.server) from None
 
     def pod_log(self, call: Call, pod: str, namespace: str, *, follow: bool, tail: int | None,
-                container: str = "main") -> Iterator[str]:
+                container: str = "main", since: int | None = None,
+                timestamps: bool = False) -> Iterator[str]:
         """A pod's log lines, streamed (``follow`` keeps reading while the container runs)."""
         kwargs: dict[str, Any] = {"container": container, "follow": follow, "_preload_content": False}
         if tail is not None:
             kwargs["tail_lines"] = tail
+        if since is not None:
+            kwargs["since_seconds"] = since
+        if timestamps:
+            kwargs["timestamps"] = True
         timeout: Any = (TIMEOUT[0], None) if follow else TIMEOUT
         response: Any = with_retries(lambda: self.core.read_namespaced_pod_log(
             pod, namespace, _request_timeout=timeout, **kwargs), call, server=self.server,
