@@ -89,12 +89,15 @@ def configure_logging(debug: bool, verbose: int, quiet: int) -> None:
         if isinstance(handler, _StderrHandler):
             root.removeHandler(handler)
     handler = _StderrHandler(level)
+    if level != logging.DEBUG:  # other libraries' warnings (urllib3's retries) only with --debug
+        handler.addFilter(logging.Filter("kale_argo"))
     detailed = logging.Formatter("%(levelname)s %(name)s: %(message)s")
     handler.setFormatter(detailed if level == logging.DEBUG else logging.Formatter("kale-argo: %(message)s"))
     root.addHandler(handler)
-    if level == logging.DEBUG:
-        root.setLevel(logging.DEBUG)
-    logging.getLogger("kale_argo").setLevel(level)
+    root.setLevel(level)
+    from ..app.manage import redact_logs
+
+    redact_logs()  # credentials never reach stderr, even with --debug
 
 
 def main(argv: Sequence[str] | None = None) -> int:

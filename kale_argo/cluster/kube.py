@@ -322,6 +322,8 @@ class Kube:
                 return
             raise cluster_error(exc, call, server=self.server) from None
 
+    FOLLOW_READ_TIMEOUT = 24 * 3600.0
+
     def pod_log(self, call: Call, pod: str, namespace: str, *, follow: bool, tail: int | None,
                 container: str = "main", since: int | None = None,
                 timestamps: bool = False) -> Iterator[str]:
@@ -333,7 +335,8 @@ class Kube:
             kwargs["since_seconds"] = since
         if timestamps:
             kwargs["timestamps"] = True
-        timeout: Any = (TIMEOUT[0], None) if follow else TIMEOUT
+        # the client rejects an unlimited read timeout: a followed log may be quiet for a day
+        timeout: Any = (TIMEOUT[0], self.FOLLOW_READ_TIMEOUT) if follow else TIMEOUT
         response: Any = with_retries(lambda: self.core.read_namespaced_pod_log(
             pod, namespace, _request_timeout=timeout, **kwargs), call, server=self.server,
             errors=kube_errors, sleep=self.sleep)

@@ -159,8 +159,9 @@ def render_svg(spec: PipelineSpec | Dag, status: dict[str, str] | None = None) -
                          f'fill="#374151">{escape(phase)}</text>')
             x += 34 + len(phase) * 7
     parts.append("</svg>")
-    head[0] = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height + legend_h:.0f}" '
-               f'viewBox="0 0 {width:.0f} {height + legend_h:.0f}" font-family="Helvetica, Arial, sans-serif">')
+    full_h = height + legend_h
+    size = f'width="{width:.0f}" height="{full_h:.0f}" viewBox="0 0 {width:.0f} {full_h:.0f}"'
+    head[0] = f'<svg xmlns="http://www.w3.org/2000/svg" {size} font-family="Helvetica, Arial, sans-serif">'
     return "\n".join(head + parts) + "\n"
 
 
