@@ -244,3 +244,27 @@ def test_completion_bash_is_valid_shell(capsys, tmp_path: Path) -> None:
     if shutil.which("bash"):
         proc = subprocess.run(["bash", "-n", str(path)], capture_output=True, text=True)
         assert proc.returncode == 0, proc.stderr
+
+
+def test_graph_of_a_submitted_run_and_of_a_local_run_folder(driver: Driver, tmp_path, capsys) -> None:
+    from kale_argo.runtime.record import write_record
+    from tests.fakes.pipelines import demo_spec
+
+    ns = ["-n", driver.namespace]
+    script = demo_script(tmp_path)
+    assert main(["submit", script, "--workspace", "none", "-o", "name", *ns, *flags(driver)]) == 0
+    name = capsys.readouterr().out.strip()
+    driver.advance(name, "Failed", {"load": "Succeeded", "train": "Failed"})
+    assert main(["graph", name, "--format", "svg", *ns, *flags(driver)]) == 0
+    svg = capsys.readouterr().out
+    assert svg.startswith("<svg") and "load: Succeeded" in svg and "train: Failed" in svg
+    folder = tmp_path / "local-run"
+    (folder / ".kale").mkdir(parents=True)
+    (folder / ".kale" / "pipeline.json").write_text(demo_spec(tmp_path).to_json())
+    write_record(str(folder), "load", status="succeeded", started=0.0, finished=1.0, outputs={}, error=None)
+    assert main(["graph", str(folder)]) == 0
+    assert "load (Succeeded)" in capsys.readouterr().out
+    assert main(["graph", str(folder), "--format", "dot"]) == 0
+    assert "fillcolor" in capsys.readouterr().out
+    assert main(["graph", str(tmp_path), "--format", "svg"]) == 2  # a folder that is no run
+    assert "not a local run's folder" in capsys.readouterr().err
