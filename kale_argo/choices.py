@@ -18,4 +18,4 @@ BACKENDS = ("auto", "argo-server", "kubernetes")
 #: ``-o`` of status and list.
 OUTPUTS = ("table", "yaml", "json")
 #: ``graph --format``.
-GRAPH_FORMATS = ("text", "mermaid", "dot", "svg", "png")
+GRAPH_FORMATS = ("text", "mermaid", "dot")

@@ -8,8 +8,11 @@ import os
 import sys
 from typing import Any
 
-from ..choices import GRAPH_FORMATS
+from ..choices import GRAPH_FORMATS as TEXT_FORMATS
 from .common import add_parser
+
+#: ``graph --format``: the text formats and the pictures (:mod:`kale_argo.views.svg`).
+GRAPH_FORMATS = (*TEXT_FORMATS, "svg", "png")
 
 
 def register(subparsers: Any) -> None:
