@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+RUN_STAMP := $(VENV)/.installed-run
 
 .PHONY: install run test lint golden bench bench-quick e2e clean
 
@@ -14,7 +15,14 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-run: install  ## install, then run examples/binary_classification.py locally
+# Only what running needs (the `run` extra), with pip's progress; `make install` adds the dev tools.
+$(RUN_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip
+	$(PY) -m pip install --progress-bar on -e '.[run]'
+	touch $(RUN_STAMP)
+
+run: $(RUN_STAMP)  ## install what running needs, then run examples/binary_classification.py locally
 	$(PY) examples/binary_classification.py
 
 test: install  ## install, then run the test suite (the e2e suite is collected and skips without kind)

@@ -57,3 +57,24 @@ class SubmitOptions:
     workspace: WorkspaceOptions = field(default_factory=WorkspaceOptions)
     watch: bool = False
     timeout: float | None = None
+
+
+@dataclass(frozen=True)
+class ListOptions:
+    """``list``'s filters beyond pipeline/experiment/phase: a label ``selector`` (``-l``), every
+    namespace (``-A``), only running or completed runs, and only those created in the last
+    ``since`` seconds."""
+
+    selector: str | None = None
+    all_namespaces: bool = False
+    running: bool = False
+    completed: bool = False
+    since: float | None = None
+
+
+@dataclass(frozen=True)
+class LogOptions:
+    """``logs``: only the last ``since`` seconds of each step; each line with its timestamp."""
+
+    since: int | None = None
+    timestamps: bool = False

@@ -10,12 +10,12 @@ snapshots were made rolls them back.
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, TextIO
 
 from ..argo.options import CompileOptions
-from ..choices import WORKSPACE_MODES
+from ..choices import VOLUME_MODES, WORKSPACE_MODES
 from ..cluster.backend import Backend, name_run
 from ..cluster.kube import api_client, in_cluster
 from ..cluster.status import metadata
@@ -37,11 +37,13 @@ class Submission:
 
 
 def submit(spec: PipelineSpec, params: Mapping[str, Any] | None = None, options: SubmitOptions | None = None,
-           connection: Connection | Backend | None = None, *, out: TextIO | None = None) -> Submission:
+           connection: Connection | Backend | None = None, *, out: TextIO | None = None,
+           on_created: Callable[[Submission], None] | None = None) -> Submission:
     """Compile ``spec`` with ``params`` and create it as a run; progress lines go to ``out``.
 
-    With ``options.watch`` the run is followed to its end (at most ``options.timeout`` seconds) and
-    RunFailed (exit 1) is raised unless it Succeeded.
+    ``on_created`` (the CLI's ``-o``) is told of the run as soon as it exists, instead of the
+    "Submitted run" lines on ``out``. With ``options.watch`` the run is followed to its end (at most
+    ``options.timeout`` seconds) and RunFailed (exit 1) is raised unless it Succeeded.
     """
     options = options or SubmitOptions()
     out = out or sys.stdout
@@ -49,6 +51,10 @@ def submit(spec: PipelineSpec, params: Mapping[str, Any] | None = None, options:
     if ws.mode is not None and ws.mode not in WORKSPACE_MODES:
         raise ConfigError(f"unknown workspace mode {ws.mode!r}", where="--workspace",
                           hint=f"one of {', '.join(WORKSPACE_MODES)}")
+    from ..cluster.workspace.volumes import parse_volume
+
+    for volume in ws.volumes:  # a malformed --volume is a format error before any connection
+        parse_volume(volume, ws.mode if ws.mode in VOLUME_MODES else "snapshot")
     namespace = connection.namespace if isinstance(connection, Connection) else None
     base = _compile_options(options, namespace)
     base.validate()
@@ -90,9 +96,12 @@ def submit(spec: PipelineSpec, params: Mapping[str, Any] | None = None, options:
         for line in prepared.adopt(created):
             out.write(f"warning: could not tie the workspace snapshot {line} to run {name}\n")
     submission = Submission(name, backend.namespace, created, backend.ui_link(name))
-    out.write(f"Submitted run {name} in namespace {backend.namespace}\n")
-    if submission.link:
-        out.write(f"Argo UI: {submission.link}\n")
+    if on_created is not None:
+        on_created(submission)
+    else:
+        out.write(f"Submitted run {name} in namespace {backend.namespace}\n")
+        if submission.link:
+            out.write(f"Argo UI: {submission.link}\n")
     out.flush()
     if options.watch:
         follow(backend, name, out, timeout=options.timeout)
@@ -101,9 +110,14 @@ def submit(spec: PipelineSpec, params: Mapping[str, Any] | None = None, options:
 
 def follow(backend: Backend, name: str, out: TextIO, *, timeout: float | None = None) -> dict[str, Any]:
     """Show the run's steps live until it ends; RunFailed (exit 1) with the report unless it Succeeded."""
-    from ..views.runs import LiveView, render_failure
+    from ..views.live import live_view
+    from ..views.runs import render_failure
 
-    workflow, failed = wait(backend, name, timeout=timeout, on_update=LiveView(out).update)
+    view = live_view(out)
+    try:
+        workflow, failed = wait(backend, name, timeout=timeout, on_update=view.update)
+    finally:
+        view.close()
     if failed is not None:
         render_failure(failed, out)
         raise RunFailed(failed.reason)
@@ -179,7 +193,13 @@ def _kube_client(backend: Backend, connection: Connection | Backend | None) -> A
     if client is not None:
         return client
     c = connection if isinstance(connection, Connection) else Connection()
-    return api_client(context=c.context, kubeconfig=c.kubeconfig)
+    try:
+        return api_client(context=c.context, kubeconfig=c.kubeconfig)
+    except ConfigError as exc:
+        raise ConfigError(f"{exc.message}; the workspace (--workspace, --volume or the pipeline's volumes) "
+                          "needs the Kubernetes API even with an Argo Server, to read and snapshot the "
+                          "PersistentVolumeClaims", where=exc.where,
+                          hint=f"{exc.hint}; or submit with --workspace none") from None
 
 
 def _marshal_colocation(backend: Backend, spec: PipelineSpec) -> str | None:
@@ -197,9 +217,17 @@ def plan_workspace(spec: PipelineSpec | None, workspace: Any, connection: Connec
     """What a submit from here would snapshot, clone or mount, and why (creating nothing)."""
     from ..cluster.workspace import plan_workspace as plan
     from ..cluster.workspace.discovery import pod_identity
+    from ..cluster.workspace.volumes import parse_volume
 
+    for volume in workspace.volumes:
+        parse_volume(volume, workspace.mode if workspace.mode in VOLUME_MODES else "snapshot")
     c = connection or Connection()
-    api = api_client(context=c.context, kubeconfig=c.kubeconfig)
+    try:
+        api = api_client(context=c.context, kubeconfig=c.kubeconfig)
+    except ConfigError as exc:
+        raise ConfigError(f"{exc.message}; `kale-argo workspace` reads this pod and its "
+                          "PersistentVolumeClaims through the Kubernetes API (an Argo Server cannot)",
+                          where=exc.where, hint=exc.hint) from None
     namespace = c.namespace or (None if pod_identity() else api.kale_namespace)
     return plan(api, namespace, spec, mode=workspace.mode, volumes=workspace.volumes,
                 snapshot_class=workspace.snapshot_class)

@@ -8,21 +8,28 @@ import sys
 from typing import Any
 
 from ..choices import VOLUME_CLAIM_GC
-from .common import add_script_args, load_spec
+from .common import add_parser, add_script_args, load_spec
 
 
 def register(subparsers: Any) -> None:
     """Add the ``compile`` subcommand."""
-    parser = subparsers.add_parser(
-        "compile", help="compile a pipeline to an Argo Workflow (YAML)",
-        description="Trace SCRIPT and write its Argo Workflow as YAML, to stdout or to a file. "
+    parser = add_parser(
+        subparsers, "compile", help="compile a pipeline to an Argo Workflow (YAML or JSON)",
+        examples=["kale-argo compile pipeline.py > workflow.yaml",
+                  "kale-argo compile pipeline.py -o json | jq .spec.templates",
+                  "kale-argo compile pipeline.py --output-file wf.yaml -n kubeflow-user",
+                  "argo submit workflow.yaml -p lr=0.1"],
+        description="Trace SCRIPT and write its Argo Workflow as YAML (or JSON), to stdout or to a file. "
+        "Needs no cluster. "
         "-p values become the Workflow's parameter values (argo submit -p can still override them). "
         "Image of each step: the step's image, else the pipeline's docker_image, else --image, else "
         "python:3.11-slim.")
     add_script_args(parser)
-    parser.add_argument("-o", "--output", default="-", metavar="FILE",
-                        help="write the YAML to FILE (atomically); '-' for stdout (the default)")
-    parser.add_argument("--namespace", default=None, help="the Workflow's namespace")
+    parser.add_argument("-o", "--output", default="yaml", metavar="yaml|json",
+                        help="the format, yaml (default) or json; any other value is a file to write "
+                             "the YAML to (kept for older scripts: prefer --output-file)")
+    parser.add_argument("--output-file", default=None, metavar="FILE",
+                        help="write the Workflow to FILE (atomically) instead of stdout")
     parser.add_argument("--image", default=None, help="image for steps that name none")
     parser.add_argument("--service-account", default=None, metavar="SA",
                         help="service account the step pods run as")
@@ -42,10 +49,20 @@ def handle(args: argparse.Namespace) -> int:
     options = app.CompileOptions(namespace=args.namespace, image=args.image,
                              service_account=args.service_account,
                              volume_claim_gc=args.volume_claim_gc, colocate=args.colocate)
+    fmt, target = args.output, args.output_file
+    if fmt not in ("yaml", "json"):
+        fmt, target = "yaml", target or (None if fmt == "-" else fmt)
     text = app.compile(spec, values, options)
-    if args.output == "-":
+    if fmt == "json":
+        import json
+
+        import yaml
+
+        text = json.dumps(yaml.safe_load(text), indent=2) + "\n"
+    if target is None:
         sys.stdout.write(text)
     else:
-        app.write_atomic(os.path.abspath(args.output), text)
-        print(f"compiled pipeline {spec.name!r} to {args.output}", file=sys.stderr)
+        app.write_atomic(os.path.abspath(target), text)
+        if not args.quiet:
+            print(f"compiled pipeline {spec.name!r} to {target}", file=sys.stderr)
     return 0

@@ -5,16 +5,18 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .common import add_script_args, load_spec, positive_int
+from .common import add_parser, add_script_args, load_spec, positive_int
 
 
 def register(subparsers: Any) -> None:
     """Add the ``run`` subcommand."""
-    parser = subparsers.add_parser(
-        "run", help="run a pipeline locally (each step in its own process)",
+    parser = add_parser(
+        subparsers, "run", help="run a pipeline locally (each step in its own process)",
         description="Run the pipeline of SCRIPT on this machine: each step runs in its own process "
         "through the step runtime, independent steps in parallel. Values pass through a local "
-        "marshal folder, by default ./.kale-runs/<pipeline>-<timestamp>/.")
+        "marshal folder, by default ./.kale-runs/<pipeline>-<timestamp>/. Needs no cluster.",
+        examples=["kale-argo run pipeline.py", "kale-argo run pipeline.py -p lr=0.1 -j 2",
+                  "kale-argo graph .kale-runs/<run folder>   # the run's steps, coloured"])
     add_script_args(parser)
     parser.add_argument("-j", "--jobs", type=positive_int, default=None, metavar="N",
                         help="run at most N steps at once (default: the number of CPUs)")
@@ -22,8 +24,6 @@ def register(subparsers: Any) -> None:
                         help="the folder that holds the values passed between steps")
     parser.add_argument("--no-retries", dest="retries", action="store_false",
                         help="do not retry failed steps (ignore their retry_count)")
-    parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                        help="show tracebacks")
     parser.set_defaults(handler=handle)
 
 

@@ -43,15 +43,19 @@ def workspace_options(args: argparse.Namespace) -> Any:
 
 def register(subparsers: Any) -> None:
     """Add the ``workspace`` subcommand."""
-    parser = subparsers.add_parser(
-        "workspace", help="show what a submit would snapshot, clone or mount (creates nothing)",
+    from .common import add_parser
+
+    parser = add_parser(
+        subparsers, "workspace", help="show what a submit would snapshot, clone or mount (creates nothing)",
         description="Show the workspace a submit from here would give the run: this pod's image and "
                     "each PersistentVolumeClaim it mounts, whether it is snapshotted, cloned or "
-                    "mounted, and why. Nothing is created.")
+                    "mounted, and why. Nothing is created. Needs the Kubernetes API (kubeconfig or the "
+                    "pod's service account) even when ARGO_SERVER is set: the claims are read there.",
+        examples=["kale-argo workspace", "kale-argo workspace pipeline.py -o json",
+                  "kale-argo workspace --volume workspace-nb:/home/jovyan:clone"])
     parser.add_argument("script", nargs="?", default=None,
                         help="a Python script with a @pipeline (for its volumes and autosnapshot)")
     parser.add_argument("--pipeline", default=None, help="which pipeline, if the script has several")
-    parser.add_argument("-n", "--namespace", default=None, help="the run's namespace")
     parser.add_argument("--context", default=None, help="kubeconfig context")
     parser.add_argument("--kubeconfig", default=None, help="kubeconfig file")
     add_workspace_args(parser)

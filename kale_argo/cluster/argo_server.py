@@ -194,11 +194,21 @@ class ArgoServerBackend:
                                       self._call("get", name)))
 
     def list(self, *, pipeline: str | None = None, experiment: str | None = None,
-             phases: Sequence[str] = ()) -> list[dict[str, Any]]:
-        selector = label_selector(pipeline, experiment) or None
-        answer = self._retry(lambda: self.service.list_workflows(self.namespace, label_selector=selector),
+             phases: Sequence[str] = (), selector: str | None = None,
+             all_namespaces: bool = False) -> list[dict[str, Any]]:
+        chosen = label_selector(pipeline, experiment, selector) or None
+        if all_namespaces:  # the argo CLI's -A: the collection without a namespace
+            call = Call("list", "workflows")
+            response = self._retry(functools.partial(
+                self._get_json, "api/v1/workflows/", {"listOptions.labelSelector": chosen}), call)
+            return filter_phases(list(response.get("items") or []), phases)
+        answer = self._retry(lambda: self.service.list_workflows(self.namespace, label_selector=chosen),
                              self._call("list"))
         return filter_phases([self._dict(w) for w in answer.items or []], phases)
+
+    def _get_json(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
+        response = _check(self.session.get(self.url + path, params=params, headers=self._headers()))
+        return dict(response.json())
 
     def watch(self, name: str, *, timeout: float | None = None) -> Iterator[dict[str, Any]]:
         def events(version: str | None, seconds: int) -> Iterator[dict[str, Any]]:
@@ -215,13 +225,18 @@ class ArgoServerBackend:
                          server=self.server, timeout=timeout, sleep=self.sleep)
 
     def logs(self, name: str, *, step: str | None = None, follow: bool = False,
-             tail: int | None = None) -> Iterator[LogLine]:
+             tail: int | None = None, since: int | None = None,
+             timestamps: bool = False) -> Iterator[LogLine]:
         chosen = log_steps(self.get(name), step)
         for status in chosen:
             params: dict[str, Any] = {"podName": status.pod, "logOptions.container": "main",
                                       "logOptions.follow": str(follow).lower()}
             if tail is not None:
                 params["logOptions.tailLines"] = str(tail)
+            if since is not None:
+                params["logOptions.sinceSeconds"] = str(since)
+            if timestamps:
+                params["logOptions.timestamps"] = "true"
             call = Call("get", "pods/log", self.namespace, status.pod, "")
             response = self._retry(functools.partial(
                 self._stream, f"api/v1/workflows/{self.namespace}/{name}/log", params,

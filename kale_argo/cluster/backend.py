@@ -19,8 +19,9 @@ from typing import Any, Protocol
 
 from ..choices import BACKENDS
 from ..errors import ClusterError, ConfigError, NotFoundError
-from ..labels import EXPERIMENT_LABEL, PIPELINE_LABEL, SUBMISSION_LABEL
+from ..labels import ARGO_INSTANCEID_LABEL, EXPERIMENT_LABEL, PIPELINE_LABEL, SUBMISSION_LABEL
 from ..names import label_value
+from . import failures
 from .failures import Call, HTTPFailure, Transient, cluster_error, connection_error
 from .status import StepStatus, find_step, metadata, phase, steps
 
@@ -50,8 +51,10 @@ class Backend(Protocol):
         """The Workflow; NotFoundError if there is none."""
 
     def list(self, *, pipeline: str | None = None, experiment: str | None = None,
-             phases: Sequence[str] = ()) -> list[dict[str, Any]]:
-        """The namespace's Workflows, filtered by pipeline/experiment labels and phases."""
+             phases: Sequence[str] = (), selector: str | None = None,
+             all_namespaces: bool = False) -> list[dict[str, Any]]:
+        """The namespace's (or every namespace's) Workflows, filtered by pipeline/experiment labels,
+        a label ``selector`` (``-l``) and phases; only this controller instance's (ARGO_INSTANCEID)."""
 
     def watch(self, name: str, *, timeout: float | None = None) -> Iterator[dict[str, Any]]:
         """The Workflow now and after each change (server-side watch/stream, resumed when dropped).
@@ -60,8 +63,10 @@ class Backend(Protocol):
         """
 
     def logs(self, name: str, *, step: str | None = None, follow: bool = False,
-             tail: int | None = None) -> Iterator[LogLine]:
-        """The steps' log lines (one step with ``step``; the last ``tail`` lines of each)."""
+             tail: int | None = None, since: int | None = None,
+             timestamps: bool = False) -> Iterator[LogLine]:
+        """The steps' log lines (one step with ``step``; the last ``tail`` lines of each, those of
+        the last ``since`` seconds; with ``timestamps`` each line starts with its RFC 3339 time)."""
 
     def stop(self, name: str) -> dict[str, Any]:
         """Stop: no new steps; exit handlers run."""
@@ -79,13 +84,25 @@ class Backend(Protocol):
         """A link to the run in the Argo UI, when known."""
 
 
-def label_selector(pipeline: str | None = None, experiment: str | None = None) -> str:
-    """The label selector for ``list --pipeline/--experiment`` (values made label-safe)."""
+def instance_id() -> str | None:
+    """The Argo controller instance this client works with (``ARGO_INSTANCEID``), if any."""
+    return os.environ.get("ARGO_INSTANCEID", "").strip() or None
+
+
+def label_selector(pipeline: str | None = None, experiment: str | None = None,
+                   selector: str | None = None) -> str:
+    """The label selector for ``list --pipeline/--experiment/-l`` (values made label-safe), limited
+    to this controller instance's runs as the argo CLI does: ``controller-instanceid=ID`` with
+    ARGO_INSTANCEID, else runs without that label."""
     terms = []
     if pipeline:
         terms.append(f"{PIPELINE_LABEL}={label_value(pipeline)}")
     if experiment:
         terms.append(f"{EXPERIMENT_LABEL}={label_value(experiment)}")
+    if selector and selector.strip():
+        terms.append(selector.strip())
+    instance = instance_id()
+    terms.append(f"{ARGO_INSTANCEID_LABEL}={instance}" if instance else f"!{ARGO_INSTANCEID_LABEL}")
     return ",".join(terms)
 
 
@@ -117,7 +134,11 @@ def name_run(workflow: dict[str, Any]) -> str:
         prefix = meta.pop("generateName", None) or "pipeline-"
         meta["name"] = prefix + "".join(secrets.choice(_SUFFIX) for _ in range(5))
     meta.pop("generateName", None)
-    meta.setdefault("labels", {}).setdefault(SUBMISSION_LABEL, secrets.token_hex(8))
+    labels = meta.setdefault("labels", {})
+    labels.setdefault(SUBMISSION_LABEL, secrets.token_hex(8))
+    instance = instance_id()
+    if instance:
+        labels[ARGO_INSTANCEID_LABEL] = instance
     return str(meta["name"])
 
 
@@ -154,7 +175,10 @@ def create_once(create: Callable[[], dict[str, Any]], lookup: Callable[[], dict[
             raise cluster_error(failure, call, server=server)
         if attempt == attempts:
             break
-        sleep(min(3.0, 0.25 * 2 ** (attempt - 1)))
+        delay = min(3.0, 0.25 * 2 ** (attempt - 1))
+        failures.on_retry(delay, attempt, attempts, f"create {call.target()} on {server}: outcome unknown "
+                          f"({failure}); it does not exist, so it is created again")
+        sleep(delay)
     if isinstance(failure, HTTPFailure):
         raise cluster_error(failure, call, server=server)
     raise connection_error(failure, server=server)  # type: ignore[arg-type]
@@ -185,6 +209,10 @@ def get_backend(kind: str = "auto", *, namespace: str | None = None, argo_server
     if kind not in BACKENDS:
         raise ConfigError(f"unknown backend {kind!r}", where="--backend",
                           hint=f"one of {', '.join(BACKENDS)}")
+    check_namespace(namespace, "--namespace")
+    if not namespace and os.environ.get("ARGO_NAMESPACE"):
+        check_namespace(os.environ["ARGO_NAMESPACE"], "ARGO_NAMESPACE")
+    chosen = kind
     if kind == "auto":
         kind = "argo-server" if argo_server_configured(argo_server) else "kubernetes"
     if kind == "argo-server":
@@ -196,5 +224,22 @@ def get_backend(kind: str = "auto", *, namespace: str | None = None, argo_server
     from .kube import api_client
     from .kubernetes import KubernetesBackend
 
-    client = api_client(context=context, kubeconfig=kubeconfig)
+    try:
+        client = api_client(context=context, kubeconfig=kubeconfig)
+    except ConfigError as exc:
+        if chosen != "auto":
+            raise
+        raise ConfigError(exc.message, where=exc.where,
+                          hint=f"{exc.hint}; or, with no kubeconfig, point at an Argo Server with "
+                               "--argo-server URL or ARGO_SERVER (runs are read through the Kubernetes "
+                               "API only when no Argo Server is configured)") from None
     return KubernetesBackend(client, namespace or client.kale_namespace)
+
+
+def check_namespace(namespace: str | None, where: str) -> None:
+    """A ConfigError unless ``namespace`` (from ``where``: a flag or ARGO_NAMESPACE) is a valid name."""
+    from ..names import is_dns1123_label
+
+    if namespace is not None and not is_dns1123_label(namespace):
+        raise ConfigError(f"namespace {namespace!r} is not a valid Kubernetes namespace", where=where,
+                          hint="lower-case letters, digits and '-', at most 63, e.g. kubeflow-user")

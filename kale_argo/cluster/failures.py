@@ -35,6 +35,23 @@ TLS_HINT = ("check the server's certificate and CA; to skip verification (insecu
 KUBE_TLS_HINT = ("check the cluster's certificate-authority in the kubeconfig; to skip verification "
                  "(insecure) set insecure-skip-tls-verify: true on the kubeconfig's cluster")
 KUBE_SERVER = "the Kubernetes API at "
+#: What OpenSSL says when the other end answers a TLS handshake in plain HTTP.
+PLAIN_HTTP = ("WRONG_VERSION_NUMBER", "wrong version number", "record layer failure", "http request",
+              "packet length too long")
+PLAIN_HTTP_HINT = ("the server speaks plain HTTP: set ARGO_SECURE=false, or give an http:// URL "
+                   "(--argo-server http://HOST:PORT)")
+
+#: Called before each retry as ``(delay seconds, attempt, attempts, reason)``; the default logs a
+#: warning ("retrying in N s (attempt k/n): reason") that the CLI shows on stderr.
+RetryReport = Callable[[float, int, int, str], None]
+
+
+def log_retry(delay: float, attempt: int, attempts: int, reason: str) -> None:
+    """The default :data:`RetryReport`: a warning on the ``kale_argo.cluster.failures`` logger."""
+    log.warning("retrying in %.1f s (attempt %d/%d): %s", delay, attempt + 1, attempts, reason)
+
+
+on_retry: RetryReport = log_retry
 
 
 @dataclass(frozen=True)
@@ -48,7 +65,8 @@ class Call:
     group: str = "argoproj.io"
 
     def target(self) -> str:
-        what = f"{self.resource} {self.name!r}" if self.name else self.resource
+        noun = "run" if self.resource == "workflows" else self.resource
+        what = f"{noun} {self.name!r}" if self.name else self.resource
         return f"{what} in namespace {self.namespace!r}" if self.namespace else what
 
 
@@ -102,9 +120,17 @@ def cluster_error(exc: HTTPFailure, call: Call, *, server: str) -> ClusterError:
 
 def connection_error(exc: Transient, *, server: str) -> ConnectionFailed:
     """The one-line error when ``server`` cannot be reached."""
+    if exc.tls and any(marker in str(exc) for marker in PLAIN_HTTP):
+        kube = server.startswith(KUBE_SERVER)
+        return ConnectionFailed(f"{server} does not speak HTTPS (a plain-HTTP server answered the TLS "
+                                f"handshake: {exc})",
+                                hint="use an http:// server address in the kubeconfig" if kube
+                                else PLAIN_HTTP_HINT)
     if exc.tls:
         hint = KUBE_TLS_HINT if server.startswith(KUBE_SERVER) else TLS_HINT
-        return ConnectionFailed(f"TLS verification failed for {server}: {exc}", hint=hint)
+        verify = "CERTIFICATE_VERIFY_FAILED" in str(exc) or "certificate" in str(exc).lower()
+        what = "TLS verification failed" if verify else "the TLS handshake failed"
+        return ConnectionFailed(f"{what} for {server}: {exc}", hint=hint)
     if exc.timeout:
         return ConnectionFailed(f"{server} did not answer in time: {exc}",
                                 hint="check the server address and the network; retry later")
@@ -136,7 +162,8 @@ def with_retries(fn: Callable[[], T], call: Call, *, server: str, errors: Errors
     with jittered exponential backoff when ``safe``.
 
     Raises the one-line ClusterError/ConnectionFailed for the last failure. An unsafe call (a
-    create) is never repeated here: the caller decides, after looking the object up.
+    create) is never repeated here: the caller decides, after looking the object up. Each retry is
+    reported through :data:`on_retry` (never printed here).
     """
     for attempt in range(1, attempts + 1):
         try:
@@ -145,13 +172,14 @@ def with_retries(fn: Callable[[], T], call: Call, *, server: str, errors: Errors
         except HTTPFailure as exc:
             if not (safe and exc.status in RETRY_STATUSES and attempt < attempts):
                 raise cluster_error(exc, call, server=server) from None
-            log.debug("%s %s: HTTP %s, retrying (%d/%d)", call.verb, call.target(), exc.status, attempt,
-                      attempts)
+            reason = f"{server} answered {exc.status} to {call.verb} {call.target()}"
         except Transient as exc:
             if exc.tls or not safe or attempt >= attempts:
                 raise connection_error(exc, server=server) from None
-            log.debug("%s %s: %s, retrying (%d/%d)", call.verb, call.target(), exc, attempt, attempts)
-        sleep(min(max_delay, base_delay * 2 ** (attempt - 1)) * (0.5 + random.random() / 2))
+            reason = f"cannot {call.verb} {call.target()} on {server}: {exc}"
+        delay = min(max_delay, base_delay * 2 ** (attempt - 1)) * (0.5 + random.random() / 2)
+        on_retry(delay, attempt, attempts, reason)
+        sleep(delay)
     raise AssertionError("unreachable")  # pragma: no cover
 
 

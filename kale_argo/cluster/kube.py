@@ -331,13 +331,21 @@ class Kube:
                 return
             raise cluster_error(exc, call, server=self.server) from None
 
+    FOLLOW_READ_TIMEOUT = 24 * 3600.0
+
     def pod_log(self, call: Call, pod: str, namespace: str, *, follow: bool, tail: int | None,
-                container: str = "main") -> Iterator[str]:
+                container: str = "main", since: int | None = None,
+                timestamps: bool = False) -> Iterator[str]:
         """A pod's log lines, streamed (``follow`` keeps reading while the container runs)."""
         kwargs: dict[str, Any] = {"container": container, "follow": follow, "_preload_content": False}
         if tail is not None:
             kwargs["tail_lines"] = tail
-        timeout: Any = (TIMEOUT[0], None) if follow else TIMEOUT
+        if since is not None:
+            kwargs["since_seconds"] = since
+        if timestamps:
+            kwargs["timestamps"] = True
+        # the client rejects an unlimited read timeout: a followed log may be quiet for a day
+        timeout: Any = (TIMEOUT[0], self.FOLLOW_READ_TIMEOUT) if follow else TIMEOUT
         response: Any = with_retries(lambda: self.core.read_namespaced_pod_log(
             pod, namespace, _request_timeout=timeout, **kwargs), call, server=self.server,
             errors=kube_errors, sleep=self.sleep)

@@ -115,9 +115,15 @@ class KubernetesBackend:
         return self._custom("get", "get_namespaced_custom_object", name, name=name)
 
     def list(self, *, pipeline: str | None = None, experiment: str | None = None,
-             phases: Sequence[str] = ()) -> list[dict[str, Any]]:
-        answer = self._custom("list", "list_namespaced_custom_object",
-                              label_selector=label_selector(pipeline, experiment))
+             phases: Sequence[str] = (), selector: str | None = None,
+             all_namespaces: bool = False) -> list[dict[str, Any]]:
+        chosen = label_selector(pipeline, experiment, selector)
+        if all_namespaces:
+            answer = self.kube.call(Call("list", PLURAL, None, None, GROUP),
+                                    self.kube.custom.list_cluster_custom_object, GROUP, VERSION, PLURAL,
+                                    label_selector=chosen)
+        else:
+            answer = self._custom("list", "list_namespaced_custom_object", label_selector=chosen)
         return filter_phases(answer.get("items") or [], phases)
 
     def watch(self, name: str, *, timeout: float | None = None) -> Iterator[dict[str, Any]]:
@@ -130,13 +136,15 @@ class KubernetesBackend:
                          server=self.server, timeout=timeout, sleep=self.sleep)
 
     def logs(self, name: str, *, step: str | None = None, follow: bool = False,
-             tail: int | None = None) -> Iterator[LogLine]:
+             tail: int | None = None, since: int | None = None,
+             timestamps: bool = False) -> Iterator[LogLine]:
         chosen = log_steps(self.get(name), step)
         pods = self._pod_names(name)
         for status in chosen:
             pod = pods.get(status.node_id) or status.pod
             call = Call("get", "pods/log", self.namespace, pod, "")
-            for line in self.kube.pod_log(call, pod, self.namespace, follow=follow, tail=tail):
+            for line in self.kube.pod_log(call, pod, self.namespace, follow=follow, tail=tail, since=since,
+                                          timestamps=timestamps):
                 yield LogLine(status.name, line)
 
     def _pod_names(self, name: str) -> dict[str, str]:

@@ -5,7 +5,9 @@ Pure functions over the Workflow as a dict, shared by both backends; rendering i
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -17,7 +19,8 @@ MAX_POD_PREFIX = 253 - 10 - 1  # Argo: maxK8sResourceNameLength - k8sNamingHashL
 
 @dataclass(frozen=True)
 class StepStatus:
-    """One step (one pod node) of a run."""
+    """One step (one pod node) of a run: ``name`` as the user wrote it (Kale's ``train_model``),
+    ``task`` the Argo task name (``train-model``)."""
 
     name: str
     phase: str
@@ -27,6 +30,7 @@ class StepStatus:
     message: str
     pod: str
     node_id: str
+    task: str = ""
 
 
 def metadata(workflow: dict[str, Any]) -> dict[str, Any]:
@@ -84,21 +88,58 @@ def pod_name(workflow: dict[str, Any], node: dict[str, Any]) -> str:
     return f"{prefix[:MAX_POD_PREFIX]}-{fnv32a(node_name)}"
 
 
+def dag_tasks(workflow: dict[str, Any]) -> list[tuple[str, str]]:
+    """(Argo task name, step name as written) of the entrypoint DAG's tasks, in pipeline order.
+
+    The step name comes from the task's ``call`` parameter (kale-argo's compiled runs); a task
+    without one keeps its Argo name.
+    """
+    spec = workflow.get("spec") or {}
+    for template in spec.get("templates") or []:
+        if template.get("name") != spec.get("entrypoint") or not template.get("dag"):
+            continue
+        result = []
+        for task in template["dag"].get("tasks") or []:
+            step = task.get("name", "")
+            for param in (task.get("arguments") or {}).get("parameters") or []:
+                if param.get("name") == "call":
+                    with contextlib.suppress(ValueError, AttributeError):
+                        step = json.loads(param.get("value") or "{}").get("step") or step
+            result.append((task.get("name", ""), step))
+        return result
+    return []
+
+
 def steps(workflow: dict[str, Any], now: datetime.datetime | None = None) -> list[StepStatus]:
-    """The run's pod steps, in start order (not-started ones last, by name)."""
+    """The run's pod steps, in pipeline order (the DAG's; others after, in start order)."""
     now = now or datetime.datetime.now(datetime.timezone.utc)
     nodes = (workflow.get("status") or {}).get("nodes") or {}
+    tasks = dag_tasks(workflow)
+    order = {task: i for i, (task, _) in enumerate(tasks)}
+    written = dict(tasks)
     result = []
     for node_id, node in nodes.items():
         if node.get("type") != "Pod":
             continue
         node = {"id": node_id, **node}
+        task = node.get("displayName") or node.get("name", node_id)
         result.append(StepStatus(
-            name=node.get("displayName") or node.get("name", node_id), phase=node.get("phase") or "Pending",
+            name=written.get(task, task), phase=node.get("phase") or "Pending",
             started=node.get("startedAt"), finished=node.get("finishedAt"),
             duration=duration(node.get("startedAt"), node.get("finishedAt"), now),
-            message=node.get("message") or "", pod=pod_name(workflow, node), node_id=node_id))
-    return sorted(result, key=lambda s: (s.started is None, s.started or "", s.name))
+            message=node.get("message") or "", pod=pod_name(workflow, node), node_id=node_id, task=task))
+    return sorted(result, key=lambda s: (order.get(s.task, len(order)), s.started is None, s.started or "",
+                                         s.name))
+
+
+def planned_steps(workflow: dict[str, Any], now: datetime.datetime | None = None) -> list[StepStatus]:
+    """Every step of the pipeline in pipeline order: those with no pod yet as ``Pending``."""
+    started = steps(workflow, now)
+    seen = {s.task for s in started}
+    waiting = [StepStatus(step, "Pending", None, None, None, "", "", "", task)
+               for task, step in dag_tasks(workflow) if task not in seen]
+    order = {task: i for i, (task, _) in enumerate(dag_tasks(workflow))}
+    return sorted([*started, *waiting], key=lambda s: order.get(s.task, len(order)))
 
 
 def failed_step(workflow: dict[str, Any]) -> StepStatus | None:
@@ -108,13 +149,14 @@ def failed_step(workflow: dict[str, Any]) -> StepStatus | None:
 
 
 def find_step(workflow: dict[str, Any], name: str) -> StepStatus | None:
-    """A step by display name (Kale's ``data_loading`` matches Argo's ``data-loading`` too)."""
-    wanted = {name, name.replace("_", "-")}
-    return next((s for s in steps(workflow) if s.name in wanted), None)
+    """A step by the name written (``data_loading``) or its Argo task name (``data-loading``)."""
+    chosen = steps(workflow)
+    exact = next((s for s in chosen if name in (s.name, s.task)), None)
+    return exact or next((s for s in chosen if name.replace("_", "-") in (s.name, s.task)), None)
 
 
 def summary(workflow: dict[str, Any]) -> dict[str, Any]:
-    """The run as a small JSON-serialisable dict (``status -o json``)."""
+    """The run as a small JSON-serialisable dict (``get -o summary``)."""
     meta, status = metadata(workflow), workflow.get("status") or {}
     labels = meta.get("labels") or {}
     return {

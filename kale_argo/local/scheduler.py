@@ -117,6 +117,8 @@ class Scheduler:
             assert proc.stdout is not None
             fd = proc.stdout.fileno()
             result.status = RUNNING
+            self.stream.write(f"[{name}] started" + (f" (attempt {result.attempts})" if result.attempts > 1
+                                                      else "") + "\n")
             self.running[fd] = _Child(result, proc, self.timeouts[name])
             self.selector.register(fd, selectors.EVENT_READ)
 
@@ -198,7 +200,10 @@ class Scheduler:
                 self._retry(result, options)
             else:
                 self.failed = True
+                self.stream.write(f"[{result.name}] failed ({exit_text(returncode)}) after "
+                                  f"{result.duration:.2f}s\n")
             return
+        self.stream.write(f"[{result.name}] succeeded in {result.duration:.2f}s\n")
         for name in self.dependents[result.name]:
             deps = self.waiting[name]
             deps.discard(result.name)

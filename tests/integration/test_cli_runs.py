@@ -49,6 +49,9 @@ def test_submit_status_list_logs_and_actions(driver: Driver, tmp_path, capsys) -
     driver.advance(name, "Failed", {"load": "Succeeded", "train": "Failed"},
                    messages={"train": "exit code 3"}, logs={"train": "x = 1\nKeyError: 'lr'\n"})
     assert main(["status", name, "-o", "json", *flags(driver)]) == 0
+    workflow = json.loads(capsys.readouterr().out)  # the Workflow itself, as argo get -o json
+    assert workflow["kind"] == "Workflow" and workflow["status"]["phase"] == "Failed"
+    assert main(["get", name, "-o", "summary", *flags(driver)]) == 0
     status = json.loads(capsys.readouterr().out)
     assert status["phase"] == "Failed" and [s["name"] for s in status["steps"]] == ["load", "train"]
     assert main(["status", name, *flags(driver)]) == 0
@@ -92,7 +95,8 @@ def test_submit_watch_exit_codes(driver: Driver, tmp_path, capsys) -> None:
     mover = finish_next_run("Succeeded")
     assert main(watch) == 0
     mover.join()
-    assert "Succeeded" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "Succeeded" in captured.err and captured.out.startswith("Submitted run ")
     mover = finish_next_run("Failed")
     assert main(watch) == 1
     mover.join()
@@ -182,8 +186,9 @@ def test_bad_input_is_one_line_exit_2(tmp_path, capsys, monkeypatch) -> None:
     for argv in cases:
         assert main(argv) == 2, argv
         captured = capsys.readouterr()
-        assert len(captured.err.strip().splitlines()) == 1, captured.err
-        assert captured.err.startswith("kale-argo: error: ") and "(hint: " in captured.err
+        *retries, error = captured.err.strip().splitlines()
+        assert all(line.startswith("kale-argo: retrying in ") for line in retries), captured.err
+        assert error.startswith("kale-argo: error: ") and "(hint: " in error
         assert captured.out == ""
 
 

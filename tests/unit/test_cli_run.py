@@ -99,3 +99,24 @@ def test_summary_table():
 def test_human_bytes():
     assert [human_bytes(n) for n in (0, 1023, 1024, 5 * 2**20, 3 * 2**40)] == [
         "0 B", "1023 B", "1.0 KiB", "5.0 MiB", "3.0 TiB"]
+
+
+def test_a_local_run_says_when_each_step_starts_and_finishes(call_cli, tmp_path):
+    from tests.fakes.pipelines import demo_script
+
+    proc = call_cli("run", demo_script(tmp_path), "--marshal-dir", str(tmp_path / "m"))
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    order = [next(i for i, line in enumerate(lines) if line.startswith(text))
+             for text in ("[load] started", "[load] succeeded in ", "[train] started",
+                          "[train] succeeded in ")]
+    assert order == sorted(order), proc.stdout
+
+
+def test_global_flags_in_any_position():
+    for argv in (["-n", "ns1", "--debug", "get", "r"], ["get", "r", "-n", "ns1", "--debug"],
+                 ["-v", "get", "-n", "ns1", "r", "--debug"]):
+        args = build_parser().parse_args(argv)
+        assert (args.namespace, args.debug, args.run) == ("ns1", True, "r"), argv
+    args = build_parser().parse_args(["compile", "s.py", "-n", "kubeflow", "-q"])
+    assert (args.namespace, args.quiet) == ("kubeflow", 1)

@@ -104,8 +104,13 @@ def test_server_url(server: str, env: dict, expected: str) -> None:
     assert server_url(server, **env) == expected
 
 
-def test_label_selector_uses_label_safe_values() -> None:
-    assert label_selector("My Pipe", "exp 1") == f"{PIPELINE_LABEL}=My-Pipe,{EXPERIMENT_LABEL}=exp-1"
+def test_label_selector_uses_label_safe_values_and_the_instance_id(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ARGO_INSTANCEID", raising=False)
+    instance = "workflows.argoproj.io/controller-instanceid"
+    assert label_selector("My Pipe", "exp 1") == (f"{PIPELINE_LABEL}=My-Pipe,{EXPERIMENT_LABEL}=exp-1,"
+                                                  f"!{instance}")
+    monkeypatch.setenv("ARGO_INSTANCEID", "team-a")
+    assert label_selector(selector="a=b") == f"a=b,{instance}=team-a"
 
 
 def test_redaction_of_text_reprs_and_logs(caplog: pytest.LogCaptureFixture) -> None:
