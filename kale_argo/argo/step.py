@@ -17,7 +17,15 @@ from ..labels import ARGO_WORKFLOW_LABEL
 from ..runtime.contract import step_argv
 from ..spec import PipelineSpec, StepSpec
 from .bundle import BUNDLE_PARAMETER, CODE_DIR, CODE_VOLUME, ENV_VAR, UNPACK, CodePlan
-from .resources import container_security, pod_metadata, resources, retry_strategy, timeout_seconds
+from .resources import (
+    container_security,
+    pod_env,
+    pod_metadata,
+    resources,
+    retry_strategy,
+    timeout_seconds,
+    tolerations,
+)
 from .volumes import VolumePlan
 
 CALL_PARAMETER = "call"
@@ -84,6 +92,8 @@ def step_template(ctx: StepContext, name: str, step: StepSpec, image: str) -> Co
             volume_mounts=[code_mount], security_context=security)]
     if ctx.code.pythonpath:
         env.append(m.EnvVar(name="PYTHONPATH", value=ctx.code.pythonpath))
+    own_env, env_from = pod_env(step)
+    env += own_env
     labels, annotations = pod_metadata(step)
     return Container(
         name=name,
@@ -102,6 +112,10 @@ def step_template(ctx: StepContext, name: str, step: StepSpec, image: str) -> Co
         working_dir=ctx.working_dir,
         affinity=_colocated() if ctx.colocate else None,
         security_context=security,
+        env_from=env_from or None,
+        node_selector=dict(sorted(step.options.node_selector.items())) or None,
+        tolerations=tolerations(step),
+        image_pull_policy=step.options.image_pull_policy,
     )
 
 

@@ -20,7 +20,7 @@ from .metadata import workflow_annotations, workflow_labels
 from .names import argo_names, generate_name, task_names
 from .options import CompileOptions, check_image
 from .parameters import workflow_parameters
-from .resources import pod_security, timeout_seconds
+from .resources import pod_gc, pod_security, timeout_seconds, ttl_strategy
 from .step import StepContext, call_json, step_template, template_key
 from .volumes import plan_volumes, volumes_annotation
 
@@ -109,4 +109,7 @@ def compile_workflow(spec: PipelineSpec, params: dict[str, Any] | None = None,
         volumes=volumes.volumes or None,
         security_context=m.PodSecurityContext.model_validate(security),
         pod_metadata=m.Metadata(labels={PIPELINE_LABEL: labels[PIPELINE_LABEL]}),
+        image_pull_secrets=[m.LocalObjectReference(name=n) for n in spec.image_pull_secrets] or None,
+        ttl_strategy=ttl_strategy(spec),
+        pod_gc=pod_gc(spec),
     )
