@@ -90,6 +90,8 @@ def step_template(ctx: StepContext, name: str, step: StepSpec, image: str) -> Co
             name="kale-unpack", image=image, command=[ctx.python, "-c", UNPACK],
             env=[m.EnvVar(name=ENV_VAR, value=f"{{{{workflow.parameters.{BUNDLE_PARAMETER}}}}}")],
             volume_mounts=[code_mount], security_context=security)]
+    if ctx.code.configmap is not None:
+        mounts.append(m.VolumeMount(name=CODE_VOLUME, mount_path=CODE_DIR, read_only=True))
     if ctx.code.pythonpath:
         env.append(m.EnvVar(name="PYTHONPATH", value=ctx.code.pythonpath))
     own_env, env_from = pod_env(step)

@@ -7,6 +7,7 @@ only). The compiler returns them as data (:func:`compile_notes`, or the ``notes`
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from hera.workflows import Workflow
@@ -14,7 +15,7 @@ from hera.workflows import models as m
 
 from ..labels import PIPELINE_LABEL
 from ..spec import DEFAULT_IMAGE, PipelineSpec, StepSpec
-from .bundle import BUNDLE_PARAMETER, plan_code
+from .bundle import BUNDLE_PARAMETER, CODE_MODE, CODE_VOLUME, plan_code
 from .dag import dag_template
 from .metadata import workflow_annotations, workflow_labels
 from .names import argo_names, generate_name, task_names
@@ -51,19 +52,35 @@ def compile_notes(spec: PipelineSpec, options: CompileOptions | None = None) -> 
     return notes
 
 
+@dataclass(frozen=True)
+class CompiledRun:
+    """What a run needs on the cluster: the Workflow and, unless shipped otherwise, its code
+    ConfigMap (to create first)."""
+
+    workflow: Workflow
+    code: dict[str, Any] | None
+
+
 def compile_workflow(spec: PipelineSpec, params: dict[str, Any] | None = None,
                      options: CompileOptions | None = None, notes: list[str] | None = None) -> Workflow:
     """The pipeline as an Argo Workflow. ``params`` override parameter defaults (raw or typed).
 
     ``notes``, if given, receives :func:`compile_notes`. Raises a UserError (exit 2) for anything
-    the user can fix.
+    the user can fix. The Workflow mounts its code ConfigMap (see :func:`compile_run`).
     """
+    return compile_run(spec, params, options, notes).workflow
+
+
+def compile_run(spec: PipelineSpec, params: dict[str, Any] | None = None,
+                options: CompileOptions | None = None, notes: list[str] | None = None) -> CompiledRun:
+    """The pipeline as an Argo Workflow and the ConfigMap holding its code (if it ships any)."""
     options = options or CompileOptions()
     options.validate()
     values = spec.resolve_parameters(dict(params or {}))
     workspace = list(spec.volumes if options.volumes is None else options.volumes)
     volumes = plan_volumes(spec, workspace, options.colocate, options.marshal_key_secret)
-    code = plan_code(spec, options.script_path, options.ship_runtime)
+    code = plan_code(spec, options.script_path, options.ship_runtime, options.code_shipping,
+                     options.code_configmap)
     security = pod_security(spec, options.fs_group)
     ctx = StepContext(spec, code, volumes, options.python, options.working_dir, options.colocate,
                       security)
@@ -92,7 +109,12 @@ def compile_workflow(spec: PipelineSpec, params: dict[str, Any] | None = None,
         notes.extend(compile_notes(spec, options))
     executor = options.executor_service_account
     automount = True if options.service_account else (False if executor else None)
-    return Workflow(
+    pod_volumes = list(volumes.volumes)
+    if code.configmap is not None:
+        pod_volumes.append(m.Volume(name=CODE_VOLUME, config_map=m.ConfigMapVolumeSource(
+            name=code.configmap.name, default_mode=CODE_MODE,
+            items=[m.KeyToPath(key=k, path=p) for k, p in sorted(code.configmap.items.items())])))
+    workflow = Workflow(
         generate_name=generate_name(spec.name),
         namespace=options.namespace,
         labels=labels,
@@ -106,10 +128,12 @@ def compile_workflow(spec: PipelineSpec, params: dict[str, Any] | None = None,
         active_deadline_seconds=timeout_seconds(spec.timeout),
         volume_claim_templates=volumes.claim_templates or None,
         volume_claim_gc=gc,
-        volumes=volumes.volumes or None,
+        volumes=pod_volumes or None,
         security_context=m.PodSecurityContext.model_validate(security),
         pod_metadata=m.Metadata(labels={PIPELINE_LABEL: labels[PIPELINE_LABEL]}),
         image_pull_secrets=[m.LocalObjectReference(name=n) for n in spec.image_pull_secrets] or None,
         ttl_strategy=ttl_strategy(spec),
         pod_gc=pod_gc(spec),
     )
+    code_manifest = code.configmap.manifest(options.namespace) if code.configmap is not None else None
+    return CompiledRun(workflow, code_manifest)
