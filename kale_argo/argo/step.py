@@ -70,8 +70,10 @@ def template_key(step: StepSpec) -> tuple[Any, ...]:
     return (step.step, step.function, step.options.model_dump_json(), tuple(step.parameters_used()))
 
 
-def step_template(ctx: StepContext, name: str, step: StepSpec, image: str) -> Container:
-    """The template for ``step`` (and every call sharing its key)."""
+def step_template(ctx: StepContext, name: str, step: StepSpec, image: str,
+                  packages: str | None = None) -> Container:
+    """The template for ``step`` (and every call sharing its key); ``packages``: the folder its
+    pip packages were installed into, put on PYTHONPATH after the code."""
     argv = step_argv(python=ctx.python, script=ctx.code.script, marshal_dir=ctx.volumes.marshal_dir,
                      call={}, params=step_params(step))
     argv[argv.index("--call") + 1] = CALL_VALUE
@@ -92,8 +94,9 @@ def step_template(ctx: StepContext, name: str, step: StepSpec, image: str) -> Co
             volume_mounts=[code_mount], security_context=security)]
     if ctx.code.configmap is not None:
         mounts.append(m.VolumeMount(name=CODE_VOLUME, mount_path=CODE_DIR, read_only=True))
-    if ctx.code.pythonpath:
-        env.append(m.EnvVar(name="PYTHONPATH", value=ctx.code.pythonpath))
+    pythonpath = ":".join(p for p in (ctx.code.pythonpath, packages) if p)
+    if pythonpath:
+        env.append(m.EnvVar(name="PYTHONPATH", value=pythonpath))
     own_env, env_from = pod_env(step)
     env += own_env
     labels, annotations = pod_metadata(step)

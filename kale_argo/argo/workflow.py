@@ -17,9 +17,11 @@ from ..labels import PIPELINE_LABEL
 from ..spec import DEFAULT_IMAGE, PipelineSpec, StepSpec
 from .bundle import BUNDLE_PARAMETER, CODE_MODE, CODE_VOLUME, plan_code
 from .dag import dag_template
+from .imports import missing_packages_note
 from .metadata import workflow_annotations, workflow_labels
-from .names import argo_names, generate_name, task_names
+from .names import argo_names, generate_name
 from .options import CompileOptions, check_image
+from .packages import PACKAGES_TEMPLATE, install_template, plan_installs
 from .parameters import workflow_parameters
 from .resources import pod_gc, pod_security, timeout_seconds, ttl_strategy
 from .step import StepContext, call_json, step_template, template_key
@@ -35,12 +37,14 @@ def step_image(step: StepSpec, spec: PipelineSpec, options: CompileOptions) -> s
 
 
 def compile_notes(spec: PipelineSpec, options: CompileOptions | None = None) -> list[str]:
-    """One line per image the steps use by tag only (it can change between runs), in step order."""
+    """One line when steps on the default image import packages nothing declares, then one per
+    image the steps use by tag only (it can change between runs), in step order."""
     options = options or CompileOptions()
+    packages = missing_packages_note(spec, {s.name: step_image(s, spec, options) for s in spec.steps})
     users: dict[str, list[str]] = {}
     for step in spec.steps:
         users.setdefault(step_image(step, spec, options), []).append(step.name)
-    notes = []
+    notes = [packages] if packages else []
     for image, steps in users.items():
         if "@" in image:
             continue
@@ -89,15 +93,25 @@ def compile_run(spec: PipelineSpec, params: dict[str, Any] | None = None,
     for step in spec.steps:
         groups.setdefault(template_key(step), []).append(step)
     template_names = argo_names([calls[0].step for calls in groups.values()], reserved=[ENTRYPOINT])
+    images = {s.name: step_image(s, spec, options) for s in spec.steps}
+    installs = plan_installs(spec, images, volumes)
+    install_names = argo_names([PACKAGES_TEMPLATE] * len(installs), reserved=[ENTRYPOINT, *template_names])
+    setup, target = {}, {}
+    for install, install_name in zip(installs, install_names, strict=True):
+        install.template = install_name
+        for s in install.steps:
+            setup[s.name], target[s.name] = install_name, install.target
     templates, template_of = [], {}
     for name, calls in zip(template_names, groups.values(), strict=True):
-        image = step_image(calls[0], spec, options)
+        image = images[calls[0].name]
         check_image(image, f"step {calls[0].name!r}")
-        templates.append(step_template(ctx, name, calls[0], image))
+        templates.append(step_template(ctx, name, calls[0], image, target.get(calls[0].name)))
         template_of.update({s.name: name for s in calls})
+    templates += [install_template(ctx, install) for install in installs]
     calls_json = {s.name: call_json(spec, s) for s in spec.steps}
-    tasks = task_names([s.name for s in spec.steps])
-    dag = dag_template(spec, ENTRYPOINT, tasks, template_of, calls_json)
+    step_names = [s.name for s in spec.steps]
+    tasks = dict(zip(step_names, argo_names(step_names, reserved=install_names), strict=True))
+    dag = dag_template(spec, ENTRYPOINT, tasks, template_of, calls_json, setup)
 
     arguments = workflow_parameters(spec, values)
     if code.bundle is not None:

@@ -22,6 +22,7 @@ from ..runtime.contract import step_argv
 from ..runtime.marshal.files import write_json_atomic
 from ..runtime.record import read_record
 from ..spec import PipelineSpec
+from .packages import check_packages
 from .result import FAILED, SKIPPED, SUCCEEDED, LocalRun, StepResult
 from .rundir import create_marshal_dir
 from .scheduler import Scheduler, exit_text
@@ -87,6 +88,7 @@ def run_local(spec: PipelineSpec, params: Mapping[str, Any] | None = None, *, jo
     """
     stream = stream if stream is not None else sys.stdout
     values = spec.resolve_parameters(dict(params or {}))
+    check_packages(spec)
     if jobs is None:
         jobs = os.cpu_count() or 1
     if jobs < 1:

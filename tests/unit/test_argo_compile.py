@@ -60,7 +60,8 @@ def task_template(manifest: dict[str, Any], task: str) -> dict[str, Any]:
 def pod_argv(manifest: dict[str, Any], task: str) -> list[str]:
     """The argv a task's pod runs, after Argo substitutes the task's and workflow's parameters."""
     (t,) = [t for t in tasks(manifest) if t["name"] == task]
-    values = {f"inputs.parameters.{p['name']}": p["value"] for p in t["arguments"]["parameters"]}
+    given = (t.get("arguments") or {}).get("parameters", [])
+    values = {f"inputs.parameters.{p['name']}": p["value"] for p in given}
     for p in (manifest["spec"].get("arguments") or {}).get("parameters", []):
         values[f"workflow.parameters.{p['name']}"] = p["value"]
     argv = []
