@@ -47,7 +47,8 @@ def _print_notes(notes: list[str], warn: TextIO | None) -> None:
 
 def compile_dict(spec: PipelineSpec, params: Mapping[str, Any] | None = None,
                  options: CompileOptions | None = None) -> dict[str, Any]:
-    """``spec`` with ``params`` as the Workflow manifest (a dict, as it would be submitted)."""
+    """``spec`` with ``params`` as the Workflow manifest (a dict); it mounts the code ConfigMap that
+    :func:`compile_manifests` gives too."""
     from ..argo.output import compile_dict as to_dict
 
     return to_dict(spec, dict(params or {}), options)
