@@ -179,3 +179,22 @@ def local():
     assert "not installed here: another-absent-pkg, kale-surely-absent-pkg==1.0" in line
     assert "pip install 'another-absent-pkg' 'kale-surely-absent-pkg==1.0'" in line
     assert "pydantic" not in line and "PyYAML" not in line and "\n" not in line
+
+
+def test_a_local_run_with_missing_packages_starts_nothing(tmp_path: Path) -> None:
+    from kale_argo.local.executor import run_local
+
+    script = HEADER + '''
+@step(name="one")
+def one():
+    return 1
+
+
+@pipeline(name="absent", packages=["kale-surely-absent-pkg"])
+def absent():
+    one()
+'''
+    spec = trace_script(write_script(tmp_path, script))
+    with pytest.raises(ConfigError, match="kale-surely-absent-pkg"):
+        run_local(spec, marshal_dir=str(tmp_path / "runs"))
+    assert not (tmp_path / "runs").exists()
