@@ -1,8 +1,13 @@
-# The step image: Python 3.11 with kale-argo and the examples' libraries (numpy, pandas, pyarrow,
-# scikit-learn). The e2e suite builds it as kale-argo-step:e2e and `kind load`s it; use it as
-# `kale-argo submit --image ...`, or as a notebook image (its pods then default to it, by digest).
+# The step image: Python 3.11 with kale-argo and the scientific stack its marshal codecs use (numpy,
+# pandas, pyarrow) plus scikit-learn: the ready answer when compile warns that steps on the default
+# image (python:3.11-slim, which has none of them) import packages. The e2e suite builds it as
+# kale-argo-step:e2e and `kind load`s it. Build, push, and give it to the steps by digest:
 #
-#   docker build -t kale-argo-step:dev .
+#   docker build -t REGISTRY/kale-argo-step:1 . && docker push REGISTRY/kale-argo-step:1
+#   kale-argo submit pipeline.py --image REGISTRY/kale-argo-step@sha256:...   # or docker_image=...
+#
+# or use it as a notebook image (pods submitted from the notebook then default to it, by digest).
+# Other libraries: @pipeline(packages=[...]) installs them once per run on top of any image.
 #
 # Steps receive the user's script (and, unless told the image has it, kale-argo's step runtime)
 # inside the Workflow, or run the script from a cloned workspace volume: nothing else is baked in.

@@ -9,6 +9,7 @@ The argv that runs one step is built by :func:`kale_argo.runtime.contract.step_a
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field as dc_field
@@ -86,6 +87,29 @@ def _runtime_input(spec: ValueInput | ParamInput | ConstInput) -> dict[str, Any]
     return spec.runtime_input() if isinstance(spec, ConstInput) else spec.model_dump()
 
 
+class EnvRef(_Model):
+    """One key of a Secret or ConfigMap, as an environment variable's value (never the value)."""
+
+    kind: Literal["secret", "configmap"]
+    name: str
+    key: str
+
+
+class TtlSpec(_Model):
+    """Argo's ttlStrategy: seconds a finished run is kept, after completion, success, failure."""
+
+    after_completion: int | None = Field(default=None, ge=0)
+    after_success: int | None = Field(default=None, ge=0)
+    after_failure: int | None = Field(default=None, ge=0)
+
+
+class PodGcSpec(_Model):
+    """Argo's podGC: when finished pods are deleted."""
+
+    strategy: Literal["OnPodCompletion", "OnPodSuccess", "OnWorkflowCompletion", "OnWorkflowSuccess"]
+    delete_delay: float | None = Field(default=None, ge=0)
+
+
 class StepOptions(_Model):
     """Kale's per-step options, normalised (durations in seconds, quantities as strings)."""
 
@@ -101,6 +125,21 @@ class StepOptions(_Model):
     security_context: dict[str, JSONValue] = Field(
         default_factory=dict, description="container securityContext fields (camelCase) over the "
         "hardened default; a None value removes that default")
+    env: dict[str, str] = Field(default_factory=dict, description="environment variables")
+    env_from_secret: list[str] = Field(default_factory=list, description="Secrets whose keys all "
+                                       "become environment variables (envFrom)")
+    env_from_configmap: list[str] = Field(default_factory=list, description="ConfigMaps whose keys "
+                                          "all become environment variables (envFrom)")
+    env_value_from: dict[str, EnvRef] = Field(default_factory=dict, description="variable -> one "
+                                              "key of a Secret or ConfigMap (valueFrom)")
+    requests: dict[str, str] = Field(default_factory=dict, description="resource requests; those "
+                                     "not given equal the limits")
+    node_selector: dict[str, str] = Field(default_factory=dict)
+    tolerations: list[dict[str, JSONValue]] = Field(default_factory=list,
+                                                    description="Kubernetes tolerations (camelCase)")
+    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] | None = None
+    packages: list[str] = Field(default_factory=list, description="pip requirements the step needs "
+                                "besides the pipeline's, installed once per run")
 
     @field_validator("image")
     @classmethod
@@ -294,6 +333,13 @@ class PipelineSpec(_Model):
     pod_security_context: dict[str, JSONValue] = Field(
         default_factory=dict, description="pod securityContext fields (camelCase) over the hardened "
         "default; a None value removes that default")
+    packages: list[str] = Field(default_factory=list, description="pip requirements every step "
+                                "needs, installed once per run on the marshal volume")
+    pip_index_urls: list[str] = Field(default_factory=list, description="pip's index, then extra "
+                                      "indexes")
+    image_pull_secrets: list[str] = Field(default_factory=list)
+    ttl: TtlSpec | None = None
+    pod_gc: PodGcSpec | None = None
 
     @model_validator(mode="after")
     def _check(self) -> PipelineSpec:
@@ -422,6 +468,16 @@ _OPTION_HINTS = {
     "retry_factor": "a number greater than 0 that multiplies the interval, e.g. retry_factor=2",
     "image": "e.g. image='python:3.11-slim' or 'registry/name@sha256:...'",
 }
+
+
+_REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*(?:[<>=!~;@(]|$)")
+
+
+def requirement_name(requirement: str) -> str | None:
+    """The distribution a pip requirement names (``scikit-learn>=1`` -> ``scikit-learn``); None
+    for a URL or a path."""
+    found = _REQUIREMENT.match(requirement)
+    return found.group(1) if found and "://" not in requirement.split("@")[0] else None
 
 
 def first_error(exc: Exception) -> str:

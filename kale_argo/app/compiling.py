@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TextIO
 
 from ..argo.options import CompileOptions
 from ..errors import ConfigError
@@ -13,16 +14,41 @@ from ..spec import PipelineSpec
 
 
 def compile(spec: PipelineSpec, params: Mapping[str, Any] | None = None,
-            options: CompileOptions | None = None) -> str:
-    """``spec`` with ``params`` as Workflow YAML (deterministic: the same input gives the same bytes)."""
+            options: CompileOptions | None = None, *, warn: TextIO | None = None) -> str:
+    """``spec`` with ``params`` as YAML (deterministic: the same input gives the same bytes): the
+    code ConfigMap, then the Workflow. The compiler's warnings (steps importing packages their
+    image may lack, images by tag only) go to ``warn`` (default: stderr), one line each."""
     from ..argo.output import compile_yaml
 
-    return compile_yaml(spec, dict(params or {}), options)
+    notes: list[str] = []
+    text = compile_yaml(spec, dict(params or {}), options, notes)
+    _print_notes(notes, warn)
+    return text
+
+
+def compile_manifests(spec: PipelineSpec, params: Mapping[str, Any] | None = None,
+                      options: CompileOptions | None = None, *,
+                      warn: TextIO | None = None) -> list[dict[str, Any]]:
+    """The objects a run needs, in creation order (the code ConfigMap if any, then the Workflow);
+    warnings as in :func:`compile`."""
+    from ..argo.output import compile_manifests as manifests
+
+    notes: list[str] = []
+    docs = manifests(spec, dict(params or {}), options, notes)
+    _print_notes(notes, warn)
+    return docs
+
+
+def _print_notes(notes: list[str], warn: TextIO | None) -> None:
+    out = warn if warn is not None else sys.stderr
+    for line in notes:
+        out.write(f"warning: {line}\n")
 
 
 def compile_dict(spec: PipelineSpec, params: Mapping[str, Any] | None = None,
                  options: CompileOptions | None = None) -> dict[str, Any]:
-    """``spec`` with ``params`` as the Workflow manifest (a dict, as it would be submitted)."""
+    """``spec`` with ``params`` as the Workflow manifest (a dict); it mounts the code ConfigMap that
+    :func:`compile_manifests` gives too."""
     from ..argo.output import compile_dict as to_dict
 
     return to_dict(spec, dict(params or {}), options)

@@ -21,7 +21,7 @@ from ..cluster.kube import api_client, in_cluster
 from ..cluster.status import metadata
 from ..errors import AuthError, ConfigError, KaleArgoError, RunFailed
 from ..spec import PipelineSpec
-from .compiling import compile_dict, compile_notes
+from .compiling import compile_manifests
 from .manage import connect, wait
 from .options import Connection, SubmitOptions
 
@@ -71,18 +71,30 @@ def submit(spec: PipelineSpec, params: Mapping[str, Any] | None = None, options:
     elif (why := _marshal_colocation(backend, spec)) is not None and not base.colocate:
         out.write(f"note: {why}\n")
         base = replace(base, colocate=True)
-    key = None
+    key = code = None
     try:
         key = _run_key(backend, out)
         compile_options = base.with_workspace(prepared.result) if prepared is not None else base
         compile_options = replace(compile_options, marshal_key_secret=key.name if key else None)
-        workflow = compile_dict(spec, params, compile_options)
-        for note in compile_notes(spec, compile_options):
-            out.write(f"note: {note}\n")
+        kube = _kube(backend)
+        if kube is None:
+            out.write("note: the code travels inline in the Workflow (at most 100,000 characters): "
+                      "the Kubernetes API is needed to ship it in a ConfigMap (--backend kubernetes)\n")
+            compile_options = replace(compile_options, code_shipping="inline")
+        else:
+            from ..cluster.code import new_code_name
+
+            compile_options = replace(compile_options, code_configmap=new_code_name())
+        *shipped, workflow = compile_manifests(spec, params, compile_options, warn=out)
         workflow["metadata"]["namespace"] = backend.namespace
         name = name_run(workflow)
+        if shipped and kube is not None:
+            code = _RunCode(kube, backend.namespace, shipped[0]["metadata"]["name"])
+            code.create(shipped[0])
         created = backend.create(workflow)
     except BaseException:
+        if code is not None:
+            code.delete(out)
         if key is not None:
             key.delete(out)
         if prepared is not None:
@@ -90,6 +102,8 @@ def submit(spec: PipelineSpec, params: Mapping[str, Any] | None = None, options:
                 out.write(f"warning: {line}\n")
         raise
     name = metadata(created).get("name") or name
+    if code is not None:
+        code.adopt(created, out)
     if key is not None:
         key.adopt(created, out)
     if prepared is not None:
@@ -150,6 +164,53 @@ class _RunKey:
         except KaleArgoError as exc:
             out.write(f"warning: the marshal key secret {self.name} is not owned by the run "
                       f"(delete it with the run): {exc.one_line()}\n")
+
+
+@dataclass(frozen=True)
+class _RunCode:
+    """The run's code ConfigMap, while the submission is under way."""
+
+    kube: Any
+    namespace: str
+    name: str
+
+    def create(self, body: dict[str, Any]) -> None:
+        from ..cluster.code import create_code
+
+        try:
+            create_code(self.kube, self.namespace, body)
+        except BaseException:
+            self.delete(None)  # a create whose answer was lost leaves no ConfigMap behind
+            raise
+
+    def delete(self, out: TextIO | None) -> None:
+        from ..cluster.code import delete_code
+
+        try:
+            delete_code(self.kube, self.namespace, self.name)
+        except KaleArgoError as exc:
+            if out is not None:
+                out.write(f"warning: could not delete the code ConfigMap {self.name}: {exc.one_line()}\n")
+
+    def adopt(self, workflow: dict[str, Any], out: TextIO) -> None:
+        from ..cluster.code import adopt_code
+        from ..cluster.kube import owner_reference
+
+        try:
+            adopt_code(self.kube, self.namespace, self.name, workflow, owner_reference(workflow))
+        except KaleArgoError as exc:
+            out.write(f"warning: the code ConfigMap {self.name} is not owned by the run "
+                      f"(delete it with the run): {exc.one_line()}\n")
+
+
+def _kube(backend: Backend) -> Any:
+    """A Kubernetes access layer on the backend's API client (the kubernetes backend), or None."""
+    client = getattr(backend, "api_client", None)
+    if client is None:
+        return None
+    from ..cluster.kube import Kube
+
+    return Kube(client, sleep=backend.sleep) if hasattr(backend, "sleep") else Kube(client)
 
 
 def _run_key(backend: Backend, out: TextIO) -> _RunKey | None:

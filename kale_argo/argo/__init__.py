@@ -12,7 +12,8 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "CompileOptions": "options", "compile_dict": "output", "compile_yaml": "output", "to_yaml": "output",
+    "CompileOptions": "options", "compile_dict": "output", "compile_yaml": "output",
+    "compile_manifests": "output", "compile_run": "workflow", "to_yaml": "output",
     "compile_workflow": "workflow", "step_image": "workflow",
 }
 __all__ = sorted(_EXPORTS)

@@ -10,11 +10,19 @@ from .step import CALL_PARAMETER
 
 
 def dag_template(spec: PipelineSpec, name: str, task_names: dict[str, str], templates: dict[str, str],
-                 calls: dict[str, str]) -> DAG:
-    """``task_names``/``templates``/``calls``: step name -> task name / template name / call JSON."""
-    tasks: list[Task | m.DAGTask] = []
+                 calls: dict[str, str], setup: dict[str, str] | None = None) -> DAG:
+    """``task_names``/``templates``/``calls``: step name -> task name / template name / call JSON.
+
+    ``setup``: step name -> the task (of the same name as its template) that must finish before it
+    (its packages' install); those tasks come first.
+    """
+    setup = setup or {}
+    tasks: list[Task | m.DAGTask] = [Task(name=t, template=t) for t in dict.fromkeys(setup.values())]
     for step in spec.steps:
-        depends = " && ".join(task_names[d] for d in step.depends) or None
+        before = [task_names[d] for d in step.depends]
+        if step.name in setup:
+            before.insert(0, setup[step.name])
+        depends = " && ".join(before) or None
         tasks.append(Task(
             name=task_names[step.name], template=templates[step.name], depends=depends,
             arguments=[m.Parameter(name=CALL_PARAMETER, value=calls[step.name])]))

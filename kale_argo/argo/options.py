@@ -50,6 +50,11 @@ class CompileOptions:
     artifact_outputs: bool = True
     """Steps' ``@artifact`` files become Argo output artifacts (needs an artifact repository);
     False keeps them on the marshal volume only."""
+    code_shipping: str = "configmap"
+    """How the code reaches the pods: ``configmap`` (a ConfigMap beside the Workflow) or ``inline``
+    (a workflow parameter unpacked by an init container; at most 100,000 characters)."""
+    code_configmap: str | None = None
+    """The code ConfigMap's name; None: ``kale-code-`` and a hash of its content."""
 
     def with_workspace(self, workspace: RunWorkspace) -> CompileOptions:
         """These options for a run with ``workspace`` (its volumes, image, script location; its
@@ -79,6 +84,9 @@ class CompileOptions:
             check_label_value(value, f"label {key!r}")
         for key in self.annotations:
             check_label_key(key, "annotation")
+        if self.code_shipping not in ("configmap", "inline"):
+            raise ConfigError(f"code shipping {self.code_shipping!r} is not supported",
+                              hint="configmap or inline")
         if self.fs_group is not None and (isinstance(self.fs_group, bool) or self.fs_group < 0):
             raise ConfigError(f"fsGroup {self.fs_group!r} must be a group id >= 0", where="--fs-group")
         for what, path in (("script path", self.script_path), ("working dir", self.working_dir)):
@@ -86,7 +94,8 @@ class CompileOptions:
                 raise ConfigError(f"{what} {path!r} must be an absolute path in the pod")
         for what, flag, name in (("executor service account", "--executor-service-account",
                                   self.executor_service_account),
-                                 ("marshal key secret", "marshal key secret", self.marshal_key_secret)):
+                                 ("marshal key secret", "marshal key secret", self.marshal_key_secret),
+                                 ("code ConfigMap", "code ConfigMap", self.code_configmap)):
             if name is not None and not is_dns1123_subdomain(name):
                 raise ConfigError(f"{what} {name!r} is not a valid name", where=flag,
                                   hint="lowercase letters, digits, '-' and '.'")

@@ -28,21 +28,36 @@ _IDENTITY = ("runAsNonRoot", "runAsUser", "runAsGroup", "seccompProfile")
 
 
 def resources(step: StepSpec) -> m.ResourceRequirements | None:
-    """``limits`` as requests and limits (equal, as Kubernetes requires for extended resources)."""
-    limits = step.options.limits
-    if not limits:
+    """``limits`` as limits, and as requests for every resource ``requests`` does not name (so
+    with limits alone requests equal limits, as Kubernetes requires for extended resources)."""
+    limits, own = step.options.limits, step.options.requests
+    if not limits and not own:
         return None
-    for name, amount in limits.items():
-        try:
-            check_label_key(name, "resource name", step.location)
-        except UserError as exc:
-            raise PipelineError(f"step {step.name!r}: {exc.message}", where=step.location,
-                                hint="e.g. cpu, memory or nvidia.com/gpu") from None
-        if not name.startswith(FRACTIONAL) and parse_quantity(amount) != int(parse_quantity(amount)):
-            raise PipelineError(f"step {step.name!r}: limit {name!r} {amount!r} must be a whole number",
-                                where=step.location, hint=f"{name} cannot be shared, e.g. use 1")
-    quantities = {name: m.Quantity(root=amount) for name, amount in sorted(limits.items())}
-    return m.ResourceRequirements(limits=quantities, requests=dict(quantities))
+    for option, amounts in (("limit", limits), ("request", own)):
+        for name, amount in amounts.items():
+            try:
+                check_label_key(name, "resource name", step.location)
+            except UserError as exc:
+                raise PipelineError(f"step {step.name!r}: {exc.message}", where=step.location,
+                                    hint="e.g. cpu, memory or nvidia.com/gpu") from None
+            if not name.startswith(FRACTIONAL) and parse_quantity(amount) != int(parse_quantity(amount)):
+                raise PipelineError(f"step {step.name!r}: {option} {name!r} {amount!r} must be a whole "
+                                    "number", where=step.location,
+                                    hint=f"{name} cannot be shared, e.g. use 1")
+    for name, amount in own.items():
+        if name in limits and parse_quantity(amount) > parse_quantity(limits[name]):
+            raise PipelineError(f"step {step.name!r}: request {name!r} {amount!r} is more than its limit "
+                                f"{limits[name]!r}", where=step.location,
+                                hint="a request is at most the limit; raise the limit or lower the request")
+        if name in limits and not name.startswith(FRACTIONAL) and \
+                parse_quantity(amount) != parse_quantity(limits[name]):
+            raise PipelineError(f"step {step.name!r}: request {name!r} must equal its limit (an "
+                                "extended resource cannot be overcommitted)", where=step.location,
+                                hint=f"drop requests[{name!r}]: it then equals the limit")
+    requests = {**limits, **own}
+    return m.ResourceRequirements(
+        limits={k: m.Quantity(root=v) for k, v in sorted(limits.items())} or None,
+        requests={k: m.Quantity(root=v) for k, v in sorted(requests.items())})
 
 
 def retry_strategy(step: StepSpec) -> m.RetryStrategy | None:
@@ -126,3 +141,41 @@ def _check_root(context: dict[str, Any], option: str, step: StepSpec | None) -> 
         raise PipelineError(f"{label}{option} runs as user 0 (root) while runAsNonRoot is true, so the "
                             "pod would never start", where=step.location if step else None,
                             hint=f"also give {option}={{'runAsNonRoot': False, ...}} to run as root")
+
+
+def pod_env(step: StepSpec) -> tuple[list[m.EnvVar], list[m.EnvFromSource]]:
+    """The step's ``env`` and its values from Secrets and ConfigMaps (references only), sorted."""
+    opts = step.options
+    env = [m.EnvVar(name=k, value=v) for k, v in sorted(opts.env.items())]
+    for var, ref in sorted(opts.env_value_from.items()):
+        source = (m.EnvVarSource(secret_key_ref=m.SecretKeySelector(name=ref.name, key=ref.key))
+                  if ref.kind == "secret" else
+                  m.EnvVarSource(config_map_key_ref=m.ConfigMapKeySelector(name=ref.name, key=ref.key)))
+        env.append(m.EnvVar(name=var, value_from=source))
+    env_from = [m.EnvFromSource(secret_ref=m.SecretEnvSource(name=n)) for n in opts.env_from_secret]
+    env_from += [m.EnvFromSource(config_map_ref=m.ConfigMapEnvSource(name=n))
+                 for n in opts.env_from_configmap]
+    return env, env_from
+
+
+def tolerations(step: StepSpec) -> list[m.Toleration] | None:
+    """The step's tolerations (validated when it was traced)."""
+    return [m.Toleration.model_validate(t) for t in step.options.tolerations] or None
+
+
+def ttl_strategy(spec: PipelineSpec) -> m.TTLStrategy | None:
+    """The pipeline's ``ttl`` as Argo's ttlStrategy."""
+    if spec.ttl is None:
+        return None
+    return m.TTLStrategy(seconds_after_completion=spec.ttl.after_completion,
+                         seconds_after_success=spec.ttl.after_success,
+                         seconds_after_failure=spec.ttl.after_failure)
+
+
+def pod_gc(spec: PipelineSpec) -> m.PodGC | None:
+    """The pipeline's ``pod_gc`` as Argo's podGC."""
+    if spec.pod_gc is None:
+        return None
+    delay = spec.pod_gc.delete_delay
+    return m.PodGC(strategy=spec.pod_gc.strategy,
+                   delete_delay_duration=format_duration(delay) if delay is not None else None)

@@ -19,7 +19,15 @@ from ..runtime.marshal.binding import KEY_FILE_ENV as MARSHAL_KEY_ENV
 from ..runtime.marshal.binding import RUN_ID_ENV
 from ..spec import PipelineSpec, StepSpec
 from .bundle import BUNDLE_PARAMETER, CODE_DIR, CODE_VOLUME, ENV_VAR, UNPACK, CodePlan
-from .resources import container_security, pod_metadata, resources, retry_strategy, timeout_seconds
+from .resources import (
+    container_security,
+    pod_env,
+    pod_metadata,
+    resources,
+    retry_strategy,
+    timeout_seconds,
+    tolerations,
+)
 from .volumes import VolumePlan
 
 CALL_PARAMETER = "call"
@@ -66,8 +74,10 @@ def template_key(step: StepSpec) -> tuple[Any, ...]:
     return (step.step, step.function, step.options.model_dump_json(), tuple(step.parameters_used()))
 
 
-def step_template(ctx: StepContext, name: str, step: StepSpec, image: str) -> Container:
-    """The template for ``step`` (and every call sharing its key)."""
+def step_template(ctx: StepContext, name: str, step: StepSpec, image: str,
+                  packages: str | None = None) -> Container:
+    """The template for ``step`` (and every call sharing its key); ``packages``: the folder its
+    pip packages were installed into, put on PYTHONPATH after the code."""
     argv = step_argv(python=ctx.python, script=ctx.code.script, marshal_dir=ctx.volumes.marshal_dir,
                      call={}, params=step_params(step))
     argv[argv.index("--call") + 1] = CALL_VALUE
@@ -86,8 +96,13 @@ def step_template(ctx: StepContext, name: str, step: StepSpec, image: str) -> Co
             name="kale-unpack", image=image, command=[ctx.python, "-c", UNPACK],
             env=[m.EnvVar(name=ENV_VAR, value=f"{{{{workflow.parameters.{BUNDLE_PARAMETER}}}}}")],
             volume_mounts=[code_mount], security_context=security)]
-    if ctx.code.pythonpath:
-        env.append(m.EnvVar(name="PYTHONPATH", value=ctx.code.pythonpath))
+    if ctx.code.configmap is not None:
+        mounts.append(m.VolumeMount(name=CODE_VOLUME, mount_path=CODE_DIR, read_only=True))
+    pythonpath = ":".join(p for p in (ctx.code.pythonpath, packages) if p)
+    if pythonpath:
+        env.append(m.EnvVar(name="PYTHONPATH", value=pythonpath))
+    own_env, env_from = pod_env(step)
+    env += own_env
     outputs = step_artifacts(step) if ctx.artifact_outputs else None
     if outputs:
         env.append(m.EnvVar(name="KALE_ARTIFACT_DIR", value=ARTIFACT_DIR))
@@ -110,6 +125,10 @@ def step_template(ctx: StepContext, name: str, step: StepSpec, image: str) -> Co
         working_dir=ctx.working_dir,
         affinity=_colocated() if ctx.colocate else None,
         security_context=security,
+        env_from=env_from or None,
+        node_selector=dict(sorted(step.options.node_selector.items())) or None,
+        tolerations=tolerations(step),
+        image_pull_policy=step.options.image_pull_policy,
     )
 
 

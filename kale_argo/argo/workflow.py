@@ -7,6 +7,7 @@ only). The compiler returns them as data (:func:`compile_notes`, or the ``notes`
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from hera.workflows import Workflow
@@ -14,13 +15,15 @@ from hera.workflows import models as m
 
 from ..labels import PIPELINE_LABEL
 from ..spec import DEFAULT_IMAGE, PipelineSpec, StepSpec
-from .bundle import BUNDLE_PARAMETER, plan_code
+from .bundle import BUNDLE_PARAMETER, CODE_MODE, CODE_VOLUME, plan_code
 from .dag import dag_template
+from .imports import missing_packages_note
 from .metadata import workflow_annotations, workflow_labels
-from .names import argo_names, generate_name, task_names
+from .names import argo_names, generate_name
 from .options import CompileOptions, check_image
+from .packages import PACKAGES_TEMPLATE, install_template, plan_installs
 from .parameters import workflow_parameters
-from .resources import pod_security, timeout_seconds
+from .resources import pod_gc, pod_security, timeout_seconds, ttl_strategy
 from .step import StepContext, call_json, step_template, template_key
 from .volumes import plan_volumes, volumes_annotation
 
@@ -34,12 +37,14 @@ def step_image(step: StepSpec, spec: PipelineSpec, options: CompileOptions) -> s
 
 
 def compile_notes(spec: PipelineSpec, options: CompileOptions | None = None) -> list[str]:
-    """One line per image the steps use by tag only (it can change between runs), in step order."""
+    """One line when steps on the default image import packages nothing declares, then one per
+    image the steps use by tag only (it can change between runs), in step order."""
     options = options or CompileOptions()
+    packages = missing_packages_note(spec, {s.name: step_image(s, spec, options) for s in spec.steps})
     users: dict[str, list[str]] = {}
     for step in spec.steps:
         users.setdefault(step_image(step, spec, options), []).append(step.name)
-    notes = []
+    notes = [packages] if packages else []
     for image, steps in users.items():
         if "@" in image:
             continue
@@ -51,19 +56,35 @@ def compile_notes(spec: PipelineSpec, options: CompileOptions | None = None) -> 
     return notes
 
 
+@dataclass(frozen=True)
+class CompiledRun:
+    """What a run needs on the cluster: the Workflow and, unless shipped otherwise, its code
+    ConfigMap (to create first)."""
+
+    workflow: Workflow
+    code: dict[str, Any] | None
+
+
 def compile_workflow(spec: PipelineSpec, params: dict[str, Any] | None = None,
                      options: CompileOptions | None = None, notes: list[str] | None = None) -> Workflow:
     """The pipeline as an Argo Workflow. ``params`` override parameter defaults (raw or typed).
 
     ``notes``, if given, receives :func:`compile_notes`. Raises a UserError (exit 2) for anything
-    the user can fix.
+    the user can fix. The Workflow mounts its code ConfigMap (see :func:`compile_run`).
     """
+    return compile_run(spec, params, options, notes).workflow
+
+
+def compile_run(spec: PipelineSpec, params: dict[str, Any] | None = None,
+                options: CompileOptions | None = None, notes: list[str] | None = None) -> CompiledRun:
+    """The pipeline as an Argo Workflow and the ConfigMap holding its code (if it ships any)."""
     options = options or CompileOptions()
     options.validate()
     values = spec.resolve_parameters(dict(params or {}))
     workspace = list(spec.volumes if options.volumes is None else options.volumes)
     volumes = plan_volumes(spec, workspace, options.colocate, options.marshal_key_secret)
-    code = plan_code(spec, options.script_path, options.ship_runtime)
+    code = plan_code(spec, options.script_path, options.ship_runtime, options.code_shipping,
+                     options.code_configmap)
     security = pod_security(spec, options.fs_group)
     ctx = StepContext(spec, code, volumes, options.python, options.working_dir or spec.working_dir,
                       options.colocate, security, options.artifact_outputs)
@@ -72,15 +93,25 @@ def compile_workflow(spec: PipelineSpec, params: dict[str, Any] | None = None,
     for step in spec.steps:
         groups.setdefault(template_key(step), []).append(step)
     template_names = argo_names([calls[0].step for calls in groups.values()], reserved=[ENTRYPOINT])
+    images = {s.name: step_image(s, spec, options) for s in spec.steps}
+    installs = plan_installs(spec, images, volumes)
+    install_names = argo_names([PACKAGES_TEMPLATE] * len(installs), reserved=[ENTRYPOINT, *template_names])
+    setup, target = {}, {}
+    for install, install_name in zip(installs, install_names, strict=True):
+        install.template = install_name
+        for s in install.steps:
+            setup[s.name], target[s.name] = install_name, install.target
     templates, template_of = [], {}
     for name, calls in zip(template_names, groups.values(), strict=True):
-        image = step_image(calls[0], spec, options)
+        image = images[calls[0].name]
         check_image(image, f"step {calls[0].name!r}")
-        templates.append(step_template(ctx, name, calls[0], image))
+        templates.append(step_template(ctx, name, calls[0], image, target.get(calls[0].name)))
         template_of.update({s.name: name for s in calls})
+    templates += [install_template(ctx, install) for install in installs]
     calls_json = {s.name: call_json(spec, s) for s in spec.steps}
-    tasks = task_names([s.name for s in spec.steps])
-    dag = dag_template(spec, ENTRYPOINT, tasks, template_of, calls_json)
+    step_names = [s.name for s in spec.steps]
+    tasks = dict(zip(step_names, argo_names(step_names, reserved=install_names), strict=True))
+    dag = dag_template(spec, ENTRYPOINT, tasks, template_of, calls_json, setup)
 
     arguments = workflow_parameters(spec, values)
     if code.bundle is not None:
@@ -92,7 +123,12 @@ def compile_workflow(spec: PipelineSpec, params: dict[str, Any] | None = None,
         notes.extend(compile_notes(spec, options))
     executor = options.executor_service_account
     automount = True if options.service_account else (False if executor else None)
-    return Workflow(
+    pod_volumes = list(volumes.volumes)
+    if code.configmap is not None:
+        pod_volumes.append(m.Volume(name=CODE_VOLUME, config_map=m.ConfigMapVolumeSource(
+            name=code.configmap.name, default_mode=CODE_MODE,
+            items=[m.KeyToPath(key=k, path=p) for k, p in sorted(code.configmap.items.items())])))
+    workflow = Workflow(
         generate_name=generate_name(spec.name),
         namespace=options.namespace,
         labels=labels,
@@ -106,7 +142,12 @@ def compile_workflow(spec: PipelineSpec, params: dict[str, Any] | None = None,
         active_deadline_seconds=timeout_seconds(spec.timeout),
         volume_claim_templates=volumes.claim_templates or None,
         volume_claim_gc=gc,
-        volumes=volumes.volumes or None,
+        volumes=pod_volumes or None,
         security_context=m.PodSecurityContext.model_validate(security),
         pod_metadata=m.Metadata(labels={PIPELINE_LABEL: labels[PIPELINE_LABEL]}),
+        image_pull_secrets=[m.LocalObjectReference(name=n) for n in spec.image_pull_secrets] or None,
+        ttl_strategy=ttl_strategy(spec),
+        pod_gc=pod_gc(spec),
     )
+    code_manifest = code.configmap.manifest(options.namespace) if code.configmap is not None else None
+    return CompiledRun(workflow, code_manifest)

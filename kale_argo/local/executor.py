@@ -23,6 +23,7 @@ from ..runtime.marshal.binding import KEY_FILE_ENV, RUN_ID_ENV
 from ..runtime.marshal.files import remove_temp_files, write_json_atomic
 from ..runtime.record import missing_outputs, read_record
 from ..spec import PipelineSpec
+from .packages import check_packages
 from .result import FAILED, SKIPPED, SUCCEEDED, LocalRun, StepResult
 from .rundir import RunFolder, claim_marshal_dir, create_marshal_dir
 from .scheduler import Scheduler, exit_text
@@ -109,6 +110,7 @@ def run_local(spec: PipelineSpec, params: Mapping[str, Any] | None = None, *, jo
     """
     stream = stream if stream is not None else sys.stdout
     values = spec.resolve_parameters(dict(params or {}))
+    check_packages(spec)
     if jobs is None:
         jobs = os.cpu_count() or 1
     if jobs < 1:

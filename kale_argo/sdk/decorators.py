@@ -12,10 +12,14 @@ from collections.abc import Callable
 from typing import Any, overload
 
 STEP_OPTIONS = ("name", "image", "limits", "labels", "annotations", "retry_count",
-                "retry_interval", "retry_factor", "retry_max_interval", "timeout", "security_context")
+                "retry_interval", "retry_factor", "retry_max_interval", "timeout", "security_context",
+                "env", "env_from_secret", "env_from_configmap", "requests", "node_selector",
+                "tolerations", "image_pull_policy", "packages", "packages_to_install")
 PIPELINE_OPTIONS = ("name", "experiment", "description", "marshal_volume", "marshal_volume_size",
                     "marshal_path", "volume_access_mode", "storage_class_name", "volumes",
                     "docker_image", "steps_defaults", "autosnapshot", "timeout", "pod_security_context",
+                    "packages", "packages_to_install", "pip_index_urls", "image_pull_secrets", "ttl",
+                    "pod_gc",
                     # Kale 0.7.0's raw PipelineConfig names and its other fields
                     "pipeline_name", "experiment_name", "pipeline_description", "kfp_host",
                     "abs_working_dir", "katib_run", "katib_metadata")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import sys
 from typing import Any
@@ -10,7 +11,7 @@ from ..choices import VOLUME_MODES
 from ..errors import PipelineError, did_you_mean
 from ..names import dns1123_label, is_dns1123_subdomain, is_label_value, is_qualified_key
 from ..spec import ACCESS_MODES, StepOptions, VolumeSpec, first_error, validate_options
-from ..units import validate_duration, validate_quantity
+from ..units import parse_quantity, validate_duration, validate_quantity
 from .decorators import PIPELINE_OPTIONS, PIPELINE_SYNONYMS, STEP_OPTIONS, Pipeline, Step
 
 _ACCESS_ALIASES = {v.lower(): k for k, v in ACCESS_MODES.items()}
@@ -129,6 +130,7 @@ def step_options(step: Step) -> StepOptions:
             raw["security_context"] = security_context(raw["security_context"], "security_context",
                                                        step.location, f"step {step.name!r}: ")
         check_step_types(step.options, f"step {step.name!r}: ", step.location)
+        raw = pod_settings(raw, step.location, f"step {step.name!r}: ")
         cached = validate_options(raw, step.location, step.name)
         step._validated = cached  # type: ignore[attr-defined]
     return cached
@@ -375,6 +377,7 @@ def pipeline_fields(pipe: Pipeline) -> dict[str, Any]:
     if "security_context" in defaults:
         defaults["security_context"] = security_context(defaults["security_context"],
                                                         "security_context", where, "steps_defaults: ")
+    defaults = pod_settings(defaults, where, "steps_defaults: ")
     fields["steps_defaults"] = validate_options(defaults, where)
     if opts.get("pod_security_context") is not None:
         pod = security_context(opts["pod_security_context"], "pod_security_context", where)
@@ -383,6 +386,7 @@ def pipeline_fields(pipe: Pipeline) -> dict[str, Any]:
                                 "true (the default), so no pod would start", where=where,
                                 hint="also give 'runAsNonRoot': False to run as root")
         fields["pod_security_context"] = pod
+    fields.update(pipeline_pod_fields(opts, where))
     return fields
 
 
@@ -392,9 +396,16 @@ def merge_options(defaults: StepOptions, own: StepOptions) -> StepOptions:
     for key, value in own.model_dump(exclude_unset=True).items():
         if isinstance(value, dict):
             merged[key] = {**merged.get(key, {}), **value}
+        elif key in _UNION_LISTS:
+            merged[key] = list(dict.fromkeys([*merged.get(key, []), *value]))
+        elif key == "tolerations":
+            merged[key] = [*merged.get(key, []), *(t for t in value if t not in merged.get(key, []))]
         else:
             merged[key] = value
     return StepOptions.model_validate(merged)
+
+
+_UNION_LISTS = ("packages", "env_from_secret", "env_from_configmap")
 
 
 # --- securityContext options ----------------------------------------------------------------------
@@ -495,3 +506,244 @@ def security_context(raw: Any, option: str, where: str | None, label: str = "") 
     except _ShapeError as exc:
         raise PipelineError(f"{label}{exc}", where=where,
                             hint=exc.hint or _SECURITY_HINTS[option]) from None
+
+
+# --- pod settings, step environments ---------------------------------------------------------------
+_ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")  # Kubernetes' C_IDENTIFIER-ish env var rule
+_TOLERATION = {"key": str, "operator": ("Exists", "Equal"), "value": str,
+               "effect": ("NoSchedule", "PreferNoSchedule", "NoExecute"), "tolerationSeconds": int}
+_PULL_POLICIES = ("Always", "IfNotPresent", "Never")
+POD_GC_STRATEGIES = ("OnPodCompletion", "OnPodSuccess", "OnWorkflowCompletion", "OnWorkflowSuccess")
+_POD_HINTS = {
+    "env": "e.g. env={'LOG_LEVEL': 'debug'}",
+    "env_from_secret": "a Secret name, a list of names, or {'VAR': 'secret-name/key'}",
+    "env_from_configmap": "a ConfigMap name, a list of names, or {'VAR': 'configmap-name/key'}",
+    "requests": "e.g. requests={'cpu': '500m', 'memory': '1Gi'}",
+    "node_selector": "e.g. node_selector={'cloud.google.com/gke-accelerator': 'nvidia-tesla-t4'}",
+    "tolerations": "e.g. tolerations=[{'key': 'nvidia.com/gpu', 'operator': 'Exists', "
+                   "'effect': 'NoSchedule'}]",
+    "image_pull_policy": "one of Always, IfNotPresent, Never",
+    "packages": "pip requirements, e.g. packages=['numpy', 'scikit-learn==1.5.2']",
+    "pip_index_urls": "e.g. pip_index_urls=['https://pypi.org/simple']",
+    "image_pull_secrets": "names of docker-registry Secrets, e.g. image_pull_secrets=['regcred']",
+    "ttl": "a duration ('1d', 3600) or {'after_success': '1h', 'after_failure': '7d'}",
+    "pod_gc": "one of OnPodCompletion, OnPodSuccess, OnWorkflowCompletion, OnWorkflowSuccess, or "
+              "{'strategy': 'OnPodSuccess', 'delete_delay': '10m'}",
+}
+
+
+def _bad(label: str, message: str, where: str | None, option: str) -> PipelineError:
+    return PipelineError(f"{label}{message}"[:300], where=where, hint=_POD_HINTS[option])
+
+
+def _names(value: Any, option: str, what: str, where: str | None, label: str) -> list[str]:
+    """A name or a list of names, each a valid Kubernetes object name."""
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)):
+        raise _bad(label, f"{option} must be a name or a list of names, got {type(value).__name__} "
+                   f"{value!r}", where, option)
+    for item in items:
+        if not isinstance(item, str) or not is_dns1123_subdomain(item):
+            raise _bad(label, f"{option}: {item!r} is not a valid {what} name", where, option)
+    return list(dict.fromkeys(items))
+
+
+def _string_dict(value: Any, option: str, where: str | None, label: str) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise _bad(label, f"{option} must be a dict, got {type(value).__name__} {value!r}", where, option)
+    out: dict[str, str] = {}
+    for key, item in value.items():
+        if isinstance(item, (dict, list, tuple, set)) or item is None:
+            raise _bad(label, f"{option}[{key!r}] must be a string, got {type(item).__name__}",
+                       where, option)
+        out[str(key)] = str(item).lower() if isinstance(item, bool) else str(item)
+    return out
+
+
+def _env_name(name: str, option: str, where: str | None, label: str) -> None:
+    if not _ENV_NAME.match(name):
+        raise _bad(label, f"{option}: {name!r} is not a valid environment variable name", where, option)
+    if name == "PYTHONPATH" or name.startswith("KALE_ARGO_"):
+        raise PipelineError(f"{label}{option}: {name} is set by kale-argo", where=where,
+                            hint="choose another name (the step's code and packages need PYTHONPATH)")
+
+
+def _env_refs(value: Any, kind: str, option: str, where: str | None,
+              label: str) -> tuple[list[str], dict[str, dict[str, str]]]:
+    """``env_from_secret``/``env_from_configmap``: whole objects (envFrom) or single keys (valueFrom)."""
+    what = "Secret" if kind == "secret" else "ConfigMap"
+    if not isinstance(value, dict):
+        return _names(value, option, what, where, label), {}
+    refs: dict[str, dict[str, str]] = {}
+    for var, ref in value.items():
+        _env_name(str(var), option, where, label)
+        name, key = (ref if isinstance(ref, (tuple, list)) and len(ref) == 2
+                     else str(ref).partition("/")[::2] if isinstance(ref, str) else ("", ""))
+        if not name or not key or not is_dns1123_subdomain(str(name)):
+            raise _bad(label, f"{option}[{var!r}] {ref!r} is not '{what.lower()}-name/key'", where, option)
+        refs[str(var)] = {"kind": kind, "name": str(name), "key": str(key)}
+    return [], refs
+
+
+def _requirements(value: Any, option: str, where: str | None, label: str) -> list[str]:
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)) or not all(isinstance(i, str) for i in items):
+        raise _bad(label, f"{option} must be a list of pip requirements, got {value!r}", where, "packages")
+    out = []
+    for item in items:
+        text = item.strip()
+        if not text or text.startswith("-") or "\n" in text:
+            raise _bad(label, f"{option}: {item!r} is not a pip requirement (options are not "
+                       "accepted here)", where, "packages")
+        out.append(text)
+    return list(dict.fromkeys(out))
+
+
+def _packages(raw: dict[str, Any], where: str | None, label: str) -> list[str] | None:
+    """``packages`` or its KFP spelling ``packages_to_install`` (not both)."""
+    if "packages" in raw and "packages_to_install" in raw:
+        raise _bad(label, "give packages or packages_to_install, not both", where, "packages")
+    key = "packages" if "packages" in raw else "packages_to_install"
+    raw_value = raw.pop(key, None)
+    raw.pop("packages_to_install", None)
+    return None if raw_value is None else _requirements(raw_value, key, where, label)
+
+
+def pod_settings(raw: dict[str, Any], where: str | None, label: str = "") -> dict[str, Any]:
+    """Step options ``raw`` with the pod settings (env, env_from_*, requests, node_selector,
+    tolerations, image_pull_policy, packages) validated and turned into IR fields."""
+    data = dict(raw)
+    packages = _packages(data, where, label)
+    if packages is not None:
+        data["packages"] = packages
+    if data.get("env") is not None:
+        data["env"] = _string_dict(data["env"], "env", where, label)
+        for name in data["env"]:
+            _env_name(name, "env", where, label)
+    value_from: dict[str, dict[str, str]] = {}
+    for option, kind in (("env_from_secret", "secret"), ("env_from_configmap", "configmap")):
+        if data.get(option) is not None:
+            data[option], refs = _env_refs(data[option], kind, option, where, label)
+            value_from.update(refs)
+    if value_from:
+        data["env_value_from"] = value_from
+    clash = sorted(set(data.get("env") or {}) & set(value_from))
+    if clash:
+        raise _bad(label, f"environment variable {clash[0]!r} is given both in env and from a "
+                   "Secret or ConfigMap", where, "env")
+    if data.get("requests") is not None:
+        if not isinstance(data["requests"], dict):
+            raise _bad(label, f"requests must be a dict, got {type(data['requests']).__name__} "
+                       f"{data['requests']!r}", where, "requests")
+        data["requests"] = {str(k): validate_quantity(v, f"{label}request {k!r}", where)
+                            for k, v in data["requests"].items()}
+        if isinstance(data.get("limits"), dict):
+            _requests_within_limits(data["requests"], data["limits"], where, label)
+    if data.get("node_selector") is not None:
+        selector = _string_dict(data["node_selector"], "node_selector", where, label)
+        for key, value in selector.items():
+            if not is_qualified_key(key) or not is_label_value(value):
+                raise _bad(label, f"node_selector {key!r}: {value!r} is not a valid label", where,
+                           "node_selector")
+        data["node_selector"] = selector
+    if data.get("tolerations") is not None:
+        data["tolerations"] = _tolerations(data["tolerations"], where, label)
+    policy = data.get("image_pull_policy")
+    if policy is not None and policy not in _PULL_POLICIES:
+        raise _bad(label, f"image_pull_policy {policy!r} is not one of {', '.join(_PULL_POLICIES)}",
+                   where, "image_pull_policy")
+    return data
+
+
+def _requests_within_limits(requests: dict[str, str], limits: dict[Any, Any], where: str | None,
+                            label: str) -> None:
+    """A request above its limit, or an extended resource's request other than its limit: an error."""
+    for name, amount in requests.items():
+        if name not in limits:
+            continue
+        limit = parse_quantity(validate_quantity(limits[name], f"{label}limit {name!r}", where))
+        if parse_quantity(amount) > limit:
+            raise _bad(label, f"request {name!r} {amount!r} is more than its limit {limits[name]!r}",
+                       where, "requests")
+        if not name.startswith(("cpu", "memory", "ephemeral-storage", "hugepages-")) and \
+                parse_quantity(amount) != limit:
+            raise _bad(label, f"request {name!r} must equal its limit (an extended resource cannot "
+                       "be overcommitted)", where, "requests")
+
+
+def _tolerations(value: Any, where: str | None, label: str) -> list[dict[str, Any]]:
+    items = [value] if isinstance(value, dict) else value
+    if not isinstance(items, (list, tuple)):
+        raise _bad(label, f"tolerations must be a list of dicts, got {value!r}", where, "tolerations")
+    out = []
+    for i, item in enumerate(items):
+        try:
+            tol = _conform(item, _TOLERATION, f"tolerations[{i}]")
+        except _ShapeError as exc:
+            raise _bad(label, str(exc), where, "tolerations") from None
+        if tol.get("operator") == "Exists" and tol.get("value"):
+            raise _bad(label, f"tolerations[{i}] has a value with operator Exists", where, "tolerations")
+        if not tol.get("key") and tol.get("operator", "Equal") != "Exists":
+            raise _bad(label, f"tolerations[{i}] without a key needs operator Exists", where,
+                       "tolerations")
+        if "tolerationSeconds" in tol and tol.get("effect") != "NoExecute":
+            raise _bad(label, f"tolerations[{i}]: tolerationSeconds needs effect NoExecute", where,
+                       "tolerations")
+        out.append(dict(sorted(tol.items())))
+    return out
+
+
+def pipeline_pod_fields(opts: dict[str, Any], where: str) -> dict[str, Any]:
+    """The @pipeline options packages (packages_to_install), pip_index_urls, image_pull_secrets,
+    ttl and pod_gc as PipelineSpec fields."""
+    fields: dict[str, Any] = {}
+    packages = _packages(dict(opts), where, "")
+    if packages is not None:
+        fields["packages"] = packages
+    urls = opts.get("pip_index_urls")
+    if urls is not None:
+        items = [urls] if isinstance(urls, str) else urls
+        if not isinstance(items, (list, tuple)) or not all(
+                isinstance(u, str) and re.match(r"^(https?|file)://\S+$", u) for u in items):
+            raise _bad("", f"pip_index_urls {urls!r} must be a list of http(s) or file URLs", where,
+                       "pip_index_urls")
+        fields["pip_index_urls"] = list(dict.fromkeys(items))
+    if opts.get("image_pull_secrets") is not None:
+        fields["image_pull_secrets"] = _names(opts["image_pull_secrets"], "image_pull_secrets",
+                                              "Secret", where, "")
+    if opts.get("ttl") is not None:
+        fields["ttl"] = _ttl(opts["ttl"], where)
+    if opts.get("pod_gc") is not None:
+        fields["pod_gc"] = _pod_gc(opts["pod_gc"], where)
+    return fields
+
+
+def _seconds(value: Any, what: str, where: str) -> int:
+    return math.ceil(validate_duration(value, what, where))
+
+
+def _ttl(value: Any, where: str) -> dict[str, int]:
+    if not isinstance(value, dict):
+        return {"after_completion": _seconds(value, "ttl", where)}
+    known = ("after_completion", "after_success", "after_failure")
+    out = {}
+    for key, item in value.items():
+        if key not in known:
+            raise _bad("", f"ttl has no field {key!r}", where, "ttl")
+        out[key] = _seconds(item, f"ttl {key}", where)
+    if not out:
+        raise _bad("", "ttl is empty", where, "ttl")
+    return out
+
+
+def _pod_gc(value: Any, where: str) -> dict[str, Any]:
+    data = {"strategy": value} if isinstance(value, str) else value
+    if not isinstance(data, dict) or set(data) - {"strategy", "delete_delay"}:
+        raise _bad("", f"pod_gc {value!r} is not a strategy or {{'strategy': ..., 'delete_delay': ...}}",
+                   where, "pod_gc")
+    if data.get("strategy") not in POD_GC_STRATEGIES:
+        raise _bad("", f"pod_gc strategy {data.get('strategy')!r} is not supported", where, "pod_gc")
+    out: dict[str, Any] = {"strategy": data["strategy"]}
+    if data.get("delete_delay") is not None:
+        out["delete_delay"] = validate_duration(data["delete_delay"], "pod_gc delete_delay", where)
+    return out

@@ -1,10 +1,13 @@
-"""A compiled Workflow's pods, rehearsed as processes: the init container unpacks the bundle, then
-each task's exact argv runs with a Python that does NOT have kale-argo installed. This proves the
-code reaches the pods through the Workflow alone (no image build, no workspace volume)."""
+"""A compiled run's pods, rehearsed as processes: the code ConfigMap's keys are written where the
+pods mount them (its volume's ``items``, read-only), then each task's exact argv and environment run
+with a Python that does NOT have kale-argo installed. This proves the code reaches the pods through
+the compiled objects alone (no image build, no workspace volume, no init container)."""
 
 from __future__ import annotations
 
+import base64
 import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -12,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from kale_argo.argo import compile_dict
-from kale_argo.argo.bundle import BUNDLE_PARAMETER, CODE_DIR, ENV_VAR, UNPACK
+from kale_argo.argo import compile_dict, compile_manifests
+from kale_argo.argo.bundle import CODE_DIR, CODE_VOLUME
 from kale_argo.errors import ScriptError, UserError
 from kale_argo.runtime import marshal
-from tests.unit.test_argo_compile import parameters, pod_argv, task_template
+from tests.unit.test_argo_compile import pod_argv, task_template
 from tests.unit.test_argo_pipelines import HEADER, tasks, trace_script, write_script
 from tests.workflow_checks import check_workflow
 
@@ -74,58 +77,71 @@ def bare_python() -> str:
     return str(base)
 
 
-def run_pods(manifest: dict[str, Any], root: Path, python: str,
-             mounts: dict[str, str] | None = None) -> list[subprocess.CompletedProcess[str]]:
-    """Unpack the bundle as the init container does, then run each task's argv in DAG order
-    (``mounts``: more pod paths -> local folders, e.g. a mounted Secret's)."""
+def mount_code(docs: list[dict[str, Any]], code: Path) -> None:
+    """Write the code ConfigMap's keys where the Workflow's ``kale-code`` volume puts them, read-only."""
+    *configmaps, manifest = docs
+    (volume,) = [v for v in manifest["spec"]["volumes"] if v["name"] == CODE_VOLUME]
+    (configmap,) = [c for c in configmaps if c["metadata"]["name"] == volume["configMap"]["name"]]
+    assert configmap["kind"] == "ConfigMap" and configmap["immutable"] is True
+    for item in volume["configMap"]["items"]:
+        key = item["key"]
+        data = (configmap.get("data", {})[key].encode() if key in configmap.get("data", {})
+                else base64.b64decode(configmap["binaryData"][key]))
+        path = code / item["path"]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        path.chmod(volume["configMap"]["defaultMode"] & (stat.S_IRWXU | stat.S_IRWXG | stat.S_IRWXO))
+
+
+def run_pods(docs: list[dict[str, Any]], root: Path, python: str, extra: dict[str, str] | None = None,
+             *, check: bool = True) -> list[subprocess.CompletedProcess[str]]:
+    """Mount the code as the pods do, then run each task's argv in DAG order (``extra``: more pod
+    paths -> local paths); with ``check`` every pod must succeed, else it stops at the first that
+    fails."""
+    manifest = docs[-1]
     code, marshal_root = root / "code", root / "marshal"
-    paths = {**(mounts or {}), CODE_DIR: str(code), "/mnt/marshal": str(marshal_root),
-             "{{workflow.uid}}": "uid"}
+    paths = {CODE_DIR: str(code), "/mnt/marshal": str(marshal_root), "{{workflow.uid}}": "uid",
+             **(extra or {})}
 
     def local(text: str) -> str:
         for pod_path, here in paths.items():
             text = text.replace(pod_path, here)
         return text
 
-    bundle = parameters(manifest)[BUNDLE_PARAMETER]["value"]
-    subprocess.run([python, "-c", local(UNPACK)], env={ENV_VAR: bundle}, check=True)
+    mount_code(docs, code)
     results = []
     cwd = root / "cwd"
     cwd.mkdir()
     for task in tasks(manifest):
-        container = task_template(manifest, task["name"])["container"]
+        tmpl = task_template(manifest, task["name"])
+        assert "initContainers" not in tmpl
+        container = tmpl["container"]
         env = {e["name"]: local(e["value"]) for e in container["env"]}
         argv = [local(a) for a in pod_argv(manifest, task["name"])]
         assert argv[0] == "python"
         proc = subprocess.run([python, *argv[1:]], env=env, cwd=cwd, capture_output=True, text=True,
-                              timeout=60)
-        results.append(proc)
-        if proc.returncode != 0:
+                              timeout=120)
+        if check:
+            assert proc.returncode == 0, f"{task['name']}: {proc.stdout}{proc.stderr}"
+        elif proc.returncode != 0:
+            results.append(proc)
             break
+        results.append(proc)
     return results
-
-
-def run_pods_ok(manifest: dict[str, Any], root: Path, python: str,
-                mounts: dict[str, str] | None = None) -> list[subprocess.CompletedProcess[str]]:
-    """:func:`run_pods`, every pod succeeding."""
-    procs = run_pods(manifest, root, python, mounts)
-    for proc in procs:
-        assert proc.returncode == 0, f"{proc.args}: {proc.stdout}{proc.stderr}"
-    return procs
 
 
 def test_pods_run_the_pipeline_from_the_workflow_alone(tmp_path: Path) -> None:
     python = bare_python()
     spec = trace_script(write_script(tmp_path, SCRIPT, "pods.py"))
-    manifest = compile_dict(spec, {"n": "6", "loud": "true"})
-    check_workflow(manifest)
-    procs = run_pods_ok(manifest, tmp_path, python)
+    docs = compile_manifests(spec, {"n": "6", "loud": "true"})
+    check_workflow(docs[-1])
+    procs = run_pods(docs, tmp_path, python)
     assert "summary SUM: 30.0" in procs[-1].stdout
     folder = str(tmp_path / "marshal" / "uid")
     assert marshal.load(folder, "xs") == [0, 1, 2, 3, 4, 5]
     assert (marshal.load(folder, "a"), marshal.load(folder, "b")) == (6.0, 24.0)
-    # the bundle, not an installed copy, provided kale_argo in the pods
-    assert not os.path.exists(tmp_path / "code" / "lib" / "kale_argo" / "argo")
+    # the ConfigMap's zip, not an installed copy, provided kale_argo in the pods
+    assert sorted(os.listdir(tmp_path / "code")) == ["code.zip", "script"]
     assert (tmp_path / "code" / "script" / "pods.py").read_text() == Path(spec.script.path).read_text()
 
 
@@ -181,11 +197,11 @@ def test_modules_next_to_the_script_travel_with_it(tmp_path: Path) -> None:
     assert list(spec.script.modules) == [
         "kale_accept_helper_steps.py", "kale_accept_lazy.py", "kale_accept_pkg/__init__.py",
         "kale_accept_pkg/_label.py", "kale_accept_pkg/maths.py"]
-    manifest = compile_dict(spec, {})
-    check_workflow(manifest)
-    procs = run_pods_ok(manifest, tmp_path, python)
+    docs = compile_manifests(spec, {})
+    check_workflow(docs[-1])
+    procs = run_pods(docs, tmp_path, python)
     assert 'report doubled! [0, 2, 4, 6]' in procs[-1].stdout
-    assert compile_dict(spec, {}) == manifest  # deterministic
+    assert compile_manifests(spec, {}) == docs  # deterministic
 
 
 def test_a_module_changed_after_tracing_is_not_shipped_stale(tmp_path: Path) -> None:
@@ -210,8 +226,8 @@ def stale(n=1):
         compile_dict(spec, {})
 
 
-def test_a_bundle_too_large_for_a_pod_names_the_imported_modules(tmp_path: Path) -> None:
-    blob = os.urandom(150_000).hex()
+def test_code_too_large_for_a_configmap_names_the_imported_modules(tmp_path: Path) -> None:
+    blob = os.urandom(1_200_000).hex()  # 2.4 MB of hex digits, about 1.2 MB zipped
     (tmp_path / "kale_accept_blob.py").write_text(f"BLOB = {blob!r}\n")
     script = HEADER + """
 from kale_accept_blob import BLOB
@@ -227,9 +243,10 @@ def big(n=1):
     one(n)
 """
     spec = trace_script(write_script(tmp_path, script, "big.py"))
-    with pytest.raises(UserError, match="the script, the modules it imports and the runtime take") as info:
+    with pytest.raises(UserError, match=r"the script, the modules it imports and the runtime take .* "
+                       "more than the 1048576 bytes a ConfigMap can hold") as info:
         compile_dict(spec, {})
-    assert "modules beside it" in info.value.one_line()
+    assert "workspace volume" in info.value.one_line()
 
 
 def test_a_script_beside_kale_argos_source_does_not_ship_kale_argo_twice(tmp_path: Path) -> None:

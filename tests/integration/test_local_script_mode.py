@@ -23,7 +23,7 @@ def test_dry_run_writes_yaml_next_to_the_script(run_python, tmp_path):
     assert proc.returncode == 0, proc.stderr
     target = tmp_path / "params_pipe.yaml"
     assert f"compiled pipeline 'parameters' to {target}" in proc.stdout
-    workflow = yaml.safe_load(target.read_text())
+    workflow = list(yaml.safe_load_all(target.read_text()))[-1]
     check_workflow(workflow)
     assert _arguments(workflow)["repeat"] == "3"  # the __main__ call's keyword override
     assert not (tmp_path / ".kale-runs").exists()  # nothing ran
@@ -34,14 +34,14 @@ def test_kfp_dry_run_compiles_like_kale(run_python, tmp_path):
     script = Path(shutil.copy(EXAMPLES / "diamond.py", tmp_path / "diamond_pipe.py"))
     proc = run_python(script, "--kfp", "--dry-run")
     assert proc.returncode == 0, proc.stderr
-    check_workflow(yaml.safe_load((tmp_path / "diamond_pipe.yaml").read_text()))
+    check_workflow(list(yaml.safe_load_all((tmp_path / "diamond_pipe.yaml").read_text()))[-1])
 
 
 def test_python_m_kale_argo_dry_run_with_params(run_python, tmp_path):
     script = Path(shutil.copy(EXAMPLES / "binary_classification.py", tmp_path / "bc.py"))
     proc = run_python("-m", "kale_argo", script, "--kfp", "--dry-run", "-p", "n_samples=50", "-p", "C=0.25")
     assert proc.returncode == 0, proc.stderr
-    workflow = yaml.safe_load((tmp_path / "bc.yaml").read_text())
+    workflow = list(yaml.safe_load_all((tmp_path / "bc.yaml").read_text()))[-1]
     check_workflow(workflow)
     args = _arguments(workflow)
     assert args["n_samples"] == "50" and float(args["C"]) == 0.25

@@ -20,10 +20,8 @@ from typing import Any
 import pytest
 import yaml
 
-from kale_argo.argo.bundle import BUNDLE_PARAMETER, decode
 from tests.fakes.argo_server import FakeArgoServer
 from tests.integration.test_compile_pods import bare_python, run_pods
-from tests.unit.test_argo_compile import parameters
 from tests.workflow_checks import check_workflow
 
 nbformat = pytest.importorskip("nbformat")
@@ -207,13 +205,12 @@ def test_compiled_cells_run_under_a_bare_python(notebook: Cells, kernel: Kernel,
     text, _ = kernel.cell("wf = nb_pure.compile(path='pure.yaml', n=4, label='total')\n"
                           "print(type(wf).__name__, wf['kind'])")
     assert "dict Workflow" in text
-    manifest = yaml.safe_load((folder / "pure.yaml").read_text())
-    check_workflow(manifest)
-    files = decode(parameters(manifest)[BUNDLE_PARAMETER]["value"])
-    shipped = files["script/.kale_nb_pure.py"].decode()
-    assert "def count" in shipped and "numpy" not in shipped and "nb_demo" not in shipped
-    procs = run_pods(manifest, tmp_path, bare_python())
+    docs = list(yaml.safe_load_all((folder / "pure.yaml").read_text()))
+    check_workflow(docs[-1])
+    procs = run_pods(docs, tmp_path, bare_python())
     assert "total: 6" in procs[-1].stdout
+    shipped = (tmp_path / "code" / "script" / ".kale_nb_pure.py").read_text()
+    assert "def count" in shipped and "numpy" not in shipped and "nb_demo" not in shipped
 
 
 @pytest.fixture(scope="module")

@@ -37,7 +37,7 @@ def test_run_compile_and_graph_a_notebook(call_cli: Cli, tmp_path: Path) -> None
 
     done = call_cli("compile", nb, "--pipeline", "nb-pure", "-o", tmp_path / "pure.yaml", "-p", "label=x")
     assert done.returncode == 0, done.stderr
-    check_workflow(yaml.safe_load((tmp_path / "pure.yaml").read_text()))
+    check_workflow(list(yaml.safe_load_all((tmp_path / "pure.yaml").read_text()))[-1])
 
     done = call_cli("graph", nb, "--pipeline", "nb-demo")
     assert done.returncode == 0 and "└── frame  <- xs" in done.stdout

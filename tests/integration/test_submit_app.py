@@ -106,7 +106,7 @@ def test_submit_notes_images_referenced_by_tag_only(tmp_path: Path):
     try:
         out = io.StringIO()
         app.submit(demo_spec(tmp_path), {}, NO_WORKSPACE, driver.backend, out=out)
-        assert "note: the default image 'python:3.11-slim' is referenced by tag only" in out.getvalue()
+        assert "the default image 'python:3.11-slim' is referenced by tag only" in out.getvalue()
         pinned = app.SubmitOptions(workspace=app.WorkspaceOptions(mode="none"),
                                    image="python@sha256:" + "a" * 64)
         out = io.StringIO()

@@ -36,6 +36,8 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("storage.k8s.io", "storageclasses"): {"get", "list"},
     ("authorization.k8s.io", "selfsubjectaccessreviews"): {"create"},
     ("", "secrets"): {"create", "patch", "delete"},  # the per-run marshal key: written, never read
+    # the per-run code ConfigMap: created before the Workflow, adopted by it, deleted on failure
+    ("", "configmaps"): {"create", "patch", "delete"},
 }
 SECRET_READS = {"get", "list", "watch"}
 # Argo Server's own account in client auth mode (manifests/overlays/kfp-argo-ui): what v4.0 reads

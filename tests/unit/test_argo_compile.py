@@ -60,8 +60,9 @@ def task_template(manifest: dict[str, Any], task: str) -> dict[str, Any]:
 def pod_argv(manifest: dict[str, Any], task: str) -> list[str]:
     """The argv a task's pod runs, after Argo substitutes the task's and workflow's parameters."""
     (t,) = [t for t in tasks(manifest) if t["name"] == task]
-    values = {f"inputs.parameters.{p['name']}": p["value"] for p in t["arguments"]["parameters"]}
-    for p in manifest["spec"]["arguments"]["parameters"]:
+    given = (t.get("arguments") or {}).get("parameters", [])
+    values = {f"inputs.parameters.{p['name']}": p["value"] for p in given}
+    for p in (manifest["spec"].get("arguments") or {}).get("parameters", []):
         values[f"workflow.parameters.{p['name']}"] = p["value"]
     argv = []
     for item in template(manifest, t["template"])["container"]["command"]:
@@ -69,6 +70,11 @@ def pod_argv(manifest: dict[str, Any], task: str) -> list[str]:
             item = item.replace("{{" + key + "}}", value)
         argv.append(item)
     return argv
+
+
+def workspace_volumes(manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    """The Workflow's volumes but the code ConfigMap's."""
+    return [v for v in manifest["spec"].get("volumes", []) if v["name"] != "kale-code"]
 
 
 def parameters(manifest: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -99,7 +105,7 @@ def test_parameters_become_workflow_arguments(rich: Any) -> None:
     assert params["n"]["value"] == "7" and params["lr"]["value"] == "0.5"
     assert params["flag"]["value"] == "false" and params["flag"]["enum"] == ["true", "false"]
     assert params["word"]["value"] == "hi"
-    assert list(params)[-1] == BUNDLE_PARAMETER
+    assert BUNDLE_PARAMETER not in params  # the code travels in a ConfigMap beside the Workflow
     train = task_template(compile_dict(rich), "train")["container"]["command"]
     assert "lr={{workflow.parameters.lr}}" in train
     with pytest.raises(UserError, match="no parameter 'nn'"):
@@ -162,7 +168,7 @@ def p():
     manifest = compile_dict(spec, options=CompileOptions(image=option, default_image=default))
     tmpl = task_template(manifest, "a")
     assert tmpl["container"]["image"] == expected
-    assert tmpl["initContainers"][0]["image"] == expected
+    assert "initContainers" not in tmpl  # the code is mounted from a ConfigMap, not unpacked
 
 
 def test_marshal_volume(rich: Any) -> None:
@@ -224,7 +230,7 @@ def test_workspace_modes(rich: Any) -> None:
     assert claims["kale-ws-data"]["dataSource"] == {"kind": "PersistentVolumeClaim", "name": "data"}
     # a snapshot not taken yet (no cluster at compile time) compiles as a clone of the PVC
     assert claims["kale-ws-later"]["dataSource"] == {"kind": "PersistentVolumeClaim", "name": "later"}
-    assert manifest["spec"]["volumes"] == [{"name": "kale-ws-shared",
+    assert workspace_volumes(manifest) == [{"name": "kale-ws-shared",
                                             "persistentVolumeClaim": {"claimName": "shared"}}]
     mounts = task_template(manifest, "train")["container"]["volumeMounts"]
     for path in ("/home/jovyan", "/data", "/shared", "/later", "/mnt/m"):
@@ -257,7 +263,8 @@ def test_colocate(rich: Any) -> None:
 
 
 def test_script_from_the_workspace(rich: Any) -> None:
-    opts = CompileOptions(script_path="/home/jovyan/work/rich.py", working_dir="/home/jovyan/work")
+    opts = CompileOptions(script_path="/home/jovyan/work/rich.py", working_dir="/home/jovyan/work",
+                          code_shipping="inline")
     manifest = compile_dict(rich, options=opts)
     check_workflow(manifest)
     train = task_template(manifest, "train")
@@ -273,7 +280,7 @@ def test_script_from_the_workspace(rich: Any) -> None:
 
 
 def test_bundle_holds_the_script_and_the_runtime(rich: Any) -> None:
-    manifest = compile_dict(rich)
+    manifest = compile_dict(rich, options=CompileOptions(code_shipping="inline"))
     files = decode(parameters(manifest)[BUNDLE_PARAMETER]["value"])
     assert files["script/rich.py"] == Path(rich.script.path).read_bytes()
     assert "lib/kale_argo/__init__.py" in files and "lib/kale_argo/runtime/contract.py" in files
@@ -295,7 +302,7 @@ def test_deterministic_yaml(tmp_path: Path) -> None:
     second = trace_script(write_script(tmp_path / "b", RICH))
     text = compile_yaml(first)
     assert text == compile_yaml(first) == compile_yaml(second)
-    assert yaml.safe_load(text) == compile_dict(first)
+    assert list(yaml.safe_load_all(text))[-1] == compile_dict(first)
     assert compile_workflow(first).to_dict() == compile_dict(second)
 
 
@@ -321,7 +328,8 @@ def stage_{i}(x):
     manifest = compile_dict(spec)
     check_workflow(manifest)
     assert len(manifest["spec"]["templates"]) == 301
-    assert body.count(parameters(manifest)[BUNDLE_PARAMETER]["value"]) == 1  # stored once
+    assert BUNDLE_PARAMETER not in parameters(manifest)  # the code is in the ConfigMap, once
+    assert not any("initContainers" in t for t in manifest["spec"]["templates"])
 
 
 def test_names_are_valid_unique_and_stable(tmp_path: Path) -> None:

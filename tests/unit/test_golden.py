@@ -38,7 +38,9 @@ def _short(line: str, width: int = 160) -> str:
 
 @pytest.mark.parametrize("golden", sorted(GOLDEN.glob("*.yaml")), ids=lambda p: p.stem)
 def test_golden_file_is_a_valid_workflow(golden: Path) -> None:
-    check_workflow(yaml.safe_load(golden.read_text()))
+    *code, workflow = yaml.safe_load_all(golden.read_text())  # the code ConfigMap, then the Workflow
+    check_workflow(workflow)
+    assert [c["kind"] for c in code] == ["ConfigMap"]
 
 
 def test_every_golden_file_has_its_example() -> None:
