@@ -60,10 +60,14 @@ def _collect_records(run: LocalRun, spec: PipelineSpec) -> None:
 
 
 def _failure_report(result: StepResult) -> str:
-    """The failed step's traceback (from its last ``Traceback`` line on), else its last lines."""
-    lines = result.tail
+    """Why the step failed, in a line or two: its traceback was streamed above (prefixed with the
+    step's name), so only the exception it ended with is repeated, else its last lines."""
+    lines = [line for line in result.tail if line.strip()]
     starts = [i for i, line in enumerate(lines) if line.startswith("Traceback (most recent call last)")]
-    text = "\n".join(lines[starts[-1]:] if starts else lines) or "(no output)"
+    if starts:
+        text = f"{lines[-1].strip()}\n(the traceback is above, prefixed [{result.name}])"
+    else:
+        text = "\n".join(lines[-5:]) or "(no output)"
     if result.error and result.error not in text:
         text += f"\n{result.error}"
     return f"---- step {result.name!r} failed ({exit_text(result.returncode)}) ----\n{text.rstrip()}\n"

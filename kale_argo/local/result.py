@@ -58,6 +58,12 @@ class LocalRun:
         from ..runtime.script import import_script
         from .rundir import KEY_FILE
 
+        if marshal.describe(self.marshal_dir, key) is None:
+            from ..errors import UserError, did_you_mean
+
+            names = sorted(str(v.get("key")) for v in marshal.list_values(self.marshal_dir))
+            raise UserError(f"run {self.pipeline!r} has no value {key!r} (in {self.marshal_dir})",
+                            hint=did_you_mean(key, names) or f"its values: {', '.join(names) or 'none'}")
         if self.script:
             import_script(self.script)
         binding = None

@@ -14,10 +14,11 @@ import time
 
 import pytest
 
-from kale_argo.errors import RunFailed
+from kale_argo.errors import RunFailed, UserError
 from kale_argo.local import run_local
 from kale_argo.local.executor import step_commands
 from kale_argo.local.scheduler import Scheduler
+from kale_argo.runtime import marshal
 from kale_argo.runtime.contract import parse_argv, step_argv
 from kale_argo.sdk.loader import load_pipeline
 
@@ -190,10 +191,12 @@ def test_failed_run_prints_traceback_and_exits_1(make_script, run_cli, run_pytho
         assert proc.returncode == 1, proc.stderr
         out = proc.stdout
         assert "[explode] about to fail" in out
-        report = out[out.index("---- step 'explode' failed (exit code 1) ----"):]
-        assert "Traceback (most recent call last)" in report and "IndexError" in report
+        streamed, report = out.split("---- step 'explode' failed (exit code 1) ----")
+        assert out.count("Traceback (most recent call last)") == 1  # the traceback, once
+        assert "[explode] Traceback (most recent call last)" in streamed and "IndexError" in report
         line = script.read_text().splitlines().index("    return values[len(values) + 5]") + 1
-        assert f'{script}", line {line}' in report
+        assert f'{script}", line {line}' in streamed
+        assert "the traceback is above, prefixed [explode]" in report
         rows = {line.split()[0]: line.split()[1] for line in out.splitlines()
                 if line.split() and line.split()[0] in ("prepare", "explode", "after")}
         assert rows == {"prepare": "succeeded", "explode": "failed", "after": "skipped"}
@@ -568,3 +571,14 @@ def test_literals_in_the_pipeline_body_reach_the_step_unchanged(make_script, tmp
             in out.getvalue().splitlines())
     plain = spec.steps[0].kwargs["plain"]
     assert plain.runtime_input() == {"kind": "const", "value": {"k": [1, "x"]}}  # JSON stays JSON
+
+
+def test_loading_a_value_the_run_does_not_have_names_the_ones_it_has(make_script, tmp_path):
+    spec = load_pipeline(str(make_script(FAILING, "failing_pipe.py"))).trace()
+    with pytest.raises(RunFailed) as info:
+        run_local(spec, marshal_dir=str(tmp_path / "m"), stream=io.StringIO())
+    stored = sorted(v["key"] for v in marshal.list_values(str(tmp_path / "m")))
+    assert stored
+    with pytest.raises(UserError, match="has no value 'nope'") as missing:
+        info.value.run.load("nope")
+    assert all(name in missing.value.one_line() for name in stored)
