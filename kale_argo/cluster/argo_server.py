@@ -45,6 +45,13 @@ def _flag(value: str | None) -> bool | None:
     return None if value is None or value == "" else value.strip().lower() in TRUE
 
 
+def plain_http_off_machine(url: str) -> bool:
+    """Whether ``url`` is plain HTTP to another machine (a loopback port-forward is not)."""
+    parsed = urllib.parse.urlsplit(url)
+    host = parsed.hostname or ""
+    return parsed.scheme == "http" and host not in ("localhost", "::1") and not host.startswith("127.")
+
+
 def server_url(server: str, *, secure: bool = True, base_href: str | None = None) -> str:
     """``host:port`` or a URL, plus a base path, as ``scheme://host:port/base/`` (always ending in /)."""
     server = server.strip()
@@ -119,6 +126,9 @@ class ArgoServerBackend:
                                         namespace=namespace, session=self.session)
         if self.service.token:
             register_secret(self.service.token)
+            if plain_http_off_machine(self.url):
+                log.warning("the Argo Server token is sent over plain HTTP to %s, readable on the way: "
+                            "use an https:// address (ARGO_SECURE=true)", self.url)
         self.sleep = sleep
 
     def __repr__(self) -> str:

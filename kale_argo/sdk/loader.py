@@ -22,6 +22,10 @@ def load_module(path: str) -> ModuleType:
         for note in script.notes:
             print(f"kale-argo: note: {path}: {note}", file=sys.stderr)
         target = script.path
+    elif os.path.isdir(path):
+        raise ScriptError(f"script {path!r} is a directory, not a Python file",
+                          hint="give the path to the .py file (or .ipynb notebook) in it that defines "
+                               "a @pipeline")
     elif not os.path.isfile(path):
         raise ScriptError(f"script {path!r} does not exist",
                           hint="give the path to a Python file (or a .ipynb notebook) that defines "

@@ -188,7 +188,8 @@ def function_path(step: Step, pipe: Pipeline) -> str:
     script defines it, else the global name (``from helpers import prep``) or ``module.name``
     (``import helpers``) under which the script's globals hold it."""
     func = step.func
-    if func.__module__ == pipe.func.__module__:
+    local = "<locals>" in func.__qualname__
+    if func.__module__ == pipe.func.__module__ and not local:
         return func.__qualname__
     names = pipe.func.__globals__
     for name, value in names.items():
@@ -197,6 +198,11 @@ def function_path(step: Step, pipe: Pipeline) -> str:
     for name, value in names.items():
         if isinstance(value, ModuleType) and getattr(value, func.__name__, None) in (step, func):
             return f"{name}.{func.__name__}"
+    if local:
+        outer = func.__qualname__.split(".<locals>")[0]
+        raise PipelineError(f"step {step.name!r} is defined inside the function {outer}(), where a "
+                            "step's process cannot find it", where=step.location,
+                            hint="define steps at module level (or assign the step to a module-level name)")
     return func.__qualname__
 
 

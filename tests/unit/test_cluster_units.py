@@ -252,3 +252,14 @@ def test_auto_backend_follows_argo_server(monkeypatch) -> None:
     assert backend.namespace == "team"
     with pytest.raises(ConfigError, match="unknown backend"):
         get_backend("kfp")
+
+
+def test_a_token_over_plain_http_to_another_machine_is_warned_about(caplog: pytest.LogCaptureFixture) -> None:
+    from kale_argo.cluster.argo_server import ArgoServerBackend
+
+    with caplog.at_level(logging.WARNING, logger="kale_argo"):
+        ArgoServerBackend("http://127.0.0.1:2746/", "argo", token="t0ken-value-123")
+        assert "plain HTTP" not in caplog.text  # a port-forward on this machine
+        ArgoServerBackend("http://argo.example.com:2746/", "argo", token="t0ken-value-123")
+        ArgoServerBackend("http://argo.example.com:2746/", "argo")  # no token, nothing to warn about
+    assert caplog.text.count("sent over plain HTTP") == 1 and "t0ken-value-123" not in caplog.text
