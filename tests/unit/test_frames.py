@@ -134,3 +134,38 @@ def test_a_changed_byte_in_the_skeleton_is_refused(tmp_path):
     path.write_bytes(bytes(data))
     with pytest.raises(marshal.MarshalError, match="corrupt"):
         marshal.load(str(tmp_path), "df", binding=KEYED)
+
+
+FALLBACK_SCRIPT = '''
+import pandas as pd
+from kale_argo import pipeline, step
+
+@step(name="make")
+def make():
+    return pd.DataFrame({"x": [1.0, 2.0], "mixed": pd.Series(["a", 1], dtype=object),
+                         "s": pd.array(["u", "v"], dtype="str")})
+
+@step(name="use")
+def use(frame):
+    assert list(frame["mixed"]) == ["a", 1] and str(frame["s"].dtype) == "str"
+
+@pipeline(name="fallback")
+def fallback():
+    frame = make()
+    use(frame)
+'''
+
+
+def test_a_local_run_names_the_pickled_columns_in_its_summary(make_script, tmp_path):
+    import io
+
+    from kale_argo.local import run_local
+    from kale_argo.sdk.loader import load_pipeline
+
+    out = io.StringIO()
+    spec = load_pipeline(str(make_script(FALLBACK_SCRIPT, "fallback.py"))).trace()
+    run = run_local(spec, marshal_dir=str(tmp_path / "run"), stream=out)
+    assert run.succeeded
+    lines = [line for line in out.getvalue().splitlines() if "pickled, not Arrow" in line]
+    assert lines == ["step 'make', variable 'frame': columns pickled, not Arrow (Arrow cannot hold "
+                     "them exactly): 'mixed' (object)"]
