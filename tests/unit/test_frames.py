@@ -122,6 +122,9 @@ def test_numeric_and_category_code_columns_load_in_place(tmp_path):
 
     assert type(root(loaded["f8"].to_numpy())).__name__ == "mmap"
     assert type(root(loaded["c"].array.codes)).__name__ == "mmap"
+    assert type(root(loaded["I64"].array._data)).__name__ == "mmap"  # nullable: values and mask
+    assert type(root(loaded["I64"].array._mask)).__name__ == "mmap"
+    assert type(root(loaded["tz"].array._ndarray)).__name__ == "mmap"
     loaded.loc[0, "f8"] = -1.0  # copy-on-write: the file is unchanged
     assert_exact(marshal.load(str(tmp_path), "df"), frame)
 

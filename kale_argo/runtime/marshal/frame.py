@@ -11,7 +11,8 @@ and in the run's summary). The metadata records where the Arrow part ends (``arr
 Written as Arrow: numpy numeric, bool, datetime64 and timedelta64 columns (from pandas' own memory,
 NaN and NaT kept as values), pandas' string dtypes, object columns holding only ``str`` (and
 ``None``; when most rows share a few string objects, those are pickled instead: pickle's memo
-writes each once, faster and as exact), nullable integers, floats and booleans, timezone-aware
+writes each once, faster and as exact), nullable integers, floats and booleans (their values and
+their mask, as two fields), timezone-aware
 datetimes, categoricals (their codes; the categories travel with the dtype), ``pd.ArrowDtype``.
 Everything else (periods, intervals, sparse, complex, mixed objects) is pickled in the skeleton.
 
@@ -26,6 +27,7 @@ from __future__ import annotations
 import importlib.util
 import pickle
 import sys
+import threading
 from typing import Any
 
 from .codec import Codec
@@ -68,6 +70,10 @@ class FrameCodec(Codec):
             elif encoded[1] is None:  # exact either way, pickled for speed: not a fallback
                 fallback[i] = column.array
                 kinds.append(encoded[0])
+            elif encoded[0] == "masked":
+                kinds.append("masked")
+                fields += [f"c{i}", f"m{i}"]
+                arrays += list(encoded[1])
             else:
                 kinds.append(encoded[0])
                 fields.append(f"c{i}")
@@ -76,7 +82,7 @@ class FrameCodec(Codec):
         index_kind = None
         if type(index) is pd.Index:  # DatetimeIndex etc. (a freq), RangeIndex, MultiIndex: pickled
             encoded = _encode(index.array, index.dtype, pa, pd)
-            if encoded is not None and encoded[1] is not None:
+            if encoded is not None and encoded[1] is not None and encoded[0] != "masked":
                 index_kind = encoded[0]
                 fields.append("i")
                 arrays.append(encoded[1])
@@ -88,11 +94,26 @@ class FrameCodec(Codec):
             "rows": len(frame), "flags": value.flags.allows_duplicate_labels,
         }
         table = pa.Table.from_arrays(arrays, names=fields) if arrays else pa.table({})
-        with pa.OSFile(out.path, "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
-            writer.write_table(table)
+        failed: list[BaseException] = []
+
+        def write_arrow() -> None:  # Arrow writes without the GIL: the skeleton pickles meanwhile
+            try:
+                with pa.OSFile(out.path, "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+                    writer.write_table(table)
+            except BaseException as exc:  # re-raised in the caller's thread
+                failed.append(exc)
+
+        writer_thread = threading.Thread(target=write_arrow, daemon=True)
+        writer_thread.start()
+        try:
+            pickled = pickle.dumps(skeleton, protocol=5)
+        finally:
+            writer_thread.join()
+        if failed:
+            raise failed[0]
         arrow_bytes = os.path.getsize(out.path)
         os.lseek(out.fd, 0, os.SEEK_END)
-        pickle.dump(skeleton, _Sink(out), protocol=5)
+        out.write(pickled)
         extra: dict[str, Any] = {"shape": list(value.shape), "layout": LAYOUT,
                                  "arrow_bytes": arrow_bytes}
         if fallback_names:
@@ -134,6 +155,9 @@ class FrameCodec(Codec):
         for i, (kind, dtype) in enumerate(zip(skeleton["kinds"], skeleton["dtypes"], strict=True)):
             if kind in ("pickle", "strings"):
                 values = skeleton["fallback"][i]
+            elif kind == "masked":
+                values = _decode_masked(table.column(f"c{i}"), table.column(f"m{i}"), dtype,
+                                        mapped, base, pd)
             else:
                 values = _decode(kind, table.column(f"c{i}"), dtype, mapped, base, pd)
             data[i] = pd.Series(values, index=positions, dtype=dtype, copy=False)
@@ -159,13 +183,6 @@ class FrameCodec(Codec):
         return frame
 
 
-class _Sink:
-    """A file-like ``write`` for pickle over the codec's writer."""
-
-    def __init__(self, out: Any) -> None:
-        self.write = out.write
-
-
 def _label(label: Any) -> str:
     text = repr(label)
     return text if len(text) <= 60 else text[:57] + "..."
@@ -182,9 +199,9 @@ def _encode(values: Any, dtype: Any, pa: Any, pd: Any) -> tuple[str, Any] | None
             if dtype.kind in "mM":  # NaT kept as its value: the bytes round-trip
                 return "numpy", pa.array(array.view(f"<i{dtype.itemsize}"))
             return "numpy", pa.array(array, from_pandas=False)
+        if dtype.kind == "O" and _repeats(array) and _only_strings(array[:4096], pd):
+            return "strings", None  # pickle's memo stores a repeated object once: faster, as exact
         if dtype.kind == "O" and _only_strings(array, pd):
-            if _repeats(array):  # pickle's memo stores a repeated object once: faster, as exact
-                return "strings", None
             return "object", pa.array(array, type=pa.large_string(), from_pandas=False)
         return None
     if isinstance(dtype, pd.CategoricalDtype):
@@ -192,11 +209,21 @@ def _encode(values: Any, dtype: Any, pa: Any, pd: Any) -> tuple[str, Any] | None
     if isinstance(dtype, pd.DatetimeTZDtype):
         raw = np.asarray(values.asi8)
         return "datetimetz", pa.array(raw)
+    if isinstance(values, _masked_types(pd)) and isinstance(getattr(values, "_data", None), np.ndarray):
+        # nullable ints, floats, booleans: their values and their mask (as bytes), both zero-copy
+        data, mask = values._data, values._mask
+        return "masked", (pa.array(data.view("u1") if data.dtype.kind == "b" else data,
+                                   from_pandas=False), pa.array(mask.view("u1")))
     if isinstance(dtype, (pd.StringDtype, pd.ArrowDtype)) or type(dtype).__name__ in (
             "Int8Dtype", "Int16Dtype", "Int32Dtype", "Int64Dtype", "UInt8Dtype", "UInt16Dtype",
             "UInt32Dtype", "UInt64Dtype", "Float32Dtype", "Float64Dtype", "BooleanDtype"):
         return "arrow", pa.array(values)
     return None
+
+
+def _masked_types(pd: Any) -> tuple[type, ...]:
+    arrays = pd.arrays
+    return (arrays.IntegerArray, arrays.FloatingArray, arrays.BooleanArray)
 
 
 def _repeats(array: Any, sample: int = 16384) -> bool:
@@ -235,8 +262,24 @@ def _decode(kind: str, column: Any, dtype: Any, mapped: Any, base: int, pd: Any)
     if kind == "datetimetz":
         raw = _in_place(column, np.dtype("<i8"), mapped, base)
         naive = raw.view(f"M8[{dtype.unit}]")
-        return pd.array(naive).tz_localize("UTC").tz_convert(dtype.tz)
+        try:  # in place: the stored values are UTC already
+            return pd.arrays.DatetimeArray._simple_new(naive, dtype=dtype)
+        except (AttributeError, TypeError, AssertionError):  # another pandas: a converted copy
+            return pd.array(naive).tz_localize("UTC").tz_convert(dtype.tz)
     return dtype.__from_arrow__(column)
+
+
+def _decode_masked(data: Any, mask: Any, dtype: Any, mapped: Any, base: int, pd: Any) -> Any:
+    """A nullable array over its values and mask, both in place in the mapping."""
+    import numpy as np
+
+    numpy_dtype = np.dtype(dtype.numpy_dtype)
+    stored = np.dtype("u1") if numpy_dtype.kind == "b" else numpy_dtype
+    values = _in_place(data, stored, mapped, base).view(numpy_dtype)
+    nulls = _in_place(mask, np.dtype("u1"), mapped, base).view(bool)
+    cls = {"b": pd.arrays.BooleanArray, "f": pd.arrays.FloatingArray}.get(
+        numpy_dtype.kind, pd.arrays.IntegerArray)
+    return cls(values, nulls, copy=False)
 
 
 def _in_place(column: Any, dtype: Any, mapped: Any, base: int) -> Any:
