@@ -10,10 +10,14 @@ HMAC, as steps run), alternated with its reference (A B A B ...):
 - an 8 MiB float64 array (loaded memory-mapped, every page then touched) against pickle protocol 5
   to a file + fsync and ``pickle.load``: target <= 1.3x.
 - a fitted ``RandomForestClassifier`` (tens of MB) against the same pickle 5 reference: <= 1.1x.
+
+Every save, ours and the references', writes a new file (a new key), as a step does in its run's
+folder: none pays for replacing (freeing) an earlier file of the same name.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import pickle
 import shutil
@@ -35,15 +39,19 @@ DATA = HERE / ".data" / f"small-{os.getpid()}"
 BUDGET = 0.005
 
 
+_names = itertools.count()
+
+
 def ours(value: Any, touch: bool = False) -> None:
-    marshal.save(str(DATA), "v", value, binding=KEYED)
-    loaded = marshal.load(str(DATA), "v", binding=KEYED)
+    key = f"v{next(_names)}"
+    marshal.save(str(DATA), key, value, binding=KEYED)
+    loaded = marshal.load(str(DATA), key, binding=KEYED)
     if touch:
         int(loaded.reshape(-1).view("u1")[::4096].sum())
 
 
 def pickled(value: Any) -> None:
-    path = DATA / "v.pickle"
+    path = DATA / f"v{next(_names)}.pickle"
     with open(path, "wb") as fh:
         pickle.dump(value, fh, protocol=5)
         fh.flush()
@@ -53,7 +61,7 @@ def pickled(value: Any) -> None:
 
 
 def bare(data: bytes) -> None:
-    path = DATA / "bare.bin"
+    path = DATA / f"bare{next(_names)}.bin"
     with open(path, "wb", buffering=0) as fh:
         fh.write(data)
         os.fsync(fh.fileno())
