@@ -1,4 +1,8 @@
-"""Local executor overhead (issue 6, target 7): 100 trivial steps through ``run_local``.
+"""Local executor overhead (issue 6, target 7; issue 15, target 3): trivial steps through ``run_local``.
+
+- issue 15: a 20-step chain inside the run (``run_local``) and as a whole command
+  (``kale-argo run``) vs twenty bare step-runtime starts (``python -c "import kale_argo.runtime"``,
+  one after another): <= 1.3x; a 16-way fan-out at ``--jobs 2`` vs ``--jobs 1``: <= 0.6x.
 
 - chain: 100 steps, each reading the previous one's output, vs the same 100 step commands run one
   after another with ``subprocess.run`` (steps x one step-runtime start, the limit): ratio <= 1.3x.
@@ -22,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from common import Row, emit, main_args, ratio_row
+from common import Row, emit, main_args, paired_samples, ratio_row, samples_row
 
 from kale_argo.local import run_local
 from kale_argo.local.executor import step_commands
@@ -105,7 +109,47 @@ def main() -> None:
         rows.append(Row(f"local fan-out of {steps} steps: share of the run both --jobs 2 slots run a step",
                         occupancy, 1.0, "", ">= 0.9", occupancy >= 0.9,
                         "sum of step wall times / (run wall time x jobs)"))
+    rows += issue15_rows(args.quick, max(args.repeat, 5))
     emit(rows, args)
+
+
+def issue15_rows(quick: bool, repeat: int) -> list[Row]:
+    """The 20-step chain against 20 bare step-runtime starts, and the 16-way fan-out."""
+    steps, width = (3, 4) if quick else (20, 16)
+    bare = [sys.executable, "-c", "import kale_argo.runtime"]
+    with tempfile.TemporaryDirectory(prefix="kale-bench-local15-") as tmp:
+        script = write_script(tmp, "chain20", steps, chain=True)
+        chain = load_pipeline(script).trace()
+        fan = load_pipeline(write_script(tmp, "fan16", width, chain=False)).trace()
+        counter = iter(range(10**6))
+
+        def fresh() -> str:
+            return os.path.join(tmp, f"run-{next(counter)}")
+
+        def starts() -> None:
+            for _ in range(steps):
+                subprocess.run(bare, check=True)
+
+        cli = [os.path.join(os.path.dirname(sys.executable), "kale-argo"), "run", script]
+        samples = paired_samples({
+            "inside": lambda: run_local(chain, jobs=2, marshal_dir=fresh(), stream=io.StringIO()),
+            "command": lambda: subprocess.run([*cli, "--marshal-dir", fresh()], check=True,
+                                              capture_output=True),
+            "bare": starts}, repeat)
+        fans = paired_samples({
+            "two": lambda: run_local(fan, jobs=2, marshal_dir=fresh(), stream=io.StringIO()),
+            "one": lambda: run_local(fan, jobs=1, marshal_dir=fresh(), stream=io.StringIO())},
+            repeat)
+    return [
+        samples_row(f"local chain of {steps} trivial steps, inside the run, vs {steps} bare "
+                    "step-runtime starts", samples, "inside", "bare", 1.3,
+                    "each step: its own supervised process, run key, fsynced values and record"),
+        samples_row(f"local chain of {steps} trivial steps, `kale-argo run` as a whole command, vs "
+                    f"{steps} bare step-runtime starts", samples, "command", "bare", 1.3,
+                    "includes the CLI's own start and the script's tracing"),
+        samples_row(f"local fan-out of {width} steps, --jobs 2 vs --jobs 1", fans, "two", "one", 0.6,
+                    f"{os.cpu_count()} CPUs shared with the machine's other load"),
+    ]
 
 
 if __name__ == "__main__":

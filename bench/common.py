@@ -25,6 +25,7 @@ class Row:
     target: str
     passed: bool
     note: str = ""
+    spread: str = ""  # min / median / max of each side, as text
 
     @property
     def ratio(self) -> float:
@@ -45,20 +46,48 @@ def median_time(fn: Callable[[], object], repeat: int = 5, setup: Callable[[], o
 
 
 def ratio_row(figure: str, ours: float, reference: float, max_ratio: float, unit: str = "s",
-              note: str = "") -> Row:
+              note: str = "", spread: str = "") -> Row:
     """A row passing when ``ours / reference <= max_ratio``."""
     ratio = ours / reference if reference else float("inf")
-    return Row(figure, ours, reference, unit, f"<= {max_ratio:g}x", ratio <= max_ratio, note)
+    return Row(figure, ours, reference, unit, f"<= {max_ratio:g}x", ratio <= max_ratio, note, spread)
+
+
+def spread_of(ours: list[float], reference: list[float], unit: str = "s") -> str:
+    """``ours min/median/max; reference min/median/max`` as text."""
+    def one(xs: list[float]) -> str:
+        return "/".join(f"{x:.3g}" for x in (min(xs), statistics.median(xs), max(xs)))
+    return f"{one(ours)} vs {one(reference)} {unit}"
+
+
+def paired_samples(variants: dict[str, Callable[[], float | None]], repeat: int
+                   ) -> dict[str, list[float]]:
+    """Each variant run in turn (A B A B ...) ``repeat`` times; a variant returning a number gives
+    its own timing (e.g. a fresh process's), else its wall time is taken."""
+    samples: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(repeat):
+        for name, fn in variants.items():
+            start = time.perf_counter()
+            got = fn()
+            samples[name].append(got if isinstance(got, float) else time.perf_counter() - start)
+    return samples
+
+
+def samples_row(figure: str, samples: dict[str, list[float]], ours: str, reference: str,
+                max_ratio: float, note: str = "", unit: str = "s") -> Row:
+    """A ratio row of the medians of two variants' samples, with their min/median/max."""
+    return ratio_row(figure, statistics.median(samples[ours]), statistics.median(samples[reference]),
+                     max_ratio, unit=unit, note=note,
+                     spread=spread_of(samples[ours], samples[reference], unit))
 
 
 def format_table(rows: list[Row]) -> str:
     """A Markdown table of ``rows``."""
-    lines = ["| figure | ours | reference | ratio | target | result |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| figure | ours | reference | ratio | target | result | min/median/max (ours vs reference) "
+             "| note |", "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r.figure} | {r.ours:.4g} {r.unit} | {r.reference:.4g} {r.unit} | "
-                     f"{r.ratio:.3g}x | {r.target} | {'pass' if r.passed else 'MISS'} |"
-                     + (f" {r.note}" if r.note else ""))
+                     f"{r.ratio:.3g}x | {r.target} | {'pass' if r.passed else 'MISS'} | "
+                     f"{r.spread or '-'} | {r.note or ''} |")
     return "\n".join(lines)
 
 

@@ -59,6 +59,24 @@ def _collect_records(run: LocalRun, spec: PipelineSpec) -> None:
             result.error = str(record["error"])
 
 
+def fallback_notes(run: LocalRun) -> list[str]:
+    """One line per stored DataFrame some of whose columns were pickled because Arrow cannot hold
+    them exactly (read from the values' metadata)."""
+    from ..runtime.marshal import describe
+
+    notes = []
+    for result in run.steps.values():
+        for key in result.outputs:
+            try:
+                meta = describe(run.marshal_dir, key) or {}
+            except Exception:  # an unreadable value is reported elsewhere
+                continue
+            if meta.get("fallback") and meta.get("step") == result.name:
+                notes.append(f"step {result.name!r}, variable {key!r}: columns pickled, not Arrow "
+                             f"(Arrow cannot hold them exactly): {', '.join(meta['fallback'])}")
+    return notes
+
+
 def _failure_report(result: StepResult) -> str:
     """Why the step failed, in a line or two: its traceback was streamed above (prefixed with the
     step's name), so only the exception it ended with is repeated, else its last lines."""
@@ -158,6 +176,7 @@ def _run(spec: PipelineSpec, values: dict[str, Any], jobs: int, claimed: RunFold
     for result in failed:
         stream.write(_failure_report(result))
     stream.write(format_summary(run) + "\n")
+    stream.write("".join(f"{line}\n" for line in fallback_notes(run)))
     stream.flush()
     if failed:
         skipped = sum(1 for s in run.steps.values() if s.status == SKIPPED)

@@ -15,6 +15,7 @@ from typing import Any
 from .codec import Codec
 
 PROTOCOL = 5
+BUFFER = 1 << 20
 
 
 class NeedsDill(Exception):
@@ -30,7 +31,10 @@ class PickleCodec(Codec):
 
     def dump(self, value: Any, out: Any) -> dict[str, Any]:
         try:
-            pickle.dump(value, out, protocol=PROTOCOL)
+            # pickle writes many small frames: buffered, they cost one system call per MiB;
+            # large out-of-band buffers (arrays) go through unbuffered.
+            with open(out.fd, "wb", buffering=BUFFER, closefd=False) as sink:
+                pickle.dump(value, sink, protocol=PROTOCOL)
         except (MemoryError, RecursionError):
             raise
         except Exception as exc:
