@@ -86,7 +86,7 @@ def test_report_has_machine_table_and_misses(tmp_path: Path) -> None:
     miss = run_all.Row("slow thing", 3.0, 1.0, "s", "<= 1.3x", False, "why")
     ok = run_all.Outcome("bench_x.py", rows=[miss], summary="x vs y")
     text = run_all.render([ok], machine, quick=False)
-    assert "| slow thing | 3 s | 1 s | 3x | <= 1.3x | MISS | why" in text
+    assert "| slow thing | 3 s | 1 s | 3x | <= 1.3x | MISS | - | why |" in text
     assert "1 miss their target" in text and "x vs y" in text
     target = tmp_path / "RESULTS.md"
     run_all.write_atomic(str(target), text)
