@@ -211,7 +211,7 @@ def _encode(values: Any, dtype: Any, pa: Any, pd: Any) -> tuple[str, Any] | None
         return "datetimetz", pa.array(raw)
     if isinstance(values, _masked_types(pd)) and isinstance(getattr(values, "_data", None), np.ndarray):
         # nullable ints, floats, booleans: their values and their mask (as bytes), both zero-copy
-        data, mask = values._data, values._mask
+        data, mask = values._data, values._mask  # type: ignore[attr-defined]
         return "masked", (pa.array(data.view("u1") if data.dtype.kind == "b" else data,
                                    from_pandas=False), pa.array(mask.view("u1")))
     if isinstance(dtype, (pd.StringDtype, pd.ArrowDtype)) or type(dtype).__name__ in (
