@@ -61,12 +61,14 @@ class MarshalError(KaleArgoError):
 
 class RunFailed(KaleArgoError):
     """A run finished without succeeding. Exit code 1. ``run`` is what it did (a local run's
-    :class:`~kale_argo.local.LocalRun`, with the values its finished steps kept), when known."""
+    :class:`~kale_argo.local.LocalRun`, with the values its finished steps kept), when known;
+    ``handle`` is the run handle the Python API gives for it (``Pipeline.run``), when there is one."""
 
     exit_code = 1
 
-    def __init__(self, message: str, *, run: Any = None) -> None:
+    def __init__(self, message: str, *, run: Any = None, handle: Any = None) -> None:
         self.run = run
+        self.handle = handle
         super().__init__(message)
 
 

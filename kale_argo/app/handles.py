@@ -330,7 +330,7 @@ def run_pipeline(spec: PipelineSpec, params: Mapping[str, Any] | None, options: 
     except RunFailed as exc:
         local = getattr(exc, "run", None)
         if isinstance(local, LocalRun):
-            exc.handle = LocalRunHandle(local, spec, stream.lines)  # type: ignore[attr-defined]
+            exc.handle = LocalRunHandle(local, spec, stream.lines)
         raise
     return LocalRunHandle(result, spec, stream.lines)
 

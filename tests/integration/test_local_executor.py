@@ -582,3 +582,29 @@ def test_loading_a_value_the_run_does_not_have_names_the_ones_it_has(make_script
     with pytest.raises(UserError, match="has no value 'nope'") as missing:
         info.value.run.load("nope")
     assert all(name in missing.value.one_line() for name in stored)
+
+
+def test_a_failed_pipeline_run_gives_the_handle_of_what_finished(make_script, tmp_path):
+    script = make_script('''
+        from kale_argo import pipeline, step
+
+        @step(name="make")
+        def make(n):
+            return list(range(n))
+
+        @step(name="boom")
+        def boom(xs):
+            raise ValueError("bad batch")
+
+        @pipeline(name="half_done")
+        def half_done(n=3):
+            xs = make(n)
+            boom(xs)
+        ''', "half_done_pipe.py")
+    pipe = load_pipeline(str(script), "half_done")
+    with pytest.raises(RunFailed, match="'boom' failed") as info:
+        pipe.run(marshal_dir=str(tmp_path / "m"), n=4)
+    handle = info.value.handle
+    assert handle is not None and handle.status() == "Failed"
+    assert {row.name: row.phase for row in handle.steps} == {"make": "Succeeded", "boom": "Failed"}
+    assert handle.load("xs") == [0, 1, 2, 3]
