@@ -146,6 +146,7 @@ class WarmStarts:
         self.env: dict[str, str] | None = None
         self.python: str | None = None
         self.stopped: str | None = None  # why steps start cold from now on
+        self.ready = False
         self._log: IO[bytes] | None = None
         self._log_shown = 0
 
@@ -184,6 +185,7 @@ class WarmStarts:
         if not reply.get("ready"):
             self._stop(str(reply.get("error") or "the fork server ended before it was ready"))
             return
+        self.ready = True
         left_out = reply.get("left_out")
         if isinstance(left_out, dict) and left_out:
             self.stream.write("kale-argo: not preloaded for warm starts (each step imports them itself): "
@@ -252,11 +254,13 @@ class WarmStarts:
         self.close()
 
     def close(self) -> None:
-        """End the server (running steps are not its: they go on)."""
+        """End the server (running steps are not its: they go on); one still importing is killed."""
         if self.sock is not None:
             self.sock.close()
             self.sock = None
-        if self.server is not None and self.server.returncode is None:
+        if self.server is not None and self.server.poll() is None:
+            if not self.ready:  # it reads the socket only once ready
+                self.server.kill()
             try:
                 self.server.wait(timeout=5)
             except subprocess.TimeoutExpired:

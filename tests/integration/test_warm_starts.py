@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,7 @@ STATELIB = '''
 import os
 IMPORTED_BY = os.getpid()
 STATE = []
+print("statelib imported")
 '''
 
 # Holds its lock nearly all the time, from a thread started at import: a process forked after it
@@ -117,6 +119,8 @@ def test_steps_are_forked_from_one_server_and_start_from_the_libraries_fresh_sta
     assert second[0] == server and first[1] != second[1]  # one server, a process per step
     assert first[2] == ["first"] and second[2] == ["second"]  # the first step's change is not seen
     assert "[first] started" in text and "[second] succeeded" in text
+    # what a preloaded library prints when imported is shown once, before the steps
+    assert text.count("statelib imported") == 1 and "(warm start) statelib imported\n" in text
     with pytest.raises(ProcessLookupError):  # the server ended with the run
         os.kill(server, 0)
 
@@ -374,3 +378,44 @@ def test_the_preload_is_the_libraries_the_script_and_its_modules_import(tmp_path
         ["json", []], ["os.path", []], ["typing", ["TYPE_CHECKING"]],
         ["sklearn.datasets", ["make_classification", "load_iris"]], ["sklearn", ["metrics"]],
         ["numpy", []]]
+
+
+SLOWLIB = '''
+import os, time
+with open(os.environ["SLOWLIB_PIDFILE"], "w") as fh:
+    fh.write(str(os.getpid()))
+time.sleep(120)
+'''
+
+
+def test_ctrl_c_while_the_server_imports_leaves_no_server(libs, tmp_path, subprocess_env):
+    (libs / "slowlib.py").write_text(SLOWLIB)
+    path = pipeline_file(tmp_path, '''
+        from kale_argo import pipeline, step
+
+        @step(name="uses")
+        def uses():
+            import slowlib
+
+        @pipeline(name="slow-import")
+        def slow_import():
+            uses()
+        ''')
+    pidfile = tmp_path / "server.pid"
+    env = {**subprocess_env, "SLOWLIB_PIDFILE": str(pidfile),
+           "PYTHONPATH": os.pathsep.join([os.environ["PYTHONPATH"], subprocess_env["PYTHONPATH"]])}
+    proc = subprocess.Popen([sys.executable, "-m", "kale_argo.cli.main", "run", str(path)], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        while not pidfile.exists() or not pidfile.read_text():
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.05)
+        server = int(pidfile.read_text())
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "interrupted" in out + err and "[uses] started" not in out
+    assert _gone(server)
