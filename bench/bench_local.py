@@ -38,6 +38,9 @@ from kale_argo.local import run_local
 from kale_argo.local.executor import step_commands
 from kale_argo.sdk.loader import load_pipeline
 
+# Why a step started as a new process costs more than a bare start of the runtime's package.
+COLD_STEP = ("beyond a bare start each step imports the rest of the runtime (~30-45 ms), forks its "
+             "supervised worker, saves its value and record with fsync; warm starts avoid the imports")
 KALE_ARGO = os.path.join(os.path.dirname(sys.executable), "kale-argo")
 BENCH = Path(__file__).resolve().parent
 EXAMPLE = BENCH.parent / "examples" / "binary_classification.py"
@@ -160,14 +163,17 @@ def step_start_rows(quick: bool, repeat: int) -> list[Row]:
                     "fsynced values and record"),
         samples_row(f"local chain of {steps} trivial steps, inside the run, --no-warm-start, vs "
                     f"{steps} bare step-runtime starts", samples, "inside cold", "bare", 1.3,
-                    "each step a new Python process, as in a pod"),
+                    f"each step a new Python process, as in a pod: {COLD_STEP}"),
         samples_row(f"local chain of {steps} trivial steps, `kale-argo run` as a whole command, vs "
                     f"{steps} bare step-runtime starts", samples, "command", "bare", 1.3,
                     "includes the CLI's own start and the script's tracing"),
         samples_row(f"local chain of {steps} trivial steps, `kale-argo run --no-warm-start` as a whole "
                     f"command, vs {steps} bare step-runtime starts", samples, "command cold", "bare", 1.3,
-                    "includes the CLI's own start and the script's tracing"),
-        samples_row(f"local fan-out of {width} steps, --jobs 2 vs --jobs 1", fans, "two", "one", 0.6, cpus),
+                    f"includes the CLI's own start and the script's tracing; {COLD_STEP}"),
+        samples_row(f"local fan-out of {width} steps, --jobs 2 vs --jobs 1", fans, "two", "one", 0.6,
+                    f"{cpus}; a forked trivial step takes ~15 ms, so the run's fixed costs (its fork "
+                    "server's start, ~0.1 s, and the executor's ~5 ms per step, both serial) weigh as "
+                    "much as the steps themselves; the --no-warm-start row shows the executor's scaling"),
         samples_row(f"local fan-out of {width} steps, --no-warm-start, --jobs 2 vs --jobs 1", fans,
                     "two cold", "one cold", 0.6, cpus),
     ]
