@@ -58,6 +58,14 @@ def warm_start_wanted(option: bool | None, environ: Mapping[str, str] | None = N
     return option and sys.platform.startswith("linux") and hasattr(os, "fork")
 
 
+def readable(source: IO[bytes] | socket.socket, timeout: float | None) -> bool:
+    """Whether ``source`` has data (or its end) within ``timeout`` seconds (None: wait); poll(2),
+    which, unlike select(2), takes descriptors past 1024 (a notebook kernel may hold many)."""
+    poller = select.poll()
+    poller.register(source.fileno(), select.POLLIN)
+    return bool(poller.poll(None if timeout is None else max(0, int(timeout * 1000))))
+
+
 def _type_checking(test: ast.expr) -> bool:
     return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
         isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
@@ -122,8 +130,7 @@ class WarmProcess:
         """The exit code its monitor reports (-N: killed by signal N); 1 if the monitor ended
         without one (only SIGKILL ends it)."""
         if self.returncode is None:
-            ready, _, _ = select.select([self._status], [], [], timeout)
-            if not ready:
+            if not readable(self._status, timeout):
                 raise subprocess.TimeoutExpired(self._argv, timeout or 0.0)
             text = self._status.read().decode("ascii", "replace").strip()
             self._status.close()
@@ -165,11 +172,15 @@ class WarmStarts:
             return None
 
     def _start_server(self, python: str, env: dict[str, str]) -> None:
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        self._log = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close()
+        try:
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        except OSError as exc:
+            self._stop(f"the fork server could not start ({exc.strerror or exc})")
+            return
         config = {"socket": theirs.fileno(), "preload": self.preload, "script": self.script}
         argv = [python, "-c", SERVER_BOOTSTRAP.format(path=forkserver.__file__), json.dumps(config)]
         try:
+            self._log = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close()
             self.server = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self._log,
                                            stderr=subprocess.STDOUT, env=env, start_new_session=True,
                                            pass_fds=(theirs.fileno(),))
@@ -193,8 +204,7 @@ class WarmStarts:
 
     def _receive(self, timeout: float) -> dict[str, object]:
         assert self.sock is not None
-        ready, _, _ = select.select([self.sock], [], [], timeout)
-        if not ready:
+        if not readable(self.sock, timeout):
             return {"error": f"the fork server was not ready after {timeout:g}s"}
         try:
             data = self.sock.recv(1 << 16)
@@ -220,8 +230,7 @@ class WarmStarts:
         status = os.fdopen(status_r, "rb", buffering=0)
         stdout = os.fdopen(out_r, "rb")
         first = b""
-        ready, _, _ = select.select([status], [], [], REPLY_TIMEOUT)
-        if ready:
+        if readable(status, REPLY_TIMEOUT):
             while not first.endswith(b"\n"):
                 chunk = status.read(1)
                 if not chunk:

@@ -419,3 +419,34 @@ def test_ctrl_c_while_the_server_imports_leaves_no_server(libs, tmp_path, subpro
     assert proc.returncode == 130, err
     assert "interrupted" in out + err and "[uses] started" not in out
     assert _gone(server)
+
+
+def test_after_its_restarts_the_server_keeps_what_passed_and_preloads_nothing_after(libs, tmp_path):
+    for name in ("threads_a", "threads_b", "threads_c"):
+        (libs / f"{name}.py").write_text(textwrap.dedent(THREADLIB))
+    (libs / "laterlib.py").write_text(textwrap.dedent(STATELIB))
+    path = pipeline_file(tmp_path, '''
+        import os
+        from kale_argo import pipeline, step
+
+        @step(name="uses", timeout=60)
+        def uses():
+            import statelib
+            import threads_a
+            import threads_b
+            import threads_c
+            import laterlib
+            for lib in (threads_a, threads_b, threads_c):
+                if not lib.LOCK.acquire(timeout=20):
+                    raise RuntimeError(f"{lib.__name__}'s lock is held by a thread this process lacks")
+            return statelib.IMPORTED_BY != os.getpid(), laterlib.IMPORTED_BY != os.getpid()
+
+        @pipeline(name="restarts")
+        def restarts():
+            preloaded = uses()
+        ''')
+    result, text = run(path, tmp_path)
+    assert tuple(result.load("preloaded")) == (True, False)  # statelib from the server, laterlib not
+    note = next(line for line in text.splitlines() if "not preloaded for warm starts" in line)
+    assert all(f"{name} (it started a Python thread 'holder'" in note
+               for name in ("threads_a", "threads_b", "threads_c"))
