@@ -15,16 +15,16 @@ never imported into it, nor into the steps forked from it. In order, it
    it (``exec``, at most :data:`MAX_RESTARTS` times), so no trace of it stays;
 2. sends ``{"ready": true, "left_out": {module: reason}}`` on its socket (a SOCK_SEQPACKET pair);
 3. for each request (``{"argv", "env", "cwd"}`` with two file descriptors: the step's output pipe
-   and a status pipe) forks a monitor that forks the step's process, writes its pid and, once it
-   ended, its exit code (as :attr:`subprocess.Popen.returncode` has it) to the status pipe. The
-   monitor keeps that report independent of the server: a step that kills the server still
-   reports. The step's process is what ``argv`` (the step-runtime command, :func:`accepts`)
-   would start: a session of its own, stdin from /dev/null, stdout and stderr to the pipe, the
-   request's environment and working directory, ``sys.argv`` (and ``sys.orig_argv``) as
-   ``python -c`` sets them, numpy's global generator reseeded (Python's ``random`` reseeds itself
-   after a fork), what the server imported frozen for the garbage collector (``gc.freeze``: a
-   step's collections do not copy those pages), and then ``kale_argo.runtime`` run as ``__main__``: the
-   same supervision, records and exit codes;
+   and a status pipe) forks a monitor that forks the step's process, writes its pid (once the step
+   has its session, so its process group can be signalled) and, once it ended, its exit code (as
+   :attr:`subprocess.Popen.returncode` has it) to the status pipe. The monitor keeps that report
+   independent of the server: a step that kills the server still reports. The step's process is
+   what ``argv`` (the step-runtime command, :func:`accepts`) would start: a session of its own,
+   stdin from /dev/null, stdout and stderr to the pipe, the request's environment and working
+   directory, ``sys.argv`` (and ``sys.orig_argv``) as ``python -c`` sets them, numpy's global
+   generator reseeded (Python's ``random`` reseeds itself after a fork), what the server imported
+   frozen for the garbage collector (``gc.freeze``: a step's collections do not copy those pages),
+   and then ``kale_argo.runtime`` run as ``__main__``: the same supervision, records and exit codes;
 4. exits when the socket closes (the run ended, or the process that started it died), at once
    (``os._exit``: no clean-up of what it imported, which would hold up the end of the run).
 """
@@ -189,11 +189,14 @@ def _run_runtime() -> int:
     return 0
 
 
-def _become_step(request: dict[str, Any], out: int) -> None:
-    """In the forked step process: take on the request's process state and run it (never returns)."""
+def _become_step(request: dict[str, Any], out: int, started: int) -> None:
+    """In the forked step process: take on the request's process state and run it (never returns).
+    A byte on ``started`` says its session (so its process group) exists."""
     code = 1
     try:
         os.setsid()
+        os.write(started, b".")
+        os.close(started)
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
         os.dup2(out, 1)
@@ -223,11 +226,16 @@ def _monitor(request: dict[str, Any], out: int, status: int, server: socket.sock
     try:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         server.close()
+        started, started_w = os.pipe()
         pid = os.fork()
         if pid == 0:
             os.close(status)
-            _become_step(request, out)
+            os.close(started)
+            _become_step(request, out, started_w)
         os.close(out)
+        os.close(started_w)
+        os.read(started, 1)  # its process group exists before anyone may signal it (or it died)
+        os.close(started)
         os.write(status, f"{pid}\n".encode())
         status_code = os.waitpid(pid, 0)[1]
         os.write(status, f"{os.waitstatus_to_exitcode(status_code)}\n".encode())

@@ -450,3 +450,29 @@ def test_after_its_restarts_the_server_keeps_what_passed_and_preloads_nothing_af
     note = next(line for line in text.splitlines() if "not preloaded for warm starts" in line)
     assert all(f"{name} (it started a Python thread 'holder'" in note
                for name in ("threads_a", "threads_b", "threads_c"))
+
+
+def test_a_step_that_crashes_leaves_the_server_serving_its_retry(libs, tmp_path):
+    counter = tmp_path / "attempts"
+    path = pipeline_file(tmp_path, f'''
+        import os, signal
+        from kale_argo import pipeline, step
+
+        @step(name="crashes", retry_count=1)
+        def crashes():
+            import statelib
+            attempts = int(open({str(counter)!r}).read()) if os.path.exists({str(counter)!r}) else 0
+            open({str(counter)!r}, "w").write(str(attempts + 1))
+            print("server", statelib.IMPORTED_BY, flush=True)
+            if not attempts:
+                os.kill(os.getpid(), signal.SIGSEGV)
+            return statelib.IMPORTED_BY, os.getpid()
+
+        @pipeline(name="crash")
+        def crash():
+            seen = crashes()
+        ''')
+    result, text = run(path, tmp_path)
+    server, pid = result.load("seen")
+    assert "[crashes] failed (killed by signal 11); retry 1 of 1" in text  # as a new process ends
+    assert server != pid and text.count(f"[crashes] server {server}\n") == 2  # both forked, one server
