@@ -15,9 +15,10 @@ never imported into it, nor into the steps forked from it. In order, it
    it (``exec``, at most :data:`MAX_RESTARTS` times), so no trace of it stays;
 2. sends ``{"ready": true, "left_out": {module: reason}}`` on its socket (a SOCK_SEQPACKET pair);
 3. for each request (``{"argv", "env", "cwd"}`` with two file descriptors: the step's output pipe
-   and a status pipe) forks a monitor that forks the step's process, writes its pid (once the step
-   has its session, so its process group can be signalled) and, once it ended, its exit code (as
-   :attr:`subprocess.Popen.returncode` has it) to the status pipe. The monitor keeps that report
+   and a status pipe) forks a monitor that says ``+`` (taken on), forks the step's process, writes
+   its pid (once the step has its session, so its process group can be signalled) and, once it
+   ended, its exit code (as :attr:`subprocess.Popen.returncode` has it) to the status pipe. The
+   monitor keeps that report
    independent of the server: a step that kills the server still reports. The step's process is
    what ``argv`` (the step-runtime command, :func:`accepts`) would start: a session of its own,
    stdin from /dev/null, stdout and stderr to the pipe, the request's environment and working
@@ -226,6 +227,7 @@ def _monitor(request: dict[str, Any], out: int, status: int, server: socket.sock
     try:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         server.close()
+        os.write(status, b"+")  # taken on; EPIPE if the executor stopped waiting: no step then
         started, started_w = os.pipe()
         pid = os.fork()
         if pid == 0:

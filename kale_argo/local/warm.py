@@ -41,7 +41,7 @@ from .forkserver import SERVER_BOOTSTRAP, accepts, folder_names
 
 ENV_VAR = "KALE_ARGO_WARM_START"
 READY_TIMEOUT = 120.0   # seconds the server may take to import the libraries
-REPLY_TIMEOUT = 30.0    # seconds to fork a step
+REPLY_TIMEOUT = 60.0    # seconds the server may take to take a step on (its monitor's first byte)
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 _NOT_PRELOADED = frozenset({"kale_argo", "__future__", "__main__"})
 
@@ -230,7 +230,9 @@ class WarmStarts:
         status = os.fdopen(status_r, "rb", buffering=0)
         stdout = os.fdopen(out_r, "rb")
         first = b""
-        if readable(status, REPLY_TIMEOUT):
+        # The monitor's "+" says it took the step on; unanswered, closing the pipe makes a late
+        # monitor give up before forking the step (EPIPE), so it never runs twice.
+        if readable(status, REPLY_TIMEOUT) and status.read(1) == b"+":
             while not first.endswith(b"\n"):
                 chunk = status.read(1)
                 if not chunk:

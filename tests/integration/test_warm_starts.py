@@ -476,3 +476,27 @@ def test_a_step_that_crashes_leaves_the_server_serving_its_retry(libs, tmp_path)
     server, pid = result.load("seen")
     assert "[crashes] failed (killed by signal 11); retry 1 of 1" in text  # as a new process ends
     assert server != pid and text.count(f"[crashes] server {server}\n") == 2  # both forked, one server
+
+
+def test_a_step_the_server_is_too_slow_to_take_on_runs_once_as_a_new_process(libs, tmp_path, monkeypatch):
+    from kale_argo.local import warm
+
+    monkeypatch.setattr(warm, "REPLY_TIMEOUT", 0.0)  # the executor stops waiting at once
+    ran = tmp_path / "ran"
+    path = pipeline_file(tmp_path, f'''
+        import os
+        from kale_argo import pipeline, step
+
+        @step(name="once")
+        def once():
+            with open({str(ran)!r}, "a") as fh:
+                fh.write(f"{{os.getpid()}}\\n")
+            return 1
+
+        @pipeline(name="once")
+        def once_pipe():
+            x = once()
+        ''')
+    result, _ = run(path, tmp_path)
+    time.sleep(0.5)  # a monitor the executor gave up on would start the step about now
+    assert result.load("x") == 1 and len(ran.read_text().split()) == 1
