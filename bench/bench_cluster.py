@@ -107,7 +107,8 @@ def main() -> None:
             per_pod = statistics.median(1 + len(t.get("initContainers", [])) + len(t.get("sidecars", []))
                                         for t in steps)
             rows.append(figure(f"chain of {n}: containers per step pod", per_pod, "",
-                               "declared (init + main); Argo adds its wait sidecar"))
+                               "what the template declares (init containers, main, sidecars); "
+                               "Argo adds its wait sidecar"))
             rows.append(figure(f"chain of {n}: compiled Workflow", sizes_bytes[n] / 1024, "KiB"))
             rows.append(figure(f"chain of {n}: compiled Workflow per step", sizes_bytes[n] / n / 1024,
                                "KiB", "the code ConfigMap (once per run) shared out"))

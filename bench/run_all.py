@@ -240,6 +240,12 @@ def render(outcomes: list[Outcome], machine: dict[str, str], quick: bool) -> str
               "The machine (2 cores) is shared with other work: read the ratios, not the absolute "
               "times, and the min/median/max and each script's load average for the noise.", ""]
     lines += [format_table(rows) if rows else "(no figures)", ""]
+    if missed:
+        lines += ["## Above target", "",
+                  "Each figure that missed its target, by how much, and why (the figure's note):", ""]
+        lines += [f"- {r.figure}: {r.ratio:.3g}x, target {r.target}" + (f". {r.note}" if r.note else "")
+                  for r in rows if not r.passed]
+        lines += [""]
     lines += ["## What was measured against what", ""]
     for o in outcomes:
         status = (f"{len(o.rows)} figures in {o.seconds:.1f} s; {o.load}" if o.ok

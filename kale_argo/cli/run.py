@@ -24,6 +24,10 @@ def register(subparsers: Any) -> None:
                         help="the folder that holds the values passed between steps")
     parser.add_argument("--no-retries", dest="retries", action="store_false",
                         help="do not retry failed steps (ignore their retry_count)")
+    parser.add_argument("--no-warm-start", dest="warm_start", action="store_false", default=None,
+                        help="start every step as a new Python process instead of forking it from "
+                             "one that imported the script's libraries once (also "
+                             "KALE_ARGO_WARM_START=0)")
     parser.set_defaults(handler=handle)
 
 
@@ -32,5 +36,6 @@ def handle(args: argparse.Namespace) -> int:
     from .. import app
 
     spec, values = load_spec(args)
-    app.run(spec, values, app.RunOptions(jobs=args.jobs, marshal_dir=args.marshal_dir, retries=args.retries))
+    app.run(spec, values, app.RunOptions(jobs=args.jobs, marshal_dir=args.marshal_dir, retries=args.retries,
+                                         warm_start=args.warm_start))
     return 0

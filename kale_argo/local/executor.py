@@ -28,6 +28,7 @@ from .result import FAILED, SKIPPED, SUCCEEDED, LocalRun, StepResult
 from .rundir import RunFolder, claim_marshal_dir, create_marshal_dir
 from .scheduler import Scheduler, exit_text
 from .summary import format_summary
+from .warm import WarmStarts, warm_starts
 
 
 def step_commands(spec: PipelineSpec, values: Mapping[str, Any], marshal_dir: str,
@@ -119,7 +120,7 @@ def _write_spec(spec: PipelineSpec, marshal_dir: str) -> None:
 
 def run_local(spec: PipelineSpec, params: Mapping[str, Any] | None = None, *, jobs: int | None = None,
               marshal_dir: str | None = None, stream: TextIO | None = None,
-              retries: bool = True) -> LocalRun:
+              retries: bool = True, warm_start: bool | None = None) -> LocalRun:
     """Run ``spec`` on this machine: each step in its own process, independent steps in parallel.
 
     ``params`` override the pipeline's defaults (values or CLI strings); ``jobs`` caps concurrent
@@ -128,7 +129,9 @@ def run_local(spec: PipelineSpec, params: Mapping[str, Any] | None = None, *, jo
     :class:`RunFailed` (with ``.run``) if a step failed, after printing its traceback and the
     summary. Ctrl-C terminates the running steps and re-raises KeyboardInterrupt. Progress goes to
     ``stream`` (default: the current ``sys.stdout``). Failed steps are retried as their
-    ``retry_count`` says unless ``retries`` is False; step and pipeline timeouts apply.
+    ``retry_count`` says unless ``retries`` is False; step and pipeline timeouts apply. Steps are
+    forked from a per-run server that imported their libraries once unless ``warm_start`` is False
+    (None: ``KALE_ARGO_WARM_START``, default on; see :mod:`.warm`).
     """
     stream = stream if stream is not None else sys.stdout
     values = spec.resolve_parameters(dict(params or {}))
@@ -137,19 +140,20 @@ def run_local(spec: PipelineSpec, params: Mapping[str, Any] | None = None, *, jo
         jobs = os.cpu_count() or 1
     if jobs < 1:
         raise ConfigError(f"--jobs must be at least 1, got {jobs}", where="--jobs")
+    warm = warm_starts(spec, stream, warm_start)
     folder = create_marshal_dir(spec.name, marshal_dir)
     with claim_marshal_dir(folder) as claimed:
-        return _run(spec, values, jobs, claimed, stream, retries)
+        return _run(spec, values, jobs, claimed, stream, retries, warm)
 
 
 def _run(spec: PipelineSpec, values: dict[str, Any], jobs: int, claimed: RunFolder,
-         stream: TextIO, retries: bool) -> LocalRun:
+         stream: TextIO, retries: bool, warm: WarmStarts | None = None) -> LocalRun:
     folder = claimed.path
     _write_spec(spec, folder)
     run = LocalRun(spec.name, folder, values, {}, script=spec.script.path, run_id=claimed.run_id)
     env = {RUN_ID_ENV: claimed.run_id, KEY_FILE_ENV: claimed.key_file}
     scheduler = Scheduler(spec, step_commands(spec, values, folder), jobs, stream, retries,
-                          env=env, check=_checker(spec, claimed))
+                          env=env, check=_checker(spec, claimed), start=warm.start if warm else None)
     run.steps = scheduler.results
     shown = ", ".join(f"{k}={v!r}" for k, v in values.items())
     stream.write(f"running pipeline {spec.name!r}: {len(spec.steps)} steps, jobs={jobs}"
@@ -168,6 +172,8 @@ def _run(spec: PipelineSpec, values: dict[str, Any], jobs: int, claimed: RunFold
         stream.flush()
         raise
     finally:
+        if warm is not None:
+            warm.close()
         if restore is not None:
             signal.signal(signal.SIGTERM, restore)
     run.duration = time.monotonic() - started

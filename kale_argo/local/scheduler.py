@@ -15,8 +15,8 @@ import selectors
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Mapping
-from typing import TextIO
+from collections.abc import Callable, Mapping, Sequence
+from typing import IO, Protocol, TextIO
 
 from ..runtime.supervise import kill_tree
 from ..spec import PipelineSpec, StepOptions
@@ -31,12 +31,29 @@ _ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\
                       r"|\x9b[0-?]*[ -/]*[@-~]|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
+class StepProcess(Protocol):
+    """What the scheduler uses of a started step: a :class:`subprocess.Popen`, or what a
+    ``start`` function (warm starts, :mod:`.warm`) returns instead."""
+
+    @property
+    def pid(self) -> int: ...
+    @property
+    def stdout(self) -> IO[bytes] | None: ...
+    @property
+    def returncode(self) -> int | None: ...
+    def wait(self, timeout: float | None = None) -> int: ...
+
+
+#: ``start(argv, env)``: the step started, or None to start it as a new process.
+StartStep = Callable[[Sequence[str], Mapping[str, str]], "StepProcess | None"]
+
+
 class _Child:
     """A running step: its process, start time and the unfinished last line of its output."""
 
     __slots__ = ("deadline", "partial", "proc", "result", "started")
 
-    def __init__(self, result: StepResult, proc: subprocess.Popen[bytes], timeout: float | None) -> None:
+    def __init__(self, result: StepResult, proc: StepProcess, timeout: float | None) -> None:
         self.result = result
         self.proc = proc
         self.started = time.monotonic()
@@ -49,7 +66,8 @@ class Scheduler:
 
     def __init__(self, spec: PipelineSpec, commands: dict[str, list[str]], jobs: int,
                  stream: TextIO, retries: bool = True, env: Mapping[str, str] | None = None,
-                 check: Callable[[str, int], str | None] | None = None) -> None:
+                 check: Callable[[str, int], str | None] | None = None,
+                 start: StartStep | None = None) -> None:
         self.commands = commands
         self.jobs = jobs
         self.stream = stream
@@ -74,6 +92,7 @@ class Scheduler:
         self.env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         # check(step, returncode) after a step's processes ended: an error if it did not finish
         self.check = check
+        self.start = start
 
     # -- the loop -----------------------------------------------------------------------------
     def run(self) -> None:
@@ -111,9 +130,11 @@ class Scheduler:
             _, name = heapq.heappop(self.ready)
             result = self.results[name]
             result.attempts += 1
-            proc = subprocess.Popen(self.commands[name], stdin=subprocess.DEVNULL,
-                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=self.env,
-                                    start_new_session=True)
+            proc = self.start(self.commands[name], self.env) if self.start is not None else None
+            if proc is None:
+                proc = subprocess.Popen(self.commands[name], stdin=subprocess.DEVNULL,
+                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=self.env,
+                                        start_new_session=True)
             assert proc.stdout is not None
             fd = proc.stdout.fileno()
             result.status = RUNNING
@@ -217,16 +238,16 @@ class Scheduler:
         deadline = time.monotonic() + TERMINATE_GRACE
         for child in children:
             try:
-                child.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+                code = child.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:  # also what it detached, if it could not end that
                 kill_tree(child.proc.pid)
-                child.proc.wait()
+                code = child.proc.wait()
             if self.check is not None:
-                self.check(child.result.name, child.proc.returncode)
+                self.check(child.result.name, code)
             assert child.proc.stdout is not None
             child.proc.stdout.close()
             child.result.status = CANCELLED
-            child.result.returncode = child.proc.returncode
+            child.result.returncode = code
             child.result.duration = time.monotonic() - child.started
         self.running.clear()
 
@@ -244,6 +265,6 @@ def exit_text(returncode: int | None) -> str:
     return f"killed by signal {-code}" if code < 0 else f"exit code {code}"
 
 
-def _signal_group(proc: subprocess.Popen[bytes], signum: int) -> None:
+def _signal_group(proc: StepProcess, signum: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signum)

@@ -92,11 +92,13 @@ class Pipeline:
         return trace_pipeline(self, out=sys.stdout)
 
     def run(self, *, jobs: int | None = None, marshal_dir: str | None = None,
-            params: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+            params: dict[str, Any] | None = None, warm_start: bool | None = None, **kwargs: Any) -> Any:
         """Run locally, one process per step, each step's output streamed with its prefix.
 
-        Parameters by name (or ``params={...}`` for one named like an option). Returns the run's
-        handle (``.load(name)``, ``.steps``, ``.logs()``); raises RunFailed (``.handle``) if a step failed.
+        Parameters by name (or ``params={...}`` for one named like an option). ``warm_start=False``
+        starts every step as a new Python process (default: forked from one that imported the
+        script's libraries once). Returns the run's handle (``.load(name)``, ``.steps``,
+        ``.logs()``); raises RunFailed (``.handle``) if a step failed.
         """
         from .entry import application
 
@@ -106,7 +108,8 @@ class Pipeline:
             app = application()
             spec = self._ship()
             values = app.resolve(spec, {**(params or {}), **kwargs}, where)
-            return app.run_pipeline(spec, values, app.RunOptions(jobs=jobs, marshal_dir=marshal_dir))
+            return app.run_pipeline(spec, values, app.RunOptions(jobs=jobs, marshal_dir=marshal_dir,
+                                                                 warm_start=warm_start))
 
         return _api(self, call)
 

@@ -88,6 +88,7 @@ def test_report_has_machine_table_and_misses(tmp_path: Path) -> None:
     text = run_all.render([ok], machine, quick=False)
     assert "| slow thing | 3 s | 1 s | 3x | <= 1.3x | MISS | - | why |" in text
     assert "1 miss their target" in text and "x vs y" in text
+    assert "## Above target" in text and "- slow thing: 3x, target <= 1.3x. why" in text
     target = tmp_path / "RESULTS.md"
     run_all.write_atomic(str(target), text)
     assert target.read_text() == text and [p.name for p in tmp_path.iterdir()] == ["RESULTS.md"]

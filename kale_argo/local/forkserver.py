@@ -1,0 +1,307 @@
+"""The fork server of a local run: imports the steps' libraries once, then forks each step's process.
+
+:mod:`.warm` starts it (``python -c`` :data:`SERVER_BOOTSTRAP` ``CONFIG``) with the run's
+environment. It runs this file by path, so that ``kale_argo.local`` (the executor, pydantic) is
+never imported into it, nor into the steps forked from it. In order, it
+
+1. takes the working directory off ``sys.path`` as the step bootstrap does, imports the step
+   runtime and then each module of ``preload`` (what the script and its modules import, library
+   code only: never the script nor a module beside it, whose top-level code must run in each step
+   as in a pod). After each module it checks that forking stays safe: no thread may survive a fork
+   (OpenBLAS stops its pool for a fork and passes; a Python thread or an OpenMP pool that has run
+   does not; jemalloc's background thread is re-created in the child and passes), and no module it
+   loaded may bear a name that the script's folder holds (the step would import that file instead).
+   A module that fails, or whose import raises, is left out: the server runs itself again without
+   it (``exec``, at most :data:`MAX_RESTARTS` times), so no trace of it stays;
+2. sends ``{"ready": true, "left_out": {module: reason}}`` on its socket (a SOCK_SEQPACKET pair);
+3. for each request (``{"argv", "env", "cwd"}`` with two file descriptors: the step's output pipe
+   and a status pipe) forks a monitor that says ``+`` (taken on), forks the step's process, writes
+   its pid (once the step has its session, so its process group can be signalled) and, once it
+   ended, its exit code (as :attr:`subprocess.Popen.returncode` has it) to the status pipe. The
+   monitor keeps that report
+   independent of the server: a step that kills the server still reports. The step's process is
+   what ``argv`` (the step-runtime command, :func:`accepts`) would start: a session of its own,
+   stdin from /dev/null, stdout and stderr to the pipe, the request's environment and working
+   directory, ``sys.argv`` (and ``sys.orig_argv``) as ``python -c`` sets them, numpy's global
+   generator reseeded (Python's ``random`` reseeds itself after a fork), what the server imported
+   frozen for the garbage collector (``gc.freeze``: a step's collections do not copy those pages),
+   and then ``kale_argo.runtime`` run as ``__main__``: the same supervision, records and exit codes;
+4. exits when the socket closes (the run ended, or the process that started it died), at once
+   (``os._exit``: no clean-up of what it imported, which would hold up the end of the run).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import importlib
+import importlib.util
+import json
+import os
+import signal
+import socket
+import sys
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+from kale_argo.runtime.contract import BOOTSTRAP, MODULE
+
+#: Runs this file as ``__main__`` without importing its package (``{path}``: this file).
+SERVER_BOOTSTRAP = ("import sys;getattr(sys.flags,'safe_path',0) or sys.path.pop(0);import runpy;"
+                    "runpy.run_path({path!r},run_name='__main__')")
+#: Threads known to be re-created after a fork by the library that started them.
+FORK_AWARE_THREADS = frozenset({"jemalloc_bg_thd"})
+MAX_RESTARTS = 2
+MAX_REQUEST = 1 << 20
+
+
+def accepts(argv: Sequence[str], python: str) -> bool:
+    """Whether ``argv`` is a step-runtime command for this interpreter (what the server runs)."""
+    return len(argv) > 3 and argv[0] == python and list(argv[1:3]) == ["-c", BOOTSTRAP]
+
+
+# -- fork safety -----------------------------------------------------------------------------
+
+def _threads() -> dict[int, str]:
+    """Thread id -> name of this process's threads other than the main one (Linux /proc)."""
+    found = {}
+    for tid in os.listdir("/proc/self/task"):
+        if int(tid) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/self/task/{tid}/comm") as fh:
+                found[int(tid)] = fh.read().strip()
+        except OSError:  # ended meanwhile
+            continue
+    return found
+
+
+def _fork_quietly() -> int:
+    """``os.fork()`` without Python 3.12's warning about threads (the caller vetted them)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return os.fork()
+
+
+def unsafe_thread() -> str | None:
+    """A thread that a fork would leave holding its locks, described; None if there is none.
+
+    Threads that stop themselves for a fork (``pthread_atfork``: OpenBLAS) are gone after a probe
+    fork; the survivors other than :data:`FORK_AWARE_THREADS` make forking unsafe."""
+    if not _threads():
+        return None
+    pid = _fork_quietly()
+    if pid == 0:
+        os._exit(0)
+    os.waitpid(pid, 0)
+    survivors = [name for name in _threads().values() if name not in FORK_AWARE_THREADS]
+    if not survivors:
+        return None
+    threading = sys.modules.get("threading")
+    named = [t.name for t in threading.enumerate() if t is not threading.main_thread()] if threading else []
+    return f"Python thread {named[0]!r}" if named else f"native thread {survivors[0]!r}"
+
+
+def folder_names(folder: str) -> set[str]:
+    """Top-level module names that files or folders in ``folder`` would provide."""
+    try:
+        entries = os.listdir(folder)
+    except OSError:
+        return set()
+    return {e[:-3] if e.endswith(".py") else e for e in entries
+            if e.endswith(".py") or os.path.isdir(os.path.join(folder, e))}
+
+
+def preload(module: str, names: Sequence[str], local: set[str]) -> str | None:
+    """Import ``module`` (and those of ``names`` that are its submodules); why it must be left
+    out, or None. A module that is not installed is skipped silently (nothing was loaded)."""
+    before = set(sys.modules)
+    try:
+        found = importlib.import_module(module)
+        for name in names:
+            full = f"{module}.{name}"
+            if hasattr(found, "__path__") and full not in sys.modules and importlib.util.find_spec(full):
+                importlib.import_module(full)
+    except ModuleNotFoundError as exc:
+        if set(sys.modules) == before:
+            return None
+        return f"importing it raised {type(exc).__name__}"
+    except BaseException as exc:  # SystemExit at import too: the step will meet it itself
+        return f"importing it raised {type(exc).__name__}"
+    shadowed = sorted(m for m in set(sys.modules) - before
+                      if m.partition(".")[0] in local and m.partition(".")[0] not in sys.stdlib_module_names)
+    if shadowed:
+        return f"it loads {shadowed[0]!r}, a name the script's folder holds"
+    thread = unsafe_thread()
+    return f"it started a {thread}: forking after that is unsafe" if thread else None
+
+
+def _warm_runtime(libraries: bool) -> None:
+    """Import what every step imports; with ``libraries`` (values of their types will be stored),
+    read the marshal's codec plug-ins once, as each step storing such a value would."""
+    importlib.import_module(f"{MODULE}.step")
+    importlib.import_module(f"{MODULE}.supervise")
+    from kale_argo.runtime.marshal import codec
+
+    codec._builtins()
+    if libraries:
+        codec.entry_point_codecs()
+
+
+def _restart(config: dict[str, Any], index: int, reason: str) -> None:
+    """Run this server again from the start, without ``preload[index]`` (never returns)."""
+    entries = config["preload"]
+    config["left_out"][entries[index][0]] = reason
+    config["restarts"] = config.get("restarts", 0) + 1
+    if config["restarts"] > MAX_RESTARTS:  # keep what passed, load nothing after it
+        config["preload"] = [e for e in entries[:index] if e[0] not in config["left_out"]]
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    os.set_inheritable(config["socket"], True)
+    os.execv(sys.executable, [*sys.orig_argv[:-1], json.dumps(config)])
+
+
+# -- serving ---------------------------------------------------------------------------------
+
+def _run_runtime() -> int:
+    """Run ``kale_argo.runtime`` as ``python -c BOOTSTRAP`` does; its exit code as Python has it."""
+    import runpy
+
+    try:
+        runpy.run_module(MODULE, run_name="__main__", alter_sys=True)
+    except SystemExit as exc:
+        if exc.code is None or isinstance(exc.code, int):
+            return exc.code or 0
+        print(exc.code, file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:  # as the interpreter ends on it: by SIGINT
+        import traceback
+
+        traceback.print_exc()
+        sys.stderr.flush()
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+        return 1
+    return 0
+
+
+def _become_step(request: dict[str, Any], out: int, started: int) -> None:
+    """In the forked step process: take on the request's process state and run it (never returns).
+    A byte on ``started`` says its session (so its process group) exists."""
+    code = 1
+    try:
+        os.setsid()
+        os.write(started, b".")
+        os.close(started)
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(out, 1)
+        os.dup2(out, 2)
+        os.close(null)
+        os.close(out)
+        os.environ.clear()
+        os.environ.update(request["env"])
+        os.chdir(request["cwd"])
+        random = sys.modules.get("numpy.random")
+        if random is not None:
+            with contextlib.suppress(Exception):
+                random.seed()  # fresh entropy, as a new process's numpy would have
+        sys.argv = ["-c", *request["argv"][3:]]
+        sys.orig_argv = list(request["argv"])
+        code = _run_runtime()
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(code)
+
+
+def _monitor(request: dict[str, Any], out: int, status: int, server: socket.socket) -> None:
+    """In the forked monitor: fork the step, report its pid and exit code (never returns)."""
+    code = 1
+    try:
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        server.close()
+        os.write(status, b"+")  # taken on; EPIPE if the executor stopped waiting: no step then
+        started, started_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(status)
+            os.close(started)
+            _become_step(request, out, started_w)
+        os.close(out)
+        os.close(started_w)
+        os.read(started, 1)  # its process group exists before anyone may signal it (or it died)
+        os.close(started)
+        os.write(status, f"{pid}\n".encode())
+        status_code = os.waitpid(pid, 0)[1]
+        os.write(status, f"{os.waitstatus_to_exitcode(status_code)}\n".encode())
+        code = 0
+    finally:
+        os._exit(code)
+
+
+def serve(server: socket.socket) -> None:
+    """Fork a monitored step per request until the socket closes."""
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # monitors are reaped by the kernel
+    while True:
+        try:
+            data, fds, _, _ = socket.recv_fds(server, MAX_REQUEST, 2)
+        except OSError:
+            return
+        try:
+            if not data:
+                return
+            request = json.loads(data)
+            if len(fds) != 2 or not accepts(request["argv"], sys.executable):
+                raise ValueError("not a step-runtime command with its two pipes")
+            for stream in (sys.stdout, sys.stderr):
+                stream.flush()
+            if _fork_quietly() == 0:
+                _monitor(request, fds[0], fds[1], server)
+        except Exception as exc:  # the executor starts this step as a new process instead
+            print(f"kale-argo: fork server: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+        finally:
+            for fd in fds:
+                os.close(fd)
+
+
+def main(config: dict[str, Any]) -> None:
+    """Preload, say ready (or why not), serve."""
+    server = socket.socket(fileno=config["socket"])
+    config.setdefault("left_out", {})
+    sys.argv = [config["script"]]  # what the step runtime sets before importing the script
+    problem = unsafe_thread()  # before anything of ours: a thread from site or sitecustomize
+    if problem is None:
+        _warm_runtime(any(m.partition(".")[0] not in sys.stdlib_module_names for m, _ in config["preload"]))
+        problem = unsafe_thread()
+    if problem is not None:
+        server.send(json.dumps({"ready": False, "error": f"a {problem} runs at start"}).encode())
+        return
+    local = folder_names(os.path.dirname(os.path.abspath(config["script"])))
+    for index, (module, names) in enumerate(config["preload"]):
+        if module in config["left_out"]:
+            continue
+        reason = preload(module, names, local)
+        if reason is not None:
+            _restart(config, index, reason)
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    gc.freeze()  # a step's collections then leave the preloaded objects' pages shared, uncopied
+    server.send(json.dumps({"ready": True, "left_out": config["left_out"]}).encode())
+    serve(server)
+
+
+if __name__ == "__main__":
+    try:
+        main(json.loads(sys.argv[-1]))
+    finally:  # no interpreter shutdown: it would take as long as the imports' clean-up
+        for _stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                _stream.flush()
+        os._exit(0)

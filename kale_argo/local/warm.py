@@ -1,0 +1,290 @@
+"""Warm starts: a local run's steps forked from a server that imported their libraries once.
+
+A step's process spends most of a small step importing numpy, scikit-learn, pandas... which every
+step of a run imports again. With warm starts (the default on Linux) the run starts one fork server
+(:mod:`.forkserver`) that imports the step runtime and the libraries the script and its modules
+import, then forks each step's process from that state. Each step still runs in a process of its
+own, started from the same step-runtime argv (only a command :func:`.forkserver.accepts` is
+forked; anything else starts as a new process), in a session of its own, supervised as in a pod;
+the libraries' module state is the one they had just after import, in every step, whatever an
+earlier step changed. The script itself and the modules beside it are not preloaded: their
+top-level code runs in each step, as in a pod.
+
+Why a fork server and not threads or one interpreter for all steps (Kale's in-process way): a
+step must not see another's globals, nor take the run down when it crashes; and why per run: a
+long-lived server would serve stale code after an upgrade. When forking is not safe the run falls
+back to new processes: off Linux (macOS' system frameworks do not survive a fork), when a thread
+the server cannot vet runs (see :func:`.forkserver.unsafe_thread`; the module that started it is
+left out of the preload, said in one line), and from the moment the server ends unexpectedly.
+
+Off with ``--no-warm-start``, ``Pipeline.run(warm_start=False)`` or ``KALE_ARGO_WARM_START=0``.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import json
+import os
+import select
+import socket
+import subprocess
+import sys
+import tempfile
+from collections.abc import Mapping, Sequence
+from typing import IO, TextIO
+
+from ..errors import ConfigError
+from ..spec import PipelineSpec
+from . import forkserver
+from .forkserver import SERVER_BOOTSTRAP, accepts, folder_names
+
+ENV_VAR = "KALE_ARGO_WARM_START"
+READY_TIMEOUT = 120.0   # seconds the server may take to import the libraries
+REPLY_TIMEOUT = 60.0    # seconds the server may take to take a step on (its monitor's first byte)
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+_NOT_PRELOADED = frozenset({"kale_argo", "__future__", "__main__"})
+
+
+def warm_start_wanted(option: bool | None, environ: Mapping[str, str] | None = None) -> bool:
+    """``option`` if given, else ``KALE_ARGO_WARM_START`` (default on); always off where fork
+    is not safe to rely on (not Linux). A ConfigError for a value that is neither on nor off."""
+    if option is None:
+        text = (os.environ if environ is None else environ).get(ENV_VAR, "").strip().lower()
+        if text and text not in _TRUE + _FALSE:
+            raise ConfigError(f"{text!r} is neither on nor off", where=ENV_VAR,
+                              hint=f"{ENV_VAR}=0 starts every step as a new process, 1 forks them")
+        option = text not in _FALSE
+    return option and sys.platform.startswith("linux") and hasattr(os, "fork")
+
+
+def readable(source: IO[bytes] | socket.socket, timeout: float | None) -> bool:
+    """Whether ``source`` has data (or its end) within ``timeout`` seconds (None: wait); poll(2),
+    which, unlike select(2), takes descriptors past 1024 (a notebook kernel may hold many)."""
+    poller = select.poll()
+    poller.register(source.fileno(), select.POLLIN)
+    return bool(poller.poll(None if timeout is None else max(0, int(timeout * 1000))))
+
+
+def _type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+
+
+def module_imports(source: str | bytes) -> dict[str, list[str]]:
+    """Absolute imports anywhere in ``source`` (step functions too, not under ``if TYPE_CHECKING``):
+    module -> the names imported from it, in order of first appearance."""
+    found: dict[str, list[str]] = {}
+
+    class Visitor(ast.NodeVisitor):
+        def visit_If(self, node: ast.If) -> None:
+            children = node.orelse if _type_checking(node.test) else [node.test, *node.body, *node.orelse]
+            for child in children:
+                self.visit(child)
+
+        def visit_Import(self, node: ast.Import) -> None:
+            for alias in node.names:
+                found.setdefault(alias.name, [])
+
+        def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+            if node.level == 0 and node.module:
+                names = found.setdefault(node.module, [])
+                names.extend(a.name for a in node.names if a.name != "*" and a.name not in names)
+
+    with contextlib.suppress(SyntaxError, ValueError):
+        Visitor().visit(ast.parse(source))
+    return found
+
+
+def preload_list(spec: PipelineSpec) -> list[list[object]]:
+    """``[module, [names]]`` for each library the script and its modules import: not kale_argo,
+    not the script's own modules (nor any name a file or folder beside the script provides)."""
+    folder = os.path.dirname(os.path.abspath(spec.script.path))
+    local = folder_names(folder)
+    found: dict[str, list[str]] = {}
+    for path in [spec.script.path, *(os.path.join(folder, m) for m in spec.script.modules)]:
+        try:
+            with open(path, "rb") as fh:
+                imports = module_imports(fh.read())
+        except OSError:
+            continue
+        for module, names in imports.items():
+            top = module.partition(".")[0]
+            if top not in _NOT_PRELOADED and top not in local:
+                known = found.setdefault(module, [])
+                known.extend(n for n in names if n not in known)
+    return [[module, names] for module, names in found.items()]
+
+
+class WarmProcess:
+    """A step forked by the server: what the scheduler uses of a :class:`subprocess.Popen`."""
+
+    def __init__(self, pid: int, stdout: IO[bytes], status: IO[bytes], argv: Sequence[str]) -> None:
+        self.pid = pid
+        self.stdout: IO[bytes] | None = stdout
+        self.returncode: int | None = None
+        self._status = status
+        self._argv = list(argv)
+
+    def wait(self, timeout: float | None = None) -> int:
+        """The exit code its monitor reports (-N: killed by signal N); 1 if the monitor ended
+        without one (only SIGKILL ends it)."""
+        if self.returncode is None:
+            if not readable(self._status, timeout):
+                raise subprocess.TimeoutExpired(self._argv, timeout or 0.0)
+            text = self._status.read().decode("ascii", "replace").strip()
+            self._status.close()
+            self.returncode = int(text) if text.lstrip("-").isdigit() else 1
+        return self.returncode
+
+
+class WarmStarts:
+    """Starts the steps of one run from a fork server, started with the first step.
+
+    :meth:`start` returns None where the step must start as a new process instead (not a step
+    command, another environment, no server); :meth:`close` ends the server."""
+
+    def __init__(self, preload: list[list[object]], script: str, stream: TextIO) -> None:
+        self.preload = preload
+        self.script = script
+        self.stream = stream
+        self.server: subprocess.Popen[bytes] | None = None
+        self.sock: socket.socket | None = None
+        self.env: dict[str, str] | None = None
+        self.python: str | None = None
+        self.stopped: str | None = None  # why steps start cold from now on
+        self.ready = False
+        self._log: IO[bytes] | None = None
+        self._log_shown = 0
+
+    def start(self, argv: Sequence[str], env: Mapping[str, str]) -> WarmProcess | None:
+        """Fork the step ``argv`` with ``env``; None: start it as a new process."""
+        if self.stopped is not None or not accepts(argv, argv[0]):
+            return None
+        if self.server is None:
+            self._start_server(argv[0], dict(env))
+        if self.sock is None or env != self.env or argv[0] != self.python:
+            return None
+        try:
+            return self._fork(argv, env)
+        except (OSError, ValueError) as exc:
+            self._stop(f"the fork server stopped answering ({exc})")
+            return None
+
+    def _start_server(self, python: str, env: dict[str, str]) -> None:
+        try:
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        except OSError as exc:
+            self._stop(f"the fork server could not start ({exc.strerror or exc})")
+            return
+        config = {"socket": theirs.fileno(), "preload": self.preload, "script": self.script}
+        argv = [python, "-c", SERVER_BOOTSTRAP.format(path=forkserver.__file__), json.dumps(config)]
+        try:
+            self._log = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close()
+            self.server = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self._log,
+                                           stderr=subprocess.STDOUT, env=env, start_new_session=True,
+                                           pass_fds=(theirs.fileno(),))
+        except OSError as exc:
+            ours.close()
+            self._stop(f"the fork server could not start ({exc.strerror or exc})")
+            return
+        finally:
+            theirs.close()
+        self.sock, self.env, self.python = ours, env, python
+        reply = self._receive(READY_TIMEOUT)
+        self._show_log()
+        if not reply.get("ready"):
+            self._stop(str(reply.get("error") or "the fork server ended before it was ready"))
+            return
+        self.ready = True
+        left_out = reply.get("left_out")
+        if isinstance(left_out, dict) and left_out:
+            self.stream.write("kale-argo: not preloaded for warm starts (each step imports them itself): "
+                              + "; ".join(f"{m} ({why})" for m, why in left_out.items()) + "\n")
+
+    def _receive(self, timeout: float) -> dict[str, object]:
+        assert self.sock is not None
+        if not readable(self.sock, timeout):
+            return {"error": f"the fork server was not ready after {timeout:g}s"}
+        try:
+            data = self.sock.recv(1 << 16)
+            reply = json.loads(data) if data else {}
+        except (OSError, ValueError):
+            reply = {}
+        return reply if isinstance(reply, dict) else {}
+
+    def _fork(self, argv: Sequence[str], env: Mapping[str, str]) -> WarmProcess | None:
+        assert self.sock is not None
+        out_r, out_w = os.pipe()
+        status_r, status_w = os.pipe()
+        request = json.dumps({"argv": list(argv), "env": dict(env), "cwd": os.getcwd()}).encode()
+        try:
+            socket.send_fds(self.sock, [request], [out_w, status_w])
+        except OSError:
+            os.close(out_r)
+            os.close(status_r)
+            raise
+        finally:
+            os.close(out_w)
+            os.close(status_w)
+        status = os.fdopen(status_r, "rb", buffering=0)
+        stdout = os.fdopen(out_r, "rb")
+        first = b""
+        # The monitor's "+" says it took the step on; unanswered, closing the pipe makes a late
+        # monitor give up before forking the step (EPIPE), so it never runs twice.
+        if readable(status, REPLY_TIMEOUT) and status.read(1) == b"+":
+            while not first.endswith(b"\n"):
+                chunk = status.read(1)
+                if not chunk:
+                    break
+                first += chunk
+        if not first.strip().isdigit():  # the server could not fork it
+            status.close()
+            stdout.close()
+            self._show_log()
+            self._stop("the fork server ended" if self.server and self.server.poll() is not None
+                       else "the fork server could not fork a step")
+            return None
+        return WarmProcess(int(first), stdout, status, argv)
+
+    def _show_log(self) -> None:
+        """What the server printed since last shown (warnings from the libraries it imported)."""
+        if self._log is None:
+            return
+        self._log.seek(self._log_shown)
+        data = self._log.read()
+        self._log_shown += len(data)
+        for line in data.decode("utf-8", "replace").splitlines():
+            if line.strip():
+                self.stream.write(f"(warm start) {line}\n")
+
+    def _stop(self, why: str) -> None:
+        if self.stopped is None:
+            self.stopped = why
+            self.stream.write(f"kale-argo: {why}; steps start as new processes from now on\n")
+        self.close()
+
+    def close(self) -> None:
+        """End the server (running steps are not its: they go on); one still importing is killed."""
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+        if self.server is not None and self.server.poll() is None:
+            if not self.ready:  # it reads the socket only once ready
+                self.server.kill()
+            try:
+                self.server.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.server.kill()
+                self.server.wait()
+        if self._log is not None:
+            self._show_log()
+            self._log.close()
+            self._log = None
+
+
+def warm_starts(spec: PipelineSpec, stream: TextIO, option: bool | None) -> WarmStarts | None:
+    """The run's warm starts, or None when they are off (see :func:`warm_start_wanted`)."""
+    if not warm_start_wanted(option):
+        return None
+    return WarmStarts(preload_list(spec), spec.script.path, stream)

@@ -1,0 +1,502 @@
+"""Warm starts: steps forked from a per-run server that imported their libraries once.
+
+The libraries here are modules in a folder on PYTHONPATH (not beside the script, whose modules are
+never preloaded). ``statelib`` records the pid that imported it: a step that sees another pid than
+its own was forked from the server; one that sees its own imported it itself (a new process).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from kale_argo.errors import ConfigError, RunFailed
+from kale_argo.local import run_local
+from kale_argo.local.executor import step_commands
+from kale_argo.local.forkserver import accepts
+from kale_argo.local.warm import preload_list, warm_start_wanted
+from kale_argo.sdk.loader import load_pipeline
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="warm starts need Linux")
+
+STATELIB = '''
+import os
+IMPORTED_BY = os.getpid()
+STATE = []
+print("statelib imported")
+'''
+
+# Holds its lock nearly all the time, from a thread started at import: a process forked after it
+# would inherit the lock held by a thread it does not have.
+THREADLIB = '''
+import threading, time
+LOCK = threading.Lock()
+
+def _hold():
+    while True:
+        with LOCK:
+            time.sleep(0.05)
+
+threading.Thread(target=_hold, name="holder", daemon=True).start()
+time.sleep(0.01)
+'''
+
+# Runs an OpenMP region at import (scikit-learn's k-means): libgomp keeps its pool's threads, and
+# a child forked after that hangs in its next parallel region.
+OMPLIB = '''
+import numpy as np
+from sklearn.cluster import KMeans
+
+KMeans(n_clusters=3, n_init=1, random_state=0).fit(np.random.default_rng(0).random((4000, 4)))
+'''
+
+
+@pytest.fixture
+def libs(tmp_path, monkeypatch):
+    """A folder of libraries on PYTHONPATH (the server and the steps inherit it)."""
+    folder = tmp_path / "site"
+    folder.mkdir()
+    for name, text in (("statelib", STATELIB), ("threadlib", THREADLIB), ("omplib", OMPLIB)):
+        (folder / f"{name}.py").write_text(textwrap.dedent(text))
+    paths = [str(folder), os.environ.get("PYTHONPATH")]
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, paths)))
+    monkeypatch.delenv("KALE_ARGO_WARM_START", raising=False)
+    return folder
+
+
+def pipeline_file(tmp_path: Path, text: str, name: str = "pipe.py") -> Path:
+    folder = tmp_path / "project"
+    folder.mkdir(exist_ok=True)
+    path = folder / name
+    path.write_text(textwrap.dedent(text).lstrip())
+    return path
+
+
+def run(path: Path, tmp_path: Path, **kwargs):
+    out = io.StringIO()
+    result = run_local(load_pipeline(str(path)).trace(), marshal_dir=str(tmp_path / "m"), stream=out,
+                       **kwargs)
+    return result, out.getvalue()
+
+
+COUNTING = '''
+import os
+from kale_argo import pipeline, step
+
+@step(name="first")
+def first():
+    import statelib
+    statelib.STATE.append("first")
+    print("imported by", statelib.IMPORTED_BY, "in", os.getpid())
+    return statelib.IMPORTED_BY, os.getpid(), list(statelib.STATE)
+
+@step(name="second")
+def second(before):
+    import statelib
+    statelib.STATE.append("second")
+    return statelib.IMPORTED_BY, os.getpid(), list(statelib.STATE)
+
+@pipeline(name="counting")
+def counting():
+    a = first()
+    b = second(a)
+'''
+
+
+def test_steps_are_forked_from_one_server_and_start_from_the_libraries_fresh_state(libs, tmp_path):
+    result, text = run(pipeline_file(tmp_path, COUNTING), tmp_path)
+    first, second = result.load("a"), result.load("b")
+    server = first[0]
+    assert server not in (first[1], second[1]), "the steps imported statelib themselves"
+    assert second[0] == server and first[1] != second[1]  # one server, a process per step
+    assert first[2] == ["first"] and second[2] == ["second"]  # the first step's change is not seen
+    assert "[first] started" in text and "[second] succeeded" in text
+    # what a preloaded library prints when imported is shown once, before the steps
+    assert text.count("statelib imported") == 1 and "(warm start) statelib imported\n" in text
+    with pytest.raises(ProcessLookupError):  # the server ended with the run
+        os.kill(server, 0)
+
+
+@pytest.mark.parametrize("how", ["option", "environment", "cli"])
+def test_warm_starts_can_be_turned_off(libs, tmp_path, monkeypatch, run_cli, how):
+    path = pipeline_file(tmp_path, COUNTING)
+    if how == "cli":
+        proc = run_cli("run", path, "--no-warm-start", cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        text = proc.stdout
+    else:
+        if how == "environment":
+            monkeypatch.setenv("KALE_ARGO_WARM_START", "0")
+        _, text = run(path, tmp_path, **({"warm_start": False} if how == "option" else {}))
+    line = next(line for line in text.splitlines() if line.startswith("[first] imported by "))
+    assert line.split()[3] == line.split()[5]  # the step's own process imported statelib
+
+
+def test_a_bad_warm_start_setting_is_one_line_and_changes_nothing(libs, tmp_path, monkeypatch):
+    monkeypatch.setenv("KALE_ARGO_WARM_START", "sometimes")
+    with pytest.raises(ConfigError, match=r"'sometimes' is neither on nor off") as info:
+        run(pipeline_file(tmp_path, COUNTING), tmp_path)
+    assert info.value.exit_code == 2 and not (tmp_path / "m").exists()
+    assert warm_start_wanted(None, {"KALE_ARGO_WARM_START": "off"}) is False
+    assert warm_start_wanted(None, {}) is True
+
+
+def test_where_fork_is_not_safe_steps_start_as_new_processes(libs, tmp_path, monkeypatch):
+    monkeypatch.setattr(sys, "platform", "darwin")  # macOS: system frameworks do not survive a fork
+    result, _ = run(pipeline_file(tmp_path, COUNTING), tmp_path)
+    first = result.load("a")
+    assert first[0] == first[1]
+
+
+RANDOM = '''
+import sys
+from kale_argo import pipeline, step
+
+PRELOADED = "numpy.random" in sys.modules  # before this script imports it
+
+@step(name="draw_a")
+def draw_a():
+    import numpy as np
+    from numpy import random
+    drawn = float(random.rand())
+    m = np.arange(4096.0).reshape(64, 64)
+    (m @ m).sum()  # OpenBLAS's pool (started when numpy was imported, before the fork) works
+    return PRELOADED, drawn
+
+@step(name="draw_b")
+def draw_b():
+    from numpy import random
+    return PRELOADED, float(random.rand())
+
+@pipeline(name="draws")
+def draws():
+    a = draw_a()
+    b = draw_b()
+'''
+
+
+def test_numpy_is_preloaded_and_each_step_draws_fresh_random_numbers(libs, tmp_path):
+    pytest.importorskip("numpy")
+    result, text = run(pipeline_file(tmp_path, RANDOM), tmp_path, jobs=1)
+    (preloaded_a, a), (preloaded_b, b) = result.load("a"), result.load("b")
+    assert preloaded_a and preloaded_b  # numpy.random came from the server (its OpenBLAS threads passed)
+    assert a != b  # numpy's global generator is reseeded in each step, as a new process's would be
+    assert "not preloaded" not in text
+
+
+THREADED = '''
+import os
+from kale_argo import pipeline, step
+
+@step(name="locked", timeout=60)
+def locked():
+    import statelib
+    import threadlib
+    if not threadlib.LOCK.acquire(timeout=20):
+        raise RuntimeError("threadlib's lock is held by a thread this process does not have")
+    return statelib.IMPORTED_BY != os.getpid()
+
+@pipeline(name="threaded")
+def threaded():
+    ok = locked()
+'''
+
+
+def test_a_library_that_starts_a_thread_at_import_is_left_out_of_the_preload(libs, tmp_path):
+    result, text = run(pipeline_file(tmp_path, THREADED), tmp_path)
+    assert result.load("ok") is True  # statelib still came from the server
+    assert "not preloaded for warm starts" in text
+    assert "threadlib (it started a Python thread 'holder': forking after that is unsafe)" in text
+
+
+OPENMP = '''
+import os
+from kale_argo import pipeline, step
+
+@step(name="cluster", timeout=60)
+def cluster():
+    import numpy as np
+    import statelib
+    import omplib
+    from sklearn.cluster import KMeans
+    KMeans(n_clusters=2, n_init=1, random_state=0).fit(np.random.default_rng(1).random((4000, 4)))
+    return statelib.IMPORTED_BY != os.getpid()
+
+@pipeline(name="openmp")
+def openmp():
+    ok = cluster()
+'''
+
+
+def test_a_library_that_ran_an_openmp_pool_at_import_is_left_out(libs, tmp_path, monkeypatch):
+    pytest.importorskip("sklearn")
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")  # a pool of threads even on one CPU
+    result, text = run(pipeline_file(tmp_path, OPENMP), tmp_path)
+    assert result.load("ok") is True
+    assert "omplib (it started a native thread" in text and "forking after that is unsafe" in text
+
+
+KILLER = '''
+import os, signal
+from kale_argo import pipeline, step
+
+@step(name="killer")
+def killer():
+    import statelib
+    os.kill(statelib.IMPORTED_BY, signal.SIGKILL)  # the server
+    return statelib.IMPORTED_BY
+
+@step(name="after")
+def after(server):
+    import statelib
+    return server, statelib.IMPORTED_BY, os.getpid()
+
+@pipeline(name="killer")
+def killer_pipe():
+    server = killer()
+    seen = after(server)
+'''
+
+
+def test_a_step_that_kills_the_server_reports_and_later_steps_start_cold(libs, tmp_path):
+    result, text = run(pipeline_file(tmp_path, KILLER), tmp_path)
+    server, imported_by, pid = result.load("seen")
+    assert result.steps["killer"].returncode == 0  # its exit code still reached the executor
+    assert imported_by == pid != server  # the next step started as a new process
+    assert "steps start as new processes from now on" in text
+
+
+SLOW = '''
+import os, subprocess, sys, time
+from kale_argo import pipeline, step
+
+@step(name="slow", timeout=TIMEOUT)
+def slow():
+    import statelib
+    detached = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"],
+                                start_new_session=True, stdout=subprocess.DEVNULL)
+    print("pids", statelib.IMPORTED_BY, os.getpid(), detached.pid, flush=True)
+    time.sleep(120)
+
+@pipeline(name="slow")
+def slow_pipe():
+    slow()
+'''
+
+
+def _pids(text: str) -> list[int]:
+    line = next(line for line in text.splitlines() if line.startswith("[slow] pids "))
+    return [int(p) for p in line.split()[2:]]
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    with open(f"/proc/{pid}/stat") as fh:  # a zombie is gone too
+        return fh.read().rsplit(")", 1)[1].split()[0] == "Z"
+
+
+def test_a_timeout_kills_a_forked_step_and_what_it_detached(libs, tmp_path):
+    out = io.StringIO()
+    spec = load_pipeline(str(pipeline_file(tmp_path, SLOW.replace("TIMEOUT", "1")))).trace()
+    with pytest.raises(RunFailed):
+        run_local(spec, marshal_dir=str(tmp_path / "m"), stream=out)
+    server, step_pid, detached = _pids(out.getvalue())
+    assert server != step_pid  # forked
+    assert "[slow] step 'slow' timed out after 1s (its timeout): killed" in out.getvalue()
+    for pid in (step_pid, detached, server):
+        assert _gone(pid), pid
+
+
+def test_ctrl_c_ends_forked_steps_what_they_detached_and_the_server(libs, tmp_path, subprocess_env):
+    path = pipeline_file(tmp_path, SLOW.replace("TIMEOUT", "600"))
+    env = {**subprocess_env,
+           "PYTHONPATH": os.pathsep.join([os.environ["PYTHONPATH"], subprocess_env["PYTHONPATH"]])}
+    proc = subprocess.Popen([sys.executable, "-m", "kale_argo.cli.main", "run", str(path)], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stdout is not None
+        line = next(line for line in proc.stdout if line.startswith("[slow] pids "))
+        server, step_pid, detached = (int(p) for p in line.split()[2:])
+        assert server != step_pid  # forked
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "interrupted" in err
+    for pid in (step_pid, detached, server):
+        assert _gone(pid), pid
+
+
+def test_only_step_runtime_commands_are_forked():
+    argv = step_commands(load_pipeline(str(Path(__file__).resolve().parents[2] / "examples" /
+                                           "binary_classification.py")).trace(), {
+        "n_samples": 10, "n_features": 4, "test_size": 0.5, "C": 1.0, "seed": 1}, "/m")["load_data"]
+    assert accepts(argv, sys.executable)
+    assert not accepts([sys.executable, "-c", "print(1)", "--script", "x"], sys.executable)
+    assert not accepts(["/other/python", *argv[1:]], sys.executable)
+
+
+def test_the_preload_is_the_libraries_the_script_and_its_modules_import(tmp_path):
+    path = pipeline_file(tmp_path, '''
+        from __future__ import annotations
+        import json, os.path
+        from typing import TYPE_CHECKING
+        from kale_argo import pipeline, step
+        from helpers import clean
+        if TYPE_CHECKING:
+            import pandas
+
+        def unused():
+            from . import sibling
+
+        @step(name="s")
+        def s():
+            from sklearn.datasets import make_classification, load_iris
+            from sklearn import metrics
+            return clean(1)
+
+        @pipeline(name="pre")
+        def pre():
+            s()
+        ''')
+    (path.parent / "helpers.py").write_text("import numpy\n\ndef clean(x):\n    return x\n")
+    spec = load_pipeline(str(path)).trace()
+    assert preload_list(spec) == [
+        ["json", []], ["os.path", []], ["typing", ["TYPE_CHECKING"]],
+        ["sklearn.datasets", ["make_classification", "load_iris"]], ["sklearn", ["metrics"]],
+        ["numpy", []]]
+
+
+SLOWLIB = '''
+import os, time
+with open(os.environ["SLOWLIB_PIDFILE"], "w") as fh:
+    fh.write(str(os.getpid()))
+time.sleep(120)
+'''
+
+
+def test_ctrl_c_while_the_server_imports_leaves_no_server(libs, tmp_path, subprocess_env):
+    (libs / "slowlib.py").write_text(SLOWLIB)
+    path = pipeline_file(tmp_path, '''
+        from kale_argo import pipeline, step
+
+        @step(name="uses")
+        def uses():
+            import slowlib
+
+        @pipeline(name="slow-import")
+        def slow_import():
+            uses()
+        ''')
+    pidfile = tmp_path / "server.pid"
+    env = {**subprocess_env, "SLOWLIB_PIDFILE": str(pidfile),
+           "PYTHONPATH": os.pathsep.join([os.environ["PYTHONPATH"], subprocess_env["PYTHONPATH"]])}
+    proc = subprocess.Popen([sys.executable, "-m", "kale_argo.cli.main", "run", str(path)], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        while not pidfile.exists() or not pidfile.read_text():
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.05)
+        server = int(pidfile.read_text())
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "interrupted" in out + err and "[uses] started" not in out
+    assert _gone(server)
+
+
+def test_after_its_restarts_the_server_keeps_what_passed_and_preloads_nothing_after(libs, tmp_path):
+    for name in ("threads_a", "threads_b", "threads_c"):
+        (libs / f"{name}.py").write_text(textwrap.dedent(THREADLIB))
+    (libs / "laterlib.py").write_text(textwrap.dedent(STATELIB))
+    path = pipeline_file(tmp_path, '''
+        import os
+        from kale_argo import pipeline, step
+
+        @step(name="uses", timeout=60)
+        def uses():
+            import statelib
+            import threads_a
+            import threads_b
+            import threads_c
+            import laterlib
+            for lib in (threads_a, threads_b, threads_c):
+                if not lib.LOCK.acquire(timeout=20):
+                    raise RuntimeError(f"{lib.__name__}'s lock is held by a thread this process lacks")
+            return statelib.IMPORTED_BY != os.getpid(), laterlib.IMPORTED_BY != os.getpid()
+
+        @pipeline(name="restarts")
+        def restarts():
+            preloaded = uses()
+        ''')
+    result, text = run(path, tmp_path)
+    assert tuple(result.load("preloaded")) == (True, False)  # statelib from the server, laterlib not
+    note = next(line for line in text.splitlines() if "not preloaded for warm starts" in line)
+    assert all(f"{name} (it started a Python thread 'holder'" in note
+               for name in ("threads_a", "threads_b", "threads_c"))
+
+
+def test_a_step_that_crashes_leaves_the_server_serving_its_retry(libs, tmp_path):
+    counter = tmp_path / "attempts"
+    path = pipeline_file(tmp_path, f'''
+        import os, signal
+        from kale_argo import pipeline, step
+
+        @step(name="crashes", retry_count=1)
+        def crashes():
+            import statelib
+            attempts = int(open({str(counter)!r}).read()) if os.path.exists({str(counter)!r}) else 0
+            open({str(counter)!r}, "w").write(str(attempts + 1))
+            print("server", statelib.IMPORTED_BY, flush=True)
+            if not attempts:
+                os.kill(os.getpid(), signal.SIGSEGV)
+            return statelib.IMPORTED_BY, os.getpid()
+
+        @pipeline(name="crash")
+        def crash():
+            seen = crashes()
+        ''')
+    result, text = run(path, tmp_path)
+    server, pid = result.load("seen")
+    assert "[crashes] failed (killed by signal 11); retry 1 of 1" in text  # as a new process ends
+    assert server != pid and text.count(f"[crashes] server {server}\n") == 2  # both forked, one server
+
+
+def test_a_step_the_server_is_too_slow_to_take_on_runs_once_as_a_new_process(libs, tmp_path, monkeypatch):
+    from kale_argo.local import warm
+
+    monkeypatch.setattr(warm, "REPLY_TIMEOUT", 0.0)  # the executor stops waiting at once
+    ran = tmp_path / "ran"
+    path = pipeline_file(tmp_path, f'''
+        import os
+        from kale_argo import pipeline, step
+
+        @step(name="once")
+        def once():
+            with open({str(ran)!r}, "a") as fh:
+                fh.write(f"{{os.getpid()}}\\n")
+            return 1
+
+        @pipeline(name="once")
+        def once_pipe():
+            x = once()
+        ''')
+    result, _ = run(path, tmp_path)
+    time.sleep(0.5)  # a monitor the executor gave up on would start the step about now
+    assert result.load("x") == 1 and len(ran.read_text().split()) == 1
