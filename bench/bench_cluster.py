@@ -1,4 +1,4 @@
-"""Cluster-side costs (issue 15, target 6) as figures, for chains of 10, 100 and 1,000 steps.
+"""Cluster-side costs as figures, for chains of 10, 100 and 1,000 steps.
 
 - containers per step pod: the compiled template's init containers + its main container (Argo
   adds its own ``wait`` sidecar to every pod at run time, and an ``init`` container only for input

@@ -1,4 +1,4 @@
-"""Compile scaling (issue 6, target 6): pipelines of 10, 100 and 1,000 steps, chain and fan-out.
+"""Compile scaling: pipelines of 10, 100 and 1,000 steps, chain and fan-out.
 
 - ours: ``compile_yaml(spec)``, the traced pipeline (IR) to the Workflow's YAML, everything included
   (options, volumes, the code bundle, validation of names and options).

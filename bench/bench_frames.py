@@ -1,4 +1,4 @@
-"""Mixed DataFrames (issue 15, target 1): a frame of every common column kind, save + load.
+"""Mixed DataFrames: a frame of every common column kind, save + load.
 
 The frame: float64 and int64 columns, a pandas ``str`` column, an object column of Python strings
 (from a vocabulary of 5,000: repeated objects, as after a lookup or a groupby), a categorical, a

@@ -1,4 +1,4 @@
-"""Marshalling (issue 6, targets 1-4): round trips at the disk's speed, lazy loads, memory, small objects.
+"""Marshalling: round trips at the disk's speed, lazy loads, memory, small objects.
 
 Every figure compares ours with its reference in the same run, interleaved, median of ``--repeat``:
 

@@ -1,4 +1,4 @@
-"""Small values and generic objects (issue 15, target 2): the fixed cost per value, an 8 MiB
+"""Small values and generic objects: the fixed cost per value, an 8 MiB
 array, a fitted scikit-learn model.
 
 Each round trip is save (fsync included) + load in this process, with a run key (SHA-256 and

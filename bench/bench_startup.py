@@ -1,4 +1,4 @@
-"""Step start (issue 6, target 5): what the step runtime adds to a bare ``python -c pass``.
+"""Step start: what the step runtime adds to a bare ``python -c pass``.
 
 - wall: median over interleaved runs of (a) ``python -c pass``, (b) importing the step runtime, and
   (c) ``python -m kale_argo.runtime`` running a trivial step of a script that imports kale_argo

@@ -32,7 +32,7 @@ from common import Row, format_table  # noqa: E402
 
 from kale_argo.app import write_atomic  # noqa: E402
 
-# The scripts issue 6 asks for; one that is absent is reported, not skipped silently.
+# Every benchmark script; one that is absent is reported, not skipped silently.
 EXPECTED = ("bench_marshal.py", "bench_startup.py", "bench_local.py", "bench_compile.py",
             "bench_frames.py", "bench_small.py", "bench_cluster.py")
 DATA_DIR = BENCH_DIR / ".data"
