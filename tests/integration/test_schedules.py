@@ -1,0 +1,338 @@
+"""Schedules (CronWorkflows) and templates (WorkflowTemplates), over real HTTP against both fakes:
+created from a pipeline with its parameters, listed, suspended, resumed, pushed twice (an update at
+the version read), deleted with what they own; nothing left behind when publishing fails midway;
+a bad cron expression or time zone is one line, exit 2, with nothing created."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from kale_argo import app
+from kale_argo.errors import AuthError, ClusterError
+from kale_argo.labels import CODE_ANNOTATION, MARSHAL_KEY_ANNOTATION, PREVIOUS_CODE_ANNOTATION
+from tests.fakes.drivers import Driver, driver_fixture  # noqa: F401
+from tests.fakes.pipelines import demo_script, demo_spec
+from tests.workflow_checks import check_cron_workflow, check_workflow_template
+
+CRON, TEMPLATES = "argoproj.io/v1alpha1/cronworkflows", "argoproj.io/v1alpha1/workflowtemplates"
+REST = {CRON: "cron-workflows", TEMPLATES: "workflow-templates"}
+
+
+def stored(driver: Driver, resource: str) -> list[dict[str, Any]]:
+    """What the fake holds, read over HTTP (kube) or from the fake Argo Server's state."""
+    if driver.kind == "kubernetes":
+        return driver.fake.list(resource, driver.namespace)
+    return driver.fake.objects(REST[resource], driver.namespace)
+
+
+def kube_objects(driver: Driver, resource: str) -> list[dict[str, Any]]:
+    return driver.fake.list(resource, driver.namespace) if driver.kind == "kubernetes" else []
+
+
+def params(obj: dict[str, Any]) -> dict[str, str]:
+    spec = obj["spec"].get("workflowSpec") or obj["spec"]
+    return {
+        p["name"]: p["value"] for p in spec["arguments"]["parameters"] if not p["name"].startswith("kale-")
+    }
+
+
+def mounted(obj: dict[str, Any], source: str) -> list[str]:
+    spec = obj["spec"].get("workflowSpec") or obj["spec"]
+    key = "name" if source == "configMap" else "secretName"
+    return [v[source][key] for v in spec.get("volumes") or [] if source in v]
+
+
+def check_owned(driver: Driver, obj: dict[str, Any]) -> None:
+    """With the Kubernetes API: one code ConfigMap and one key Secret, both mounted by the object's
+    runs and owned by it (so Kubernetes deletes them with it)."""
+    if driver.kind != "kubernetes":
+        assert mounted(obj, "configMap") == [] and mounted(obj, "secret") == []  # inline, unsigned
+        return
+    meta = obj["metadata"]
+    names = {
+        "configMap": meta["annotations"][CODE_ANNOTATION],
+        "secret": meta["annotations"][MARSHAL_KEY_ANNOTATION],
+    }
+    for source, resource in (("configMap", "v1/configmaps"), ("secret", "v1/secrets")):
+        assert mounted(obj, source) == [names[source]]
+        owned = driver.fake.get(resource, driver.namespace, names[source])
+        [owner] = owned["metadata"]["ownerReferences"]
+        assert (owner["kind"], owner["name"], owner["uid"]) == (obj["kind"], meta["name"], meta["uid"])
+
+
+def test_schedule_creates_a_cron_workflow_with_the_pipeline_and_its_parameters(
+    driver: Driver, tmp_path: Path
+) -> None:
+    spec = demo_spec(tmp_path)
+    when = app.Schedule("0 3 * * 1-5", "Europe/Paris", "forbid")
+    made = app.schedule(
+        spec, app.resolve(spec, {"lr": "0.25"}), when, app.PublishOptions(), driver.backend, out=io.StringIO()
+    )
+    [cron] = stored(driver, CRON)
+    assert (made.kind, made.name, cron["metadata"]["name"]) == ("CronWorkflow", "demo-pipe", "demo-pipe")
+    assert cron["spec"]["schedules"] == ["0 3 * * 1-5"]
+    assert (cron["spec"]["timezone"], cron["spec"]["concurrencyPolicy"]) == ("Europe/Paris", "Forbid")
+    assert params(cron) == {"n": "4", "lr": "0.25"}
+    assert cron["spec"]["workflowMetadata"]["labels"]["kale-argo.io/pipeline"] == "demo-pipe"
+    assert cron["spec"]["workflowSpec"]["templates"] and "suspend" not in cron["spec"]
+    check_owned(driver, cron)
+    check_cron_workflow(
+        {k: v for k, v in cron.items() if k != "status"}
+        | {
+            "metadata": {
+                k: v
+                for k, v in cron["metadata"].items()
+                if k in ("name", "namespace", "labels", "annotations")
+            }
+        }
+    )
+    assert "schedule demo-pipe created" in str(made) and "0 3 * * 1-5 (Europe/Paris)" in str(made)
+
+
+def test_schedules_are_listed_suspended_resumed_and_deleted_with_what_they_own(
+    driver: Driver, tmp_path: Path
+) -> None:
+    spec = demo_spec(tmp_path)
+    for name in ("nightly", "hourly"):
+        app.schedule(
+            spec,
+            {},
+            app.Schedule("@hourly"),
+            app.PublishOptions(name=name),
+            driver.backend,
+            out=io.StringIO(),
+        )
+    assert [o["metadata"]["name"] for o in app.list_published(driver.backend, "CronWorkflow")] == [
+        "hourly",
+        "nightly",
+    ]
+    assert app.suspend_schedule(driver.backend, "nightly", True)["spec"]["suspend"] is True
+    assert {o["metadata"]["name"]: o["spec"].get("suspend", False) for o in stored(driver, CRON)} == {
+        "nightly": True,
+        "hourly": False,
+    }
+    assert app.suspend_schedule(driver.backend, "nightly", False)["spec"]["suspend"] is False
+    configmaps_before = len(kube_objects(driver, "v1/configmaps"))
+    app.delete_published(driver.backend, "CronWorkflow", "nightly", out=io.StringIO())
+    assert [o["metadata"]["name"] for o in stored(driver, CRON)] == ["hourly"]
+    if driver.kind == "kubernetes":  # its ConfigMap and Secret went with it; the other's stay
+        assert len(kube_objects(driver, "v1/configmaps")) == configmaps_before - 1 == 1
+        check_owned(driver, stored(driver, CRON)[0])
+        assert len(kube_objects(driver, "v1/secrets")) == 1
+    with pytest.raises(ClusterError, match=r"schedule 'nightly'.*not found.*kale-argo schedule list"):
+        app.suspend_schedule(driver.backend, "nightly", True)
+
+
+def test_a_second_schedule_of_the_same_name_is_refused_and_leaves_nothing(
+    driver: Driver, tmp_path: Path
+) -> None:
+    spec = demo_spec(tmp_path)
+    app.schedule(spec, {}, app.Schedule("@daily"), None, driver.backend, out=io.StringIO())
+    before = [stored(driver, CRON), kube_objects(driver, "v1/configmaps"), kube_objects(driver, "v1/secrets")]
+    with pytest.raises(ClusterError, match="already exists"):
+        app.schedule(spec, {}, app.Schedule("@hourly"), None, driver.backend, out=io.StringIO())
+    assert [
+        stored(driver, CRON),
+        kube_objects(driver, "v1/configmaps"),
+        kube_objects(driver, "v1/secrets"),
+    ] == before
+
+
+def test_template_push_creates_then_updates_at_the_version_read(driver: Driver, tmp_path: Path) -> None:
+    spec = demo_spec(tmp_path)
+    first = app.push_template(spec, {}, None, driver.backend, out=io.StringIO())
+    [template] = stored(driver, TEMPLATES)
+    assert (first.updated, template["kind"], params(template)) == (
+        False,
+        "WorkflowTemplate",
+        {"n": "4", "lr": "0.5"},
+    )
+    check_owned(driver, template)
+    check_workflow_template(
+        {k: template[k] for k in ("apiVersion", "kind", "spec")}
+        | {
+            "metadata": {
+                k: v
+                for k, v in template["metadata"].items()
+                if k in ("name", "namespace", "labels", "annotations")
+            }
+        }
+    )
+    second = app.push_template(spec, app.resolve(spec, {"n": "9"}), None, driver.backend, out=io.StringIO())
+    [updated] = stored(driver, TEMPLATES)
+    assert second.updated and "template demo-pipe updated" in str(second)
+    assert updated["metadata"]["uid"] == template["metadata"]["uid"]
+    assert updated["metadata"]["resourceVersion"] != template["metadata"]["resourceVersion"]
+    assert params(updated) == {"n": "9", "lr": "0.5"}
+    check_owned(driver, updated)
+    if driver.kind == "kubernetes":
+        old_code = template["metadata"]["annotations"][CODE_ANNOTATION]
+        annotations = updated["metadata"]["annotations"]
+        assert annotations[PREVIOUS_CODE_ANNOTATION] == old_code != annotations[CODE_ANNOTATION]
+        assert (
+            annotations[MARSHAL_KEY_ANNOTATION] == template["metadata"]["annotations"][MARSHAL_KEY_ANNOTATION]
+        )
+        app.push_template(spec, {}, None, driver.backend, out=io.StringIO())  # a third push
+        names = {c["metadata"]["name"] for c in kube_objects(driver, "v1/configmaps")}
+        assert old_code not in names and len(names) == 2  # the current one and the one before it
+        assert len(kube_objects(driver, "v1/secrets")) == 1
+    assert [t["metadata"]["name"] for t in app.list_published(driver.backend, "WorkflowTemplate")] == [
+        "demo-pipe"
+    ]
+    app.delete_published(driver.backend, "WorkflowTemplate", "demo-pipe", out=io.StringIO())
+    assert stored(driver, TEMPLATES) == []
+    assert kube_objects(driver, "v1/configmaps") == [] and kube_objects(driver, "v1/secrets") == []
+
+
+def test_a_template_changed_meanwhile_is_a_conflict_not_overwritten(driver: Driver, tmp_path: Path) -> None:
+    spec = demo_spec(tmp_path)
+    app.push_template(spec, {}, None, driver.backend, out=io.StringIO())
+    [template] = stored(driver, TEMPLATES)
+    # someone else updates it between our read and our write: the GET answers the old version
+    backend = driver.backend
+    original = backend.get_object
+
+    def stale(plural: str, name: str) -> dict[str, Any]:
+        answer = original(plural, name)
+        app.push_template(spec, app.resolve(spec, {"n": "7"}), None, driver.make_backend(), out=io.StringIO())
+        return answer
+
+    backend.get_object = stale
+    try:
+        with pytest.raises(ClusterError, match="changed by someone else"):
+            app.push_template(spec, app.resolve(spec, {"n": "1"}), None, backend, out=io.StringIO())
+    finally:
+        backend.get_object = original
+    [now] = stored(driver, TEMPLATES)
+    assert params(now)["n"] == "7" and now["metadata"]["uid"] == template["metadata"]["uid"]
+    if driver.kind == "kubernetes":  # the refused push's ConfigMap was deleted again
+        assert {c["metadata"]["name"] for c in kube_objects(driver, "v1/configmaps")} == {
+            now["metadata"]["annotations"][CODE_ANNOTATION],
+            now["metadata"]["annotations"][PREVIOUS_CODE_ANNOTATION],
+        }
+
+
+@pytest.mark.parametrize("step", ["object", "adopt"])
+def test_a_failure_midway_leaves_nothing_behind(driver: Driver, tmp_path: Path, step: str) -> None:
+    spec = demo_spec(tmp_path)
+    if step == "object":  # the CronWorkflow's create is refused after the Secret and ConfigMap exist
+        path = (
+            "/apis/argoproj.io/v1alpha1/namespaces/default/cronworkflows"
+            if driver.kind == "kubernetes"
+            else "/api/v1/cron-workflows/argo"
+        )
+        driver.fake.fail(f"^POST {path}$", 403, message="forbidden")
+    else:  # the CronWorkflow exists, but making it the ConfigMap's owner fails
+        if driver.kind != "kubernetes":
+            pytest.skip("through the Argo Server there is nothing to own")
+        driver.fake.fail("^PATCH /api/v1/namespaces/default/configmaps/", 403, message="forbidden")
+    with pytest.raises(AuthError):
+        app.schedule(spec, {}, app.Schedule("@daily"), None, driver.backend, out=io.StringIO())
+    assert stored(driver, CRON) == []
+    assert kube_objects(driver, "v1/configmaps") == [] and kube_objects(driver, "v1/secrets") == []
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (
+            ["--cron", "61 3 * * *"],
+            "--cron: cron schedule '61 3 * * *': minute '61': 61 is out of range 0-59",
+        ),
+        (["--cron", "0 3 * *"], "4 fields, Argo expects 5"),
+        (["--cron", "@sometimes"], "unknown descriptor '@sometimes'"),
+        (
+            ["--cron", "0 3 * * *", "--timezone", "Europe/Pariss"],
+            "--timezone: unknown time zone 'Europe/Pariss'",
+        ),
+        (["--cron", "0 3 * * *", "--concurrency-policy", "Never"], "unknown concurrency policy 'Never'"),
+        (
+            ["--cron", "0 3 * * *", "--name", "Nightly_Train"],
+            "--name: CronWorkflow name 'Nightly_Train' is not valid",
+        ),
+    ],
+)
+def test_a_bad_schedule_is_one_line_exit_2_and_creates_nothing(
+    driver: Driver, tmp_path: Path, flags: list[str], message: str
+) -> None:
+    cli = _cli(driver, ["schedule", demo_script(tmp_path), *flags], tmp_path)
+    assert cli.returncode == 2, cli.stderr
+    [line] = cli.stderr.splitlines()
+    assert line.startswith("kale-argo: error: ") and message in line and "hint:" in line
+    assert stored(driver, CRON) == [] and kube_objects(driver, "v1/configmaps") == []
+    assert not [r for r in driver.fake.requests() if r[0] != "GET"]  # nothing was even attempted
+
+
+def _cli(driver: Driver, args: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    connection = (
+        ["--backend", "kubernetes", "--kubeconfig", driver.fake.kubeconfig, "-n", "default"]
+        if driver.kind == "kubernetes"
+        else ["--backend", "argo-server", "--argo-server", driver.fake.url, "-n", "argo"]
+    )
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "ARGO_TOKEN": driver.fake.token}
+    return subprocess.run(
+        [sys.executable, "-m", "kale_argo.cli.main", *args, *connection],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
+
+
+def test_the_cli_creates_lists_suspends_resumes_and_deletes(driver: Driver, tmp_path: Path) -> None:
+    script = demo_script(tmp_path)
+    made = _cli(
+        driver,
+        ["schedule", script, "--cron", "30 2 * * *", "-p", "n=6", "--name", "nightly", "-o", "name"],
+        tmp_path,
+    )
+    assert made.returncode == 0, made.stderr
+    assert made.stdout == "nightly\n"
+    assert params(stored(driver, CRON)[0]) == {"n": "6", "lr": "0.5"}
+    listed = _cli(driver, ["cron", "list"], tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    header, row = listed.stdout.splitlines()
+    assert header.split()[:4] == ["NAME", "SCHEDULE", "TIMEZONE", "SUSPENDED"]
+    assert row.split()[:7] == ["nightly", "30", "2", "*", "*", "*", "no"]
+    for verb, value in (("suspend", True), ("resume", False)):
+        done = _cli(driver, ["schedule", verb, "nightly"], tmp_path)
+        assert (done.returncode, done.stdout) == (
+            0,
+            f"schedule nightly {verb}ed\n".replace("suspended", "suspended").replace("resumeed", "resumed"),
+        ), done.stderr
+        assert stored(driver, CRON)[0]["spec"]["suspend"] is value
+    as_json = _cli(driver, ["schedule", "ls", "-o", "json"], tmp_path)
+    assert [o["metadata"]["name"] for o in json.loads(as_json.stdout)] == ["nightly"]
+    gone = _cli(driver, ["schedule", "rm", "nightly"], tmp_path)
+    assert (gone.returncode, gone.stdout) == (0, "schedule nightly deleted\n"), gone.stderr
+    assert stored(driver, CRON) == [] and kube_objects(driver, "v1/configmaps") == []
+    missing = _cli(driver, ["schedule", "delete", "nightly"], tmp_path)
+    assert missing.returncode == 2 and len(missing.stderr.splitlines()) == 1
+
+
+def test_the_cli_pushes_a_template_twice_lists_and_deletes_it(driver: Driver, tmp_path: Path) -> None:
+    script = demo_script(tmp_path)
+    first = _cli(driver, ["template", "push", script, "-p", "lr=0.1"], tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "template demo-pipe created" in first.stdout
+    assert "argo submit --from workflowtemplate/demo-pipe" in first.stdout
+    second = _cli(driver, ["template", script, "-p", "lr=0.2", "-o", "yaml"], tmp_path)
+    assert second.returncode == 0, second.stderr
+    assert (
+        params(yaml.safe_load(second.stdout))
+        == {"n": "4", "lr": "0.2"}
+        == params(stored(driver, TEMPLATES)[0])
+    )
+    listed = _cli(driver, ["template", "list", "-o", "name"], tmp_path)
+    assert listed.stdout == "demo-pipe\n"
+    gone = _cli(driver, ["template", "delete", "demo-pipe"], tmp_path)
+    assert gone.returncode == 0 and stored(driver, TEMPLATES) == []
