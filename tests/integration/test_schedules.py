@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from kale_argo import app
-from kale_argo.errors import AuthError, ClusterError
+from kale_argo.errors import AuthError, ClusterError, ConfigError
 from kale_argo.labels import CODE_ANNOTATION, MARSHAL_KEY_ANNOTATION, PREVIOUS_CODE_ANNOTATION
 from tests.fakes.drivers import Driver, driver_fixture  # noqa: F401
 from tests.fakes.pipelines import demo_script, demo_spec
@@ -336,3 +336,169 @@ def test_the_cli_pushes_a_template_twice_lists_and_deletes_it(driver: Driver, tm
     assert listed.stdout == "demo-pipe\n"
     gone = _cli(driver, ["template", "delete", "demo-pipe"], tmp_path)
     assert gone.returncode == 0 and stored(driver, TEMPLATES) == []
+
+
+def test_the_python_api_schedules_and_pushes_a_template(
+    driver: Driver, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from kale_argo.sdk.loader import load_pipeline
+
+    pipe = load_pipeline(demo_script(tmp_path))
+    where = {
+        "backend": driver.kind,
+        "namespace": driver.namespace,
+        **(
+            {"kubeconfig": driver.fake.kubeconfig}
+            if driver.kind == "kubernetes"
+            else {"argo_server": driver.fake.url, "token": driver.fake.token}
+        ),
+    }
+    made = pipe.schedule("*/15 * * * *", concurrency_policy="Replace", name="quarter", lr=0.75, **where)
+    assert (made.kind, made.name) == ("CronWorkflow", "quarter")
+    [cron] = stored(driver, CRON)
+    assert params(cron) == {"n": "4", "lr": "0.75"} and cron["spec"]["concurrencyPolicy"] == "Replace"
+    pushed = pipe.push_template(n=2, **where)
+    assert "template demo-pipe created" in str(pushed)
+    assert params(stored(driver, TEMPLATES)[0]) == {"n": "2", "lr": "0.5"}
+    with pytest.raises(ConfigError, match="minute '60'"):
+        pipe.schedule("60 * * * *", **where)
+    assert len(stored(driver, CRON)) == 1
+
+
+def _compile(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "kale_argo.cli.main", "compile", demo_script(tmp_path), *args],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+    )
+
+
+def test_compile_writes_a_cron_workflow_and_a_workflow_template_argo_accepts(tmp_path: Path) -> None:
+    cron = _compile(
+        [
+            "--cron",
+            "0 3 * * MON-FRI",
+            "--timezone",
+            "Asia/Tokyo",
+            "--concurrency-policy",
+            "Forbid",
+            "-p",
+            "lr=0.3",
+            "-n",
+            "team-a",
+        ],
+        tmp_path,
+    )
+    assert cron.returncode == 0, cron.stderr
+    configmap, manifest = yaml.safe_load_all(cron.stdout)
+    assert cron.stdout.startswith("# The code every run mounts") and "argo cron create" in cron.stdout
+    assert (configmap["kind"], manifest["kind"], manifest["metadata"]["namespace"]) == (
+        "ConfigMap",
+        "CronWorkflow",
+        "team-a",
+    )
+    assert manifest["spec"]["schedules"] == ["0 3 * * MON-FRI"] and params(manifest)["lr"] == "0.3"
+    assert mounted(manifest, "configMap") == [configmap["metadata"]["name"]]
+    check_cron_workflow(manifest)
+    template = _compile(["--kind", "workflowtemplate", "--name", "train-v2"], tmp_path)
+    assert template.returncode == 0, template.stderr
+    _, manifest = yaml.safe_load_all(template.stdout)
+    assert (manifest["kind"], manifest["metadata"]["name"], params(manifest)) == (
+        "WorkflowTemplate",
+        "train-v2",
+        {"n": "4", "lr": "0.5"},
+    )
+    check_workflow_template(manifest)
+    assert _compile(["--kind", "workflowtemplate", "--name", "train-v2"], tmp_path).stdout == template.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--cron", "0 25 * * *"], "hour '25': 25 is out of range 0-23"),
+        (["--kind", "cronworkflow"], "a CronWorkflow needs a schedule"),
+        (["--kind", "workflowtemplate", "--cron", "@daily"], "a WorkflowTemplate has no schedule"),
+        (["--name", "x"], "are for --kind cronworkflow or workflowtemplate"),
+        (["--cron", "@daily", "--name", "a" * 53], "CronWorkflow name"),
+    ],
+)
+def test_compile_refuses_a_bad_kind_or_schedule_writing_nothing(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    out = tmp_path / "out.yaml"
+    done = _compile([*args, "--output-file", str(out)], tmp_path)
+    assert done.returncode == 2 and message in done.stderr and len(done.stderr.splitlines()) == 1, done.stderr
+    assert not out.exists()
+
+
+def test_the_workflow_checks_reject_what_argo_would(tmp_path: Path) -> None:
+    from kale_argo.argo.kinds import Schedule, cron_workflow, workflow_template
+    from kale_argo.argo.output import compile_dict
+
+    workflow = compile_dict(demo_spec(tmp_path), {})
+    good = cron_workflow(workflow, "nightly", Schedule("0 3 * * *"))
+    check_cron_workflow(good)
+    for broken, why in (
+        ({"schedules": ["0 3 * *"]}, "exactly 5 fields"),
+        ({"schedules": ["0 3 32 * *"]}, "out of range"),
+        ({"concurrencyPolicy": "Sometimes"}, "concurrencyPolicy"),
+        ({"suspended": True}, "schema"),
+    ):
+        with pytest.raises(AssertionError, match=why):
+            check_cron_workflow({**good, "spec": {**good["spec"], **broken}})
+    with pytest.raises(AssertionError, match="at most 52"):
+        check_cron_workflow({**good, "metadata": {"name": "n" * 53}})
+    template = workflow_template(workflow, "train")
+    check_workflow_template(template)
+    with pytest.raises(AssertionError, match="entrypoint"):
+        check_workflow_template({**template, "spec": {**template["spec"], "entrypoint": "nope"}})
+
+
+def test_the_runner_role_grants_exactly_the_calls_schedules_and_templates_make(tmp_path: Path) -> None:
+    """Every request the kubernetes backend makes for schedules and templates, as the RBAC verb it
+    needs, is granted by manifests/base/runner-role.yaml; nothing reads Secrets or ConfigMaps."""
+    from tests.fakes.drivers import kube_driver
+
+    driver, close = kube_driver(tmp_path)
+    try:
+        spec = demo_spec(tmp_path)
+        app.schedule(spec, {}, app.Schedule("@daily"), None, driver.backend, out=io.StringIO())
+        app.suspend_schedule(driver.backend, "demo-pipe", True)
+        app.suspend_schedule(driver.backend, "demo-pipe", False)
+        app.list_published(driver.backend, "CronWorkflow")
+        app.delete_published(driver.backend, "CronWorkflow", "demo-pipe", out=io.StringIO())
+        for _ in range(3):
+            app.push_template(spec, {}, None, driver.backend, out=io.StringIO())
+        app.list_published(driver.backend, "WorkflowTemplate")
+        app.delete_published(driver.backend, "WorkflowTemplate", "demo-pipe", out=io.StringIO())
+        used = set()
+        for method, path, _ in driver.fake.requests():
+            parts = path.strip("/").split("/")
+            group = "" if parts[0] == "api" else parts[1]
+            rest = parts[parts.index("namespaces") + 2 :] if "namespaces" in parts else parts[-1:]
+            named = len(rest) > 1
+            verb = {"POST": "create", "PATCH": "patch", "PUT": "update", "DELETE": "delete"}.get(
+                method, "get" if named else "list"
+            )
+            used.add((group, rest[0], verb))
+    finally:
+        close()
+    role = yaml.safe_load((Path(__file__).parents[2] / "manifests" / "base" / "runner-role.yaml").read_text())
+    granted = {
+        (g, r, v)
+        for rule in role["rules"]
+        for g in rule["apiGroups"]
+        for r in rule["resources"]
+        for v in rule["verbs"]
+    }
+    assert used - granted == set()
+    assert {
+        ("argoproj.io", "cronworkflows", "patch"),
+        ("argoproj.io", "workflowtemplates", "update"),
+        ("", "configmaps", "delete"),
+        ("", "secrets", "create"),
+    } <= used
+    assert not {(g, r, v) for g, r, v in used if r in ("secrets", "configmaps") and v in ("get", "list")}
