@@ -502,3 +502,43 @@ def test_the_runner_role_grants_exactly_the_calls_schedules_and_templates_make(t
         ("", "secrets", "create"),
     } <= used
     assert not {(g, r, v) for g, r, v in used if r in ("secrets", "configmaps") and v in ("get", "list")}
+
+
+def test_a_run_started_from_the_template_shows_the_pipelines_steps(driver: Driver, tmp_path: Path) -> None:
+    """``argo submit --from workflowtemplate/NAME`` makes a Workflow that only references the
+    template; Argo keeps the template's spec in its status, and kale-argo reads the steps there."""
+    from kale_argo.cluster.status import planned_steps
+
+    app.push_template(demo_spec(tmp_path), {}, None, driver.backend, out=io.StringIO())
+    [template] = stored(driver, TEMPLATES)
+    run = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Workflow",
+        "metadata": {"name": "demo-pipe-x1", "labels": template["spec"]["workflowMetadata"]["labels"]},
+        "spec": {"workflowTemplateRef": {"name": "demo-pipe"}},
+        "status": {"phase": "Running", "storedWorkflowTemplateSpec": template["spec"]},
+    }
+    if driver.kind == "kubernetes":
+        driver.fake.create("argoproj.io/v1alpha1/workflows", run, driver.namespace)
+    else:
+        driver.fake.add_run(run, driver.namespace)
+    got = app.status(driver.backend, "demo-pipe-x1")
+    assert [(s.name, s.phase) for s in planned_steps(got)] == [("load", "Pending"), ("train", "Pending")]
+    listed = app.list_runs(driver.backend, pipeline="demo-pipe")
+    assert [w["metadata"]["name"] for w in listed] == ["demo-pipe-x1"]
+
+
+def test_a_create_whose_answer_was_lost_is_not_duplicated(driver: Driver, tmp_path: Path) -> None:
+    path = (
+        "/apis/argoproj.io/v1alpha1/namespaces/default/cronworkflows"
+        if driver.kind == "kubernetes"
+        else "/api/v1/cron-workflows/argo"
+    )
+    driver.fake.fail(f"^POST {path}$", 503, after_write=True)
+    made = app.schedule(
+        demo_spec(tmp_path), {}, app.Schedule("@daily"), None, driver.backend, out=io.StringIO()
+    )
+    [cron] = stored(driver, CRON)
+    assert made.manifest["metadata"]["uid"] == cron["metadata"]["uid"]
+    assert len([r for r in driver.fake.requests("POST", path)]) == 1
+    check_owned(driver, cron)
