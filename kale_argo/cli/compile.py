@@ -29,7 +29,8 @@ def register(subparsers: Any) -> None:
         "python:3.11-slim.")
     add_script_args(parser)
     parser.add_argument("-o", "--output", default="yaml", metavar="yaml|json",
-                        help="the format, yaml (default) or json; any other value is a file to write "
+                        help="the format, yaml (default) or json (one JSON document per object, as "
+                             "kubectl and jq read them); any other value is a file to write "
                              "the YAML to (kept for older scripts: prefer --output-file)")
     parser.add_argument("--output-file", default=None, metavar="FILE",
                         help="write the Workflow to FILE (atomically) instead of stdout")
@@ -98,7 +99,7 @@ def handle(args: argparse.Namespace) -> int:
 
         import yaml
 
-        text = json.dumps(yaml.safe_load(text), indent=2) + "\n"
+        text = "".join(json.dumps(doc, indent=2) + "\n" for doc in yaml.safe_load_all(text))
     if target is None:
         sys.stdout.write(text)
     else:

@@ -27,20 +27,30 @@ def default_verb(argv: Sequence[str]) -> list[str]:
     """``schedule SCRIPT ...`` as ``schedule create SCRIPT ...`` (and ``template SCRIPT`` as
     ``template push SCRIPT``): the command's first word after it, when not a verb, is a script."""
     args = list(argv)
-    i = 0
+    command = _first_word(args, 0)
+    verbs = (
+        {
+            "schedule": ("create", SCHEDULE_VERBS),
+            "cron": ("create", SCHEDULE_VERBS),
+            "template": ("push", TEMPLATE_VERBS),
+        }.get(args[command])
+        if command is not None
+        else None
+    )
+    if command is None or verbs is None:
+        return args
+    word = _first_word(args, command + 1)
+    if word is not None and args[word] not in verbs[1]:
+        args.insert(command + 1, verbs[0])
+    return args
+
+
+def _first_word(args: list[str], start: int) -> int | None:
+    """The index of the first argument from ``start`` that is neither an option nor its value."""
+    i = start
     while i < len(args) and args[i].startswith("-"):
         i += 2 if args[i] in _VALUED_GLOBALS else 1
-    if i + 1 >= len(args):
-        return args
-    verbs = {
-        "schedule": ("create", SCHEDULE_VERBS),
-        "cron": ("create", SCHEDULE_VERBS),
-        "template": ("push", TEMPLATE_VERBS),
-    }.get(args[i])
-    following = args[i + 1]
-    if verbs and following not in verbs[1] and following not in ("-h", "--help"):
-        args.insert(i + 1, verbs[0])
-    return args
+    return i if i < len(args) else None
 
 
 def _publish_args(parser: argparse.ArgumentParser) -> None:

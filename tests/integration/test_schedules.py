@@ -542,3 +542,15 @@ def test_a_create_whose_answer_was_lost_is_not_duplicated(driver: Driver, tmp_pa
     assert made.manifest["metadata"]["uid"] == cron["metadata"]["uid"]
     assert len([r for r in driver.fake.requests("POST", path)]) == 1
     check_owned(driver, cron)
+
+
+def test_compile_json_is_one_document_per_object(tmp_path: Path) -> None:
+    done = _compile(["--cron", "@weekly", "-o", "json"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    decoder, text, docs = json.JSONDecoder(), done.stdout, []
+    while text.strip():
+        doc, end = decoder.raw_decode(text.lstrip())
+        docs.append(doc)
+        text = text.lstrip()[end:]
+    assert [d["kind"] for d in docs] == ["ConfigMap", "CronWorkflow"]
+    check_cron_workflow(docs[1])
