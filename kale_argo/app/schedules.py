@@ -327,33 +327,7 @@ def suspend_schedule(backend: Backend, name: str, suspend: bool = True) -> dict[
     return backend.suspend_schedule(name, suspend)
 
 
-def delete_published(backend: Backend, kind: str, name: str, *, out: TextIO | None = None) -> None:
-    """Delete a CronWorkflow or WorkflowTemplate, and with the Kubernetes API the code ConfigMaps
-    and key Secret it owns (Kubernetes' garbage collector would too, through the owner references;
-    done here so they are gone when the command returns)."""
-    plural = PLURALS[kind]
-    current = backend.get_object(plural, name)
-    backend.delete_object(plural, name)
-    kube = _kube(backend)
-    if kube is None:
-        return
-    from ..cluster.code import delete_code
-    from ..cluster.secrets import delete_run_key
-
-    annotations = (current.get("metadata") or {}).get("annotations") or {}
-    sink = out or sys.stderr
-    for key in (CODE_ANNOTATION, PREVIOUS_CODE_ANNOTATION):
-        if annotations.get(key):
-            cm = annotations[key]
-            _quietly(
-                lambda cm=cm: delete_code(kube, backend.namespace, cm),
-                f"could not delete the code ConfigMap {cm}",
-                sink,
-            )
-    if annotations.get(MARSHAL_KEY_ANNOTATION):
-        secret = annotations[MARSHAL_KEY_ANNOTATION]
-        _quietly(
-            lambda: delete_run_key(kube, backend.namespace, secret),
-            f"could not delete the marshal key secret {secret}",
-            sink,
-        )
+def delete_published(backend: Backend, kind: str, name: str) -> None:
+    """Delete a CronWorkflow or WorkflowTemplate; Kubernetes' garbage collector deletes what it owns
+    (its code ConfigMaps and key Secret, a schedule's runs) through their owner references."""
+    backend.delete_object(PLURALS[kind], name)

@@ -272,6 +272,6 @@ def handle_suspend(args: argparse.Namespace) -> int:
 def handle_delete(args: argparse.Namespace) -> int:
     from .. import app
 
-    app.delete_published(app.connect(connection(args)), args.kind, args.name, out=_progress(args))
+    app.delete_published(app.connect(connection(args)), args.kind, args.name)
     print(f"{'schedule' if args.kind == 'CronWorkflow' else 'template'} {args.name} deleted")
     return 0

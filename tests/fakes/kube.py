@@ -12,6 +12,8 @@ On top of kmock's emulator (objects created, patched with merge patches, deleted
   with ``resourceVersion`` replays the events after it (410 Gone if too old); ``timeoutSeconds``;
 - ``pods/{name}/log`` (``container``, ``tailLines``, ``follow``) from :meth:`FakeKube.set_log`;
 - SelfSubjectAccessReview answers ``allowed`` unless :meth:`FakeKube.deny` said otherwise;
+- PUT replaces an object at the resourceVersion read (409 Conflict otherwise);
+- garbage collection: deleting an object deletes what it owns (``ownerReferences`` by uid);
 - the bearer token is checked (401 otherwise);
 - faults: :meth:`FakeKube.fail` (a status, optionally after doing the write: an ambiguous
   failure), :meth:`FakeKube.slow` (a delay), :meth:`FakeKube.drop_watch` (end watch streams early).
@@ -284,6 +286,8 @@ class Emulator(kmock.KubernetesEmulator):
             response = await super()._handle(request)
             if request.action == enums.action.CREATE and response.status == 200 and not response.prepared:
                 response.set_status(201)  # as the real API server answers a create
+            if request.action == enums.action.DELETE and response.status < 300:
+                await self._collect_garbage()
             return response
         except kmock.KubernetesError as exc:
             return _status(exc.status, exc.message or "error", exc.reason or "")
@@ -312,6 +316,22 @@ class Emulator(kmock.KubernetesEmulator):
         self.objects[key] = body
         await self._buses[request.resource].put({"type": "MODIFIED", "object": body})
         return aiohttp.web.json_response(body)
+
+    async def _collect_garbage(self) -> None:
+        """Kubernetes' garbage collector, at once: delete every object whose ownerReferences all
+        name objects (by uid) that no longer exist, until none is left."""
+        while True:
+            live = {key: obj for key, obj in self.objects.items() if not obj.deleted}
+            uids = {(obj.raw.get("metadata") or {}).get("uid") for obj in live.values()}
+            orphans = [(key, obj) for key, obj in live.items()
+                       if (refs := (obj.raw.get("metadata") or {}).get("ownerReferences"))
+                       and not any(ref.get("uid") in uids for ref in refs)]
+            if not orphans:
+                return
+            for (resource, _, _), obj in orphans:
+                raw = copy.deepcopy(obj.raw)
+                obj.delete()
+                await self._buses[resource].put({"type": "DELETED", "object": raw})
 
     def _namespace_exists(self, namespace: str) -> bool:
         key = (NAMESPACES, None, namespace)

@@ -121,7 +121,7 @@ def test_schedules_are_listed_suspended_resumed_and_deleted_with_what_they_own(
     }
     assert app.suspend_schedule(driver.backend, "nightly", False)["spec"]["suspend"] is False
     configmaps_before = len(kube_objects(driver, "v1/configmaps"))
-    app.delete_published(driver.backend, "CronWorkflow", "nightly", out=io.StringIO())
+    app.delete_published(driver.backend, "CronWorkflow", "nightly")
     assert [o["metadata"]["name"] for o in stored(driver, CRON)] == ["hourly"]
     if driver.kind == "kubernetes":  # its ConfigMap and Secret went with it; the other's stay
         assert len(kube_objects(driver, "v1/configmaps")) == configmaps_before - 1 == 1
@@ -187,7 +187,7 @@ def test_template_push_creates_then_updates_at_the_version_read(driver: Driver, 
     assert [t["metadata"]["name"] for t in app.list_published(driver.backend, "WorkflowTemplate")] == [
         "demo-pipe"
     ]
-    app.delete_published(driver.backend, "WorkflowTemplate", "demo-pipe", out=io.StringIO())
+    app.delete_published(driver.backend, "WorkflowTemplate", "demo-pipe")
     assert stored(driver, TEMPLATES) == []
     assert kube_objects(driver, "v1/configmaps") == [] and kube_objects(driver, "v1/secrets") == []
 
@@ -469,11 +469,11 @@ def test_the_runner_role_grants_exactly_the_calls_schedules_and_templates_make(t
         app.suspend_schedule(driver.backend, "demo-pipe", True)
         app.suspend_schedule(driver.backend, "demo-pipe", False)
         app.list_published(driver.backend, "CronWorkflow")
-        app.delete_published(driver.backend, "CronWorkflow", "demo-pipe", out=io.StringIO())
+        app.delete_published(driver.backend, "CronWorkflow", "demo-pipe")
         for _ in range(3):
             app.push_template(spec, {}, None, driver.backend, out=io.StringIO())
         app.list_published(driver.backend, "WorkflowTemplate")
-        app.delete_published(driver.backend, "WorkflowTemplate", "demo-pipe", out=io.StringIO())
+        app.delete_published(driver.backend, "WorkflowTemplate", "demo-pipe")
         used = set()
         for method, path, _ in driver.fake.requests():
             parts = path.strip("/").split("/")
