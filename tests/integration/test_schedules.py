@@ -554,3 +554,26 @@ def test_compile_json_is_one_document_per_object(tmp_path: Path) -> None:
         text = text.lstrip()[end:]
     assert [d["kind"] for d in docs] == ["ConfigMap", "CronWorkflow"]
     check_cron_workflow(docs[1])
+
+
+def test_every_run_of_a_schedule_or_template_gets_its_own_identity(driver: Driver, tmp_path: Path) -> None:
+    """Nothing run-specific is baked into what Argo reuses: each run's steps learn their run from
+    Argo (``{{workflow.uid}}``), which binds their values and names their marshal folder, and the
+    submission label that recognises a lost create stays on the object, off its runs."""
+    from kale_argo.labels import SUBMISSION_LABEL
+    from kale_argo.runtime.marshal.binding import RUN_ID_ENV
+
+    spec = demo_spec(tmp_path)
+    app.schedule(spec, {}, app.Schedule("@daily"), None, driver.backend, out=io.StringIO())
+    app.push_template(spec, {}, None, driver.backend, out=io.StringIO())
+    for obj in (stored(driver, CRON)[0], stored(driver, TEMPLATES)[0]):
+        run_spec = obj["spec"].get("workflowSpec") or obj["spec"]
+        run_labels = obj["spec"]["workflowMetadata"].get("labels") or {}
+        assert SUBMISSION_LABEL in obj["metadata"]["labels"] and SUBMISSION_LABEL not in run_labels
+        containers = [t["container"] for t in run_spec["templates"] if "container" in t]
+        assert containers
+        for container in containers:
+            env = {e["name"]: e.get("value") for e in container.get("env") or []}
+            assert env[RUN_ID_ENV] == "{{workflow.uid}}"
+            argv = json.dumps(container.get("command", []) + container.get("args", []))
+            assert "/{{workflow.uid}}" in argv  # the run's own marshal folder
