@@ -161,11 +161,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if namespace not in self.server.namespaces:
                 return error(404, f'namespaces "{namespace}" not found')
             if method == "GET":
-                selector = query.get("listOptions.labelSelector")
-                with state.lock:
-                    items = [copy.deepcopy(w) for (ns, _), w in state.workflows.items() if ns == namespace
-                             and label_selector_matches(selector, w["metadata"].get("labels") or {})]
-                return send(200, {"metadata": {"resourceVersion": str(state.rv)}, "items": items or None})
+                return None if dry else self._list(namespace, query)
             if method == "POST":
                 workflow = copy.deepcopy(body.get("workflow") or {})
                 meta = workflow.setdefault("metadata", {})
@@ -180,6 +176,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                 .strftime("%Y-%m-%dT%H:%M:%SZ"))
                     state.workflows[key] = state.record("ADDED", workflow)
                 return send(200, workflow)
+        if path == "/api/v1/workflows/" and method == "GET":  # every namespace (argo list -A, the UI)
+            return None if dry else self._list(None, query)
         if m := re.fullmatch(r"/api/v1/workflows/([^/]+)/([^/]+)(?:/(retry|stop|terminate))?", path):
             key = (m[1], m[2])
             with state.lock:
@@ -204,6 +202,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                         if v.get("phase") == "Succeeded" or v.get("type") == "DAG"}
                     return send(200, copy.deepcopy(state.record("MODIFIED", workflow)))
         return error(404, f"no route for {method} {path}")
+
+    def _list(self, namespace: str | None, query: dict[str, str]) -> None:
+        """The namespace's Workflows (every namespace's for ``None``) matching the label selector."""
+        state, selector = self.server.state, query.get("listOptions.labelSelector")
+        with state.lock:
+            items = [copy.deepcopy(w) for (ns, _), w in state.workflows.items() if namespace in (None, ns)
+                     and label_selector_matches(selector, w["metadata"].get("labels") or {})]
+            return self._send(200, {"metadata": {"resourceVersion": str(state.rv)}, "items": items or None})
 
     def _events(self, namespace: str, query: dict[str, str]) -> None:
         state = self.server.state

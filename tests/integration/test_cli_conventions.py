@@ -93,6 +93,24 @@ def test_scripts_as_argo_users_write_them(driver: Driver, tmp_path, capsys) -> N
     assert "run 'no-such-run'" in capsys.readouterr().err
 
 
+def test_list_all_namespaces_shows_runs_of_every_namespace(driver: Driver, tmp_path, capsys) -> None:
+    script = demo_script(tmp_path)
+    names = {}
+    for namespace in (driver.namespace, "kubeflow"):
+        assert main(["submit", script, "--workspace", "none", "-o", "name", "-n", namespace,
+                     *flags(driver)]) == 0
+        names[namespace] = capsys.readouterr().out.strip()
+    assert main(["list", "-o", "name", "-n", driver.namespace, *flags(driver)]) == 0
+    assert capsys.readouterr().out == f"{names[driver.namespace]}\n"
+    assert main(["list", "-A", "-o", "name", *flags(driver)]) == 0
+    assert sorted(capsys.readouterr().out.split()) == sorted(names.values())
+    assert main(["list", "-A", "-l", "kale-argo.io/pipeline=other", "-o", "name", *flags(driver)]) == 0
+    assert capsys.readouterr().out == ""
+    assert main(["list", "--all-namespaces", "-o", "wide", *flags(driver)]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    assert "NAMESPACE" in rows[0] and any("kubeflow" in row for row in rows[1:])
+
+
 def test_argo_instanceid_labels_created_runs_and_selects_listed_ones(driver: Driver, tmp_path, capsys,
                                                                      monkeypatch) -> None:
     script = demo_script(tmp_path)
