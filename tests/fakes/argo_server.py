@@ -52,6 +52,7 @@ class State:
         self.workflows: dict[tuple[str, str], dict[str, Any]] = {}
         self.events: list[tuple[int, str, dict[str, Any]]] = []
         self.logs: dict[tuple[str, str], str] = {}
+        self.logged_at: dict[tuple[str, str], datetime.datetime] = {}  # when a pod's log text was set
         self.rv = 0
         self.faults: list[Fault] = []
         self.drops: list[int] = []
@@ -263,8 +264,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pod = query.get("podName", "")
         text = state.logs.get((namespace, pod), "")
         lines = text.splitlines()
+        at = state.logged_at.get((namespace, pod), datetime.datetime.now(datetime.timezone.utc))
+        if query.get("logOptions.sinceSeconds"):  # the kubelet's sinceSeconds: lines newer than that
+            age = datetime.datetime.now(datetime.timezone.utc) - at
+            lines = [] if age.total_seconds() > int(query["logOptions.sinceSeconds"]) else lines
         if query.get("logOptions.tailLines"):
             lines = lines[-int(query["logOptions.tailLines"]):]
+        if query.get("logOptions.timestamps") == "true":  # the kubelet's RFC 3339 prefix
+            stamp = at.strftime("%Y-%m-%dT%H:%M:%S.%f000Z")
+            lines = [f"{stamp} {line}" for line in lines]
         self._start_stream()
         for line in lines:
             self._chunk({"result": {"content": line, "podName": pod}})
@@ -330,6 +338,8 @@ class FakeArgoServer:
             labels["workflows.argoproj.io/phase"] = phase
             for task, text in (logs or {}).items():
                 self.state.logs[(namespace, pod_for(workflow, task))] = text
+                self.state.logged_at[(namespace, pod_for(workflow, task))] = datetime.datetime.now(
+                    datetime.timezone.utc)
             self.state.record("MODIFIED", workflow)
 
     def add_run(self, workflow: dict[str, Any], namespace: str = "argo") -> dict[str, Any]:

@@ -4,7 +4,9 @@ of every step followed at once, retries reported, and messages that name the fix
 
 from __future__ import annotations
 
+import datetime
 import json
+import re
 import threading
 from pathlib import Path
 
@@ -13,6 +15,7 @@ import pytest
 from kale_argo.app.manage import follow_logs
 from kale_argo.cli.main import main
 from tests.fakes.argo_server import FakeArgoServer
+from tests.fakes.argo_status import pod_for
 from tests.fakes.drivers import Driver, driver_fixture  # noqa: F401
 from tests.fakes.pipelines import demo_script
 
@@ -172,6 +175,29 @@ def test_logs_follow_every_step_including_those_that_start_later(driver: Driver,
     reader.join(30)
     assert not reader.is_alive(), "logs -f did not end with the run"
     assert ("load", "load says hi") in got and ("train", "train started later") in got
+
+
+def test_logs_since_and_timestamps_are_asked_of_the_server(tmp_path, capsys) -> None:
+    fake = FakeArgoServer(tmp_path)
+    try:
+        connection = ["-n", "argo", "--argo-server", fake.url, "--token", fake.token]
+        assert main(["submit", demo_script(tmp_path), "--workspace", "none", "-o", "name", *connection]) == 0
+        name = capsys.readouterr().out.strip()
+        fake.advance(name, "Succeeded", {"load": "Succeeded", "train": "Succeeded"},
+                     logs={"load": "loaded\n", "train": "trained\n"})
+        assert main(["logs", name, "--timestamps", *connection]) == 0
+        stamped = r"\[{}\] \d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{{9}}Z {}"
+        lines = capsys.readouterr().out.splitlines()
+        wanted = [("load", "loaded"), ("train", "trained")]
+        assert all(re.fullmatch(stamped.format(*p), line) for p, line in zip(wanted, lines, strict=True))
+        load_pod = ("argo", pod_for(fake.workflow(name), "load"))
+        fake.state.logged_at[load_pod] -= datetime.timedelta(hours=1)  # load logged an hour ago
+        assert main(["logs", name, "--since", "10m", *connection]) == 0
+        assert capsys.readouterr().out == "[train] trained\n"
+        assert main(["logs", name, "--since", "2h", *connection]) == 0
+        assert capsys.readouterr().out == "[load] loaded\n[train] trained\n"
+    finally:
+        fake.close()
 
 
 def test_retries_are_reported_on_stderr(tmp_path, capsys) -> None:
