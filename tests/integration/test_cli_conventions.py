@@ -256,6 +256,21 @@ def test_messages_name_the_fix(tmp_path, capsys, monkeypatch) -> None:
         fake.close()
 
 
+def test_plain_http_to_a_tls_server_and_a_failed_verification_name_their_fixes(tmp_path, capsys) -> None:
+    fake = FakeArgoServer(tmp_path, tls=True)
+    try:
+        plain = f"http://{fake.address}"
+        assert main(["list", "-n", "argo", "--argo-server", plain, "--token", fake.token]) == 2
+        err = capsys.readouterr().err.splitlines()[-1]
+        assert "dropped a plain-HTTP connection" in err and "https://" in err and "ARGO_SECURE" in err
+        assert main(["list", "-n", "argo", "--argo-server", fake.address, "--token", fake.token]) == 2
+        err = capsys.readouterr().err.strip()
+        assert "TLS verification failed" in err and "--insecure-skip-verify" in err
+        assert err.count("(") == err.count(")"), err
+    finally:
+        fake.close()
+
+
 def test_help_teaches_and_completion_scripts(capsys) -> None:
     with pytest.raises(SystemExit):
         main(["--help"])
