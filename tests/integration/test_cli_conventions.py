@@ -278,7 +278,7 @@ def test_help_teaches_and_completion_scripts(capsys) -> None:
     for word in ("--kfp", "--dry-run", "ARGO_SERVER", "ARGO_SECURE", "ARGO_INSTANCEID", "NO_COLOR"):
         assert word in top, word
     commands = ["run", "compile", "graph", "submit", "get", "status", "watch", "wait", "logs", "list", "stop",
-                "terminate", "retry", "resubmit", "delete", "workspace", "completion"]
+                "terminate", "retry", "resubmit", "delete", "workspace", "completion", "migrate"]
     for command in commands:
         with pytest.raises(SystemExit):
             main([command, "--help"])
