@@ -275,7 +275,8 @@ def test_help_teaches_and_completion_scripts(capsys) -> None:
     with pytest.raises(SystemExit):
         main(["--help"])
     top = capsys.readouterr().out
-    for word in ("--kfp", "--dry-run", "ARGO_SERVER", "ARGO_SECURE", "ARGO_INSTANCEID", "NO_COLOR"):
+    for word in ("--kfp", "--dry-run", "ARGO_SERVER", "ARGO_SECURE", "ARGO_INSTANCEID", "NO_COLOR",
+                 "KALE_ARGO_UI_URL", "KALE_ARGO_WARM_START"):
         assert word in top, word
     commands = ["run", "compile", "graph", "submit", "get", "status", "watch", "wait", "logs", "list", "stop",
                 "terminate", "retry", "resubmit", "delete", "workspace", "completion", "migrate"]
