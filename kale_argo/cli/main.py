@@ -38,6 +38,8 @@ environment:
   ARGO_INSTANCEID        the Argo controller instance: set on created runs, selects listed ones
   KUBECONFIG             the kubeconfig (used when no Argo Server is set, and for workspaces)
   REQUESTS_CA_BUNDLE     a private CA for the Argo Server's certificate
+  KALE_ARGO_UI_URL       the Argo UI's address, for run links with the kubernetes backend
+  KALE_ARGO_WARM_START   0: local steps start as new processes, not forked from a warm server
   NO_COLOR               no colour, even in a terminal
 
 examples:

@@ -100,8 +100,9 @@ def server_errors() -> Iterator[None]:
 
 def _first(exc: BaseException) -> str:
     text = redact(exc)
-    match = re.search(r"\[SSL: [A-Z_]+\][^')\"]*|Connection refused|Read timed out|Name or service not known"
-                      r"|timed out|Connection reset by peer|Failed to resolve [^)]*", text)
+    match = re.search(r"\[SSL: [A-Z_]+\][^')\"(]*[^')\"( ]|Connection refused|Read timed out"
+                      r"|Name or service not known|timed out|Connection reset by peer"
+                      r"|Failed to resolve [^)]*", text)
     return match[0] if match else text.splitlines()[0][:200] if text else type(exc).__name__
 
 

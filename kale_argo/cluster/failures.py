@@ -40,6 +40,10 @@ PLAIN_HTTP = ("WRONG_VERSION_NUMBER", "wrong version number", "record layer fail
               "packet length too long")
 PLAIN_HTTP_HINT = ("the server speaks plain HTTP: set ARGO_SECURE=false, or give an http:// URL "
                    "(--argo-server http://HOST:PORT)")
+#: How a TLS server (Go's, as the Argo Server's) treats a plain-HTTP request: it drops the connection.
+DROPPED = ("Connection reset by peer", "Remote end closed connection", "Connection aborted")
+HTTPS_HINT = ("if the server speaks HTTPS (the Argo Server's default), unset ARGO_SECURE=false or give an "
+              "https:// URL; else check the server address")
 
 #: Called before each retry as ``(delay seconds, attempt, attempts, reason)``; the default logs a
 #: warning ("retrying in N s (attempt k/n): reason") that the CLI shows on stderr.
@@ -139,6 +143,10 @@ def connection_error(exc: Transient, *, server: str) -> ConnectionFailed:
     if exc.timeout:
         return ConnectionFailed(f"{server} did not answer in time: {exc}",
                                 hint="check the server address and the network; retry later")
+    if " at http://" in server and any(marker in str(exc) for marker in DROPPED):
+        return ConnectionFailed(f"{server} dropped a plain-HTTP connection: {exc}",
+                                hint="use an https:// server address in the kubeconfig"
+                                if server.startswith(KUBE_SERVER) else HTTPS_HINT)
     return ConnectionFailed(f"cannot connect to {server}: {exc}",
                             hint="check the server address (--argo-server / ARGO_SERVER, or the kubeconfig)")
 

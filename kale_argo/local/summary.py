@@ -2,17 +2,8 @@
 
 from __future__ import annotations
 
+from ..runtime.progress import human_bytes
 from .result import LocalRun, StepResult
-
-
-def human_bytes(size: int) -> str:
-    """``1536`` -> ``"1.5 KiB"``."""
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")
 
 
 def _outputs(step: StepResult) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import functools
 import os
 import sys
 import time
@@ -22,6 +23,7 @@ from ..params import convert_parameter
 from . import artifacts, marshal
 from .contract import StepCommand
 from .marshal.binding import RunBinding
+from .progress import reported
 from .record import write_record
 from .script import import_script
 
@@ -87,11 +89,19 @@ def resolve_function(module: Any, qualname: str, step: str) -> Any:
     return obj
 
 
+def _stored_bytes(directory: str, key: str) -> int | None:
+    """The size of the stored value ``key`` (for progress lines), None if not there."""
+    size = (marshal.describe(directory, key) or {}).get("bytes")
+    return int(size) if size is not None else None
+
+
 def _input(spec: Any, cmd: StepCommand, step: str, types: dict[str, str],
            binding: RunBinding) -> Any:
     kind = spec.get("kind") if isinstance(spec, dict) else None
     if kind == "value":
-        return marshal.load(cmd.marshal_dir, spec["key"], step=step, binding=binding)
+        key = spec["key"]
+        with reported("loading", "loaded", key, functools.partial(_stored_bytes, cmd.marshal_dir, key)):
+            return marshal.load(cmd.marshal_dir, key, step=step, binding=binding)
     if kind == "param":
         name = spec["name"]
         if name not in cmd.params:
@@ -161,7 +171,8 @@ def execute(cmd: StepCommand, binding: RunBinding | None = None) -> dict[str, di
                              user_traceback(exc)) from None
     outputs = {}
     for key, value in _outputs(result, call, step):
-        meta = marshal.save(cmd.marshal_dir, key, value, step=step, binding=binding)
+        with reported("saving", "saved", key, functools.partial(_stored_bytes, cmd.marshal_dir, key)):
+            meta = marshal.save(cmd.marshal_dir, key, value, step=step, binding=binding)
         outputs[key] = {"codec": meta["codec"], "type": meta["type"], "bytes": meta["bytes"]}
     artifacts.collect(cmd.marshal_dir, call, step)
     return outputs

@@ -57,6 +57,7 @@ class State:
         self.workflows: dict[tuple[str, str], dict[str, Any]] = {}
         self.events: list[tuple[int, str, dict[str, Any]]] = []
         self.logs: dict[tuple[str, str], str] = {}
+        self.logged_at: dict[tuple[str, str], datetime.datetime] = {}  # when a pod's log text was set
         self.rv = 0
         self.objects: dict[str, dict[tuple[str, str], dict[str, Any]]] = {}  # REST path -> (ns, name) -> obj
         self.faults: list[Fault] = []
@@ -170,11 +171,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if namespace not in self.server.namespaces:
                 return error(404, f'namespaces "{namespace}" not found')
             if method == "GET":
-                selector = query.get("listOptions.labelSelector")
-                with state.lock:
-                    items = [copy.deepcopy(w) for (ns, _), w in state.workflows.items() if ns == namespace
-                             and label_selector_matches(selector, w["metadata"].get("labels") or {})]
-                return send(200, {"metadata": {"resourceVersion": str(state.rv)}, "items": items or None})
+                return None if dry else self._list(namespace, query)
             if method == "POST":
                 workflow = copy.deepcopy(body.get("workflow") or {})
                 meta = workflow.setdefault("metadata", {})
@@ -189,6 +186,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                 .strftime("%Y-%m-%dT%H:%M:%SZ"))
                     state.workflows[key] = state.record("ADDED", workflow)
                 return send(200, workflow)
+        if path == "/api/v1/workflows/" and method == "GET":  # every namespace (argo list -A, the UI)
+            return None if dry else self._list(None, query)
         if m := re.fullmatch(r"/api/v1/workflows/([^/]+)/([^/]+)(?:/(retry|stop|terminate))?", path):
             key = (m[1], m[2])
             with state.lock:
@@ -272,6 +271,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 store[(namespace, name or "")] = obj
                 return send(200, copy.deepcopy(obj))
         return error(404, f"no route for {method} {kind_path}")
+    def _list(self, namespace: str | None, query: dict[str, str]) -> None:
+        """The namespace's Workflows (every namespace's for ``None``) matching the label selector."""
+        state, selector = self.server.state, query.get("listOptions.labelSelector")
+        with state.lock:
+            items = [copy.deepcopy(w) for (ns, _), w in state.workflows.items() if namespace in (None, ns)
+                     and label_selector_matches(selector, w["metadata"].get("labels") or {})]
+            return self._send(200, {"metadata": {"resourceVersion": str(state.rv)}, "items": items or None})
 
     def _events(self, namespace: str, query: dict[str, str]) -> None:
         state = self.server.state
@@ -325,8 +331,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pod = query.get("podName", "")
         text = state.logs.get((namespace, pod), "")
         lines = text.splitlines()
+        at = state.logged_at.get((namespace, pod), datetime.datetime.now(datetime.timezone.utc))
+        if query.get("logOptions.sinceSeconds"):  # the kubelet's sinceSeconds: lines newer than that
+            age = datetime.datetime.now(datetime.timezone.utc) - at
+            lines = [] if age.total_seconds() > int(query["logOptions.sinceSeconds"]) else lines
         if query.get("logOptions.tailLines"):
             lines = lines[-int(query["logOptions.tailLines"]):]
+        if query.get("logOptions.timestamps") == "true":  # the kubelet's RFC 3339 prefix
+            stamp = at.strftime("%Y-%m-%dT%H:%M:%S.%f000Z")
+            lines = [f"{stamp} {line}" for line in lines]
         self._start_stream()
         for line in lines:
             self._chunk({"result": {"content": line, "podName": pod}})
@@ -392,6 +405,8 @@ class FakeArgoServer:
             labels["workflows.argoproj.io/phase"] = phase
             for task, text in (logs or {}).items():
                 self.state.logs[(namespace, pod_for(workflow, task))] = text
+                self.state.logged_at[(namespace, pod_for(workflow, task))] = datetime.datetime.now(
+                    datetime.timezone.utc)
             self.state.record("MODIFIED", workflow)
 
     def add_run(self, workflow: dict[str, Any], namespace: str = "argo") -> dict[str, Any]:

@@ -4,7 +4,9 @@ of every step followed at once, retries reported, and messages that name the fix
 
 from __future__ import annotations
 
+import datetime
 import json
+import re
 import threading
 from pathlib import Path
 
@@ -13,6 +15,7 @@ import pytest
 from kale_argo.app.manage import follow_logs
 from kale_argo.cli.main import main
 from tests.fakes.argo_server import FakeArgoServer
+from tests.fakes.argo_status import pod_for
 from tests.fakes.drivers import Driver, driver_fixture  # noqa: F401
 from tests.fakes.pipelines import demo_script
 
@@ -93,6 +96,24 @@ def test_scripts_as_argo_users_write_them(driver: Driver, tmp_path, capsys) -> N
     assert "run 'no-such-run'" in capsys.readouterr().err
 
 
+def test_list_all_namespaces_shows_runs_of_every_namespace(driver: Driver, tmp_path, capsys) -> None:
+    script = demo_script(tmp_path)
+    names = {}
+    for namespace in (driver.namespace, "kubeflow"):
+        assert main(["submit", script, "--workspace", "none", "-o", "name", "-n", namespace,
+                     *flags(driver)]) == 0
+        names[namespace] = capsys.readouterr().out.strip()
+    assert main(["list", "-o", "name", "-n", driver.namespace, *flags(driver)]) == 0
+    assert capsys.readouterr().out == f"{names[driver.namespace]}\n"
+    assert main(["list", "-A", "-o", "name", *flags(driver)]) == 0
+    assert sorted(capsys.readouterr().out.split()) == sorted(names.values())
+    assert main(["list", "-A", "-l", "kale-argo.io/pipeline=other", "-o", "name", *flags(driver)]) == 0
+    assert capsys.readouterr().out == ""
+    assert main(["list", "--all-namespaces", "-o", "wide", *flags(driver)]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    assert "NAMESPACE" in rows[0] and any("kubeflow" in row for row in rows[1:])
+
+
 def test_argo_instanceid_labels_created_runs_and_selects_listed_ones(driver: Driver, tmp_path, capsys,
                                                                      monkeypatch) -> None:
     script = demo_script(tmp_path)
@@ -156,6 +177,29 @@ def test_logs_follow_every_step_including_those_that_start_later(driver: Driver,
     assert ("load", "load says hi") in got and ("train", "train started later") in got
 
 
+def test_logs_since_and_timestamps_are_asked_of_the_server(tmp_path, capsys) -> None:
+    fake = FakeArgoServer(tmp_path)
+    try:
+        connection = ["-n", "argo", "--argo-server", fake.url, "--token", fake.token]
+        assert main(["submit", demo_script(tmp_path), "--workspace", "none", "-o", "name", *connection]) == 0
+        name = capsys.readouterr().out.strip()
+        fake.advance(name, "Succeeded", {"load": "Succeeded", "train": "Succeeded"},
+                     logs={"load": "loaded\n", "train": "trained\n"})
+        assert main(["logs", name, "--timestamps", *connection]) == 0
+        stamped = r"\[{}\] \d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{{9}}Z {}"
+        lines = capsys.readouterr().out.splitlines()
+        wanted = [("load", "loaded"), ("train", "trained")]
+        assert all(re.fullmatch(stamped.format(*p), line) for p, line in zip(wanted, lines, strict=True))
+        load_pod = ("argo", pod_for(fake.workflow(name), "load"))
+        fake.state.logged_at[load_pod] -= datetime.timedelta(hours=1)  # load logged an hour ago
+        assert main(["logs", name, "--since", "10m", *connection]) == 0
+        assert capsys.readouterr().out == "[train] trained\n"
+        assert main(["logs", name, "--since", "2h", *connection]) == 0
+        assert capsys.readouterr().out == "[load] loaded\n[train] trained\n"
+    finally:
+        fake.close()
+
+
 def test_retries_are_reported_on_stderr(tmp_path, capsys) -> None:
     fake = FakeArgoServer(tmp_path)
     try:
@@ -212,14 +256,30 @@ def test_messages_name_the_fix(tmp_path, capsys, monkeypatch) -> None:
         fake.close()
 
 
+def test_plain_http_to_a_tls_server_and_a_failed_verification_name_their_fixes(tmp_path, capsys) -> None:
+    fake = FakeArgoServer(tmp_path, tls=True)
+    try:
+        plain = f"http://{fake.address}"
+        assert main(["list", "-n", "argo", "--argo-server", plain, "--token", fake.token]) == 2
+        err = capsys.readouterr().err.splitlines()[-1]
+        assert "dropped a plain-HTTP connection" in err and "https://" in err and "ARGO_SECURE" in err
+        assert main(["list", "-n", "argo", "--argo-server", fake.address, "--token", fake.token]) == 2
+        err = capsys.readouterr().err.strip()
+        assert "TLS verification failed" in err and "--insecure-skip-verify" in err
+        assert err.count("(") == err.count(")"), err
+    finally:
+        fake.close()
+
+
 def test_help_teaches_and_completion_scripts(capsys) -> None:
     with pytest.raises(SystemExit):
         main(["--help"])
     top = capsys.readouterr().out
-    for word in ("--kfp", "--dry-run", "ARGO_SERVER", "ARGO_SECURE", "ARGO_INSTANCEID", "NO_COLOR"):
+    for word in ("--kfp", "--dry-run", "ARGO_SERVER", "ARGO_SECURE", "ARGO_INSTANCEID", "NO_COLOR",
+                 "KALE_ARGO_UI_URL", "KALE_ARGO_WARM_START"):
         assert word in top, word
     commands = ["run", "compile", "graph", "submit", "get", "status", "watch", "wait", "logs", "list", "stop",
-                "terminate", "retry", "resubmit", "delete", "workspace", "completion"]
+                "terminate", "retry", "resubmit", "delete", "workspace", "completion", "migrate"]
     for command in commands:
         with pytest.raises(SystemExit):
             main([command, "--help"])
