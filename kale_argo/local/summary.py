@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .result import LocalRun, StepResult
+from .result import SKIPPED, LocalRun, StepResult
 
 
 def human_bytes(size: int) -> str:
@@ -16,6 +16,8 @@ def human_bytes(size: int) -> str:
 
 
 def _outputs(step: StepResult) -> str:
+    if step.status == SKIPPED and step.error:  # why: its condition was false, nothing to fan out over
+        return step.error
     if not step.outputs:
         return "-"
     return ", ".join(f"{key} {human_bytes(int(info.get('bytes') or 0))}"
