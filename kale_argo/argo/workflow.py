@@ -111,7 +111,11 @@ def compile_run(spec: PipelineSpec, params: dict[str, Any] | None = None,
     calls_json = {s.name: call_json(spec, s) for s in spec.steps}
     step_names = [s.name for s in spec.steps]
     tasks = dict(zip(step_names, argo_names(step_names, reserved=install_names), strict=True))
-    dag = dag_template(spec, ENTRYPOINT, tasks, template_of, calls_json, setup)
+    limited = [s.name for s in spec.steps if s.parallelism() is not None]
+    wrappers = dict(zip(limited, argo_names([f"{s}-map" for s in limited],
+                                            reserved=[ENTRYPOINT, *template_names, *install_names]),
+                        strict=True))
+    dags = dag_template(spec, ENTRYPOINT, tasks, template_of, calls_json, setup, wrappers)
 
     arguments = workflow_parameters(spec, values)
     if code.bundle is not None:
@@ -135,7 +139,7 @@ def compile_run(spec: PipelineSpec, params: dict[str, Any] | None = None,
         annotations=workflow_annotations(spec, options.annotations, volumes_annotation(volumes)),
         entrypoint=ENTRYPOINT,
         arguments=arguments or None,
-        templates=[dag, *templates],
+        templates=[*dags, *templates],
         service_account_name=options.service_account,
         automount_service_account_token=automount,
         executor=m.ExecutorConfig(service_account_name=executor) if executor else None,

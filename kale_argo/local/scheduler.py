@@ -4,9 +4,9 @@ their inputs exist, retries failed steps per their ``retry_count``, and kills st
 timeout. Like Argo's DAG ``failFast``, a failed step stops everything not yet started (marked
 skipped) and lets running steps finish. A fan-out (``step.map``) becomes one process per element
 when its inputs exist (at most its ``parallelism`` at once), and a step whose ``when`` does not hold
-is skipped; as in Argo's DAGs, the dependents of a skipped step still run (a fan-out over an empty
-list is skipped and its consumers get ``[]``; steps reading a conditional step's values are under
-its condition too, by construction).
+is skipped; as in Argo's DAGs, the dependents of a skipped step still run (steps reading a
+conditional step's values are under its condition too, by construction), and a fan-out over an
+empty list succeeds with no instances (its consumers get ``[]``).
 """
 
 from __future__ import annotations
@@ -194,9 +194,9 @@ class Scheduler:
             result.status, result.error, self.failed = FAILED, str(exc), True
             self.stream.write(f"[{name}] failed: {exc}\n")
             return False
-        if not instances:
-            result.status, result.error = SKIPPED, "fan-out over an empty list"
-            self.stream.write(f"[{name}] skipped: no elements to fan out over\n")
+        if not instances:  # Argo: a task group without children, Succeeded
+            result.status, result.duration = SUCCEEDED, 0.0
+            self.stream.write(f"[{name}] succeeded: no elements to fan out over\n")
             self._release(name)
             return False
         result.status, result.duration = RUNNING, 0.0

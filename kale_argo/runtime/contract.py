@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 MODULE = "kale_argo.runtime"
+OUTPUT_DIR_ENV = "KALE_OUTPUT_DIR"
+"""Where a pod writes the small exported outputs Argo reads as output parameters."""
 BOOTSTRAP = ("import sys;getattr(sys.flags,'safe_path',0) or sys.path.pop(0);import runpy;"
              f"runpy.run_module('{MODULE}',run_name='__main__',alter_sys=True)")
 
@@ -106,3 +108,14 @@ def parse_argv(argv: Sequence[str]) -> StepCommand:
     if ns.item is not None and ns.item < 0:
         parser.error(f"--item {ns.item}: expected an index (0 or more)")
     return StepCommand(ns.script, ns.marshal_dir, json.loads(ns.call), params, ns.item)
+
+
+def when_literal(value: Any) -> str:
+    """``value`` (a bool, number or str) as a literal of Argo's ``when`` expressions (govaluate):
+    ``true``, ``0.93``, ``'cat'`` (quotes and backslashes escaped)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    text = str(value).replace("\\", "\\\\").replace("'", "\\'")
+    return f"'{text}'"

@@ -20,14 +20,12 @@ from typing import Any
 from ..errors import KaleArgoError
 from ..params import convert_parameter
 from . import artifacts, marshal
-from .contract import StepCommand, element_key, export_name
+from .contract import OUTPUT_DIR_ENV, StepCommand, element_key, export_name, when_literal
 from .marshal.binding import RunBinding
 from .record import write_record
 from .script import import_script
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
-OUTPUT_DIR_ENV = "KALE_OUTPUT_DIR"
-"""Where a pod writes the small exported outputs Argo reads as output parameters."""
 
 
 class StepError(Exception):
@@ -147,12 +145,12 @@ def export_text(value: Any, kind: str, step: str, key: str) -> tuple[Any, str]:
             raise StepError(f"step {step!r}: {key!r} is a {type(value).__name__}, and a later "
                             "step fans out over it (hint: return a list)")
         return len(value), json.dumps(list(range(len(value))))
-    if isinstance(value, bool):
-        return value, "true" if value else "false"
-    if isinstance(value, (int, float)) and not (isinstance(value, float) and not math.isfinite(value)):
-        return value, repr(value) if isinstance(value, int) else repr(float(value))
-    if isinstance(value, str):
-        return value, "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    if type(value).__module__ == "numpy" and callable(getattr(value, "item", None)):
+        value = value.item()  # a numpy scalar (accuracy_score returns one) as the Python number
+    for kind_ in (bool, str, int, float):  # subclasses as their plain type
+        if isinstance(value, kind_) and (kind_ is not float or math.isfinite(float(value))):
+            plain = kind_(value)
+            return plain, when_literal(plain)
     raise StepError(f"step {step!r}: {key!r} is compared in a condition, so it must be a finite "
                     f"number, a str or a bool, got a {type(value).__name__} (hint: return the "
                     "metric on its own, e.g. return model, float(score))")
