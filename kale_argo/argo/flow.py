@@ -10,6 +10,7 @@ from typing import Any
 from hera.workflows import DAG, Task
 from hera.workflows import models as m
 
+from ..errors import UserError
 from ..runtime.contract import export_name, when_literal
 from ..spec import (
     Combination,
@@ -19,6 +20,7 @@ from ..spec import (
     PipelineSpec,
     StepSpec,
     ValueInput,
+    condition_inputs,
 )
 
 ITEM_PARAMETER = "item"
@@ -72,6 +74,21 @@ def when_expression(cond: Comparison | Combination, spec: PipelineSpec, tasks: d
         return when_literal(i.value)
 
     return f"{operand(cond.left)} {cond.op} {operand(cond.right)}"
+
+
+def check_condition_values(spec: PipelineSpec, values: dict[str, Any]) -> None:
+    """Argo substitutes a parameter into a ``when`` before govaluate reads it, so a str parameter
+    compared in a condition cannot hold a quote or a backslash: refused when compiling."""
+    types = spec.param_types()
+    for step in spec.steps:
+        for i in condition_inputs(step.when) if step.when is not None else []:
+            if isinstance(i, ParamInput) and types[i.name] == "str" and (
+                    "'" in str(values[i.name]) or "\\" in str(values[i.name])):
+                raise UserError(f"parameter {i.name!r} ({values[i.name]!r}) is compared in the "
+                                f"condition of step {step.name!r}, and Argo cannot quote a value "
+                                "with ' or \\ in a when expression", where=step.location,
+                                hint="use a value without quotes and backslashes, or compare it "
+                                     "inside a step that returns the result")
 
 
 def fan_out_task(step: StepSpec, task: str, template: str, call: str, tasks: dict[str, str],

@@ -17,6 +17,7 @@ from ..labels import PIPELINE_LABEL
 from ..spec import DEFAULT_IMAGE, PipelineSpec, StepSpec
 from .bundle import BUNDLE_PARAMETER, CODE_MODE, CODE_VOLUME, plan_code
 from .dag import dag_template
+from .flow import check_condition_values
 from .imports import missing_packages_note
 from .metadata import workflow_annotations, workflow_labels
 from .names import argo_names, generate_name
@@ -81,6 +82,7 @@ def compile_run(spec: PipelineSpec, params: dict[str, Any] | None = None,
     options = options or CompileOptions()
     options.validate()
     values = spec.resolve_parameters(dict(params or {}))
+    check_condition_values(spec, values)
     workspace = list(spec.volumes if options.volumes is None else options.volumes)
     volumes = plan_volumes(spec, workspace, options.colocate, options.marshal_key_secret)
     code = plan_code(spec, options.script_path, options.ship_runtime, options.code_shipping,
