@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from ..errors import PipelineError
@@ -11,25 +9,28 @@ from .context import current_tracer
 from .refs import Condition, ParamRef, ValueRef, _user_location
 
 
-@contextmanager
-def when(condition: Condition) -> Iterator[None]:
+class when:  # a lower-case name: it reads as a statement, `with when(a > b):`
     """Steps called inside the block run only when ``condition`` holds (``accuracy > threshold``,
     comparisons of a step's small output or a parameter, combined with ``&`` and ``|``). Blocks
     nest (their conditions all apply). Only in a pipeline body."""
-    tracer = current_tracer()
-    if tracer is None:
-        raise PipelineError("when() is only for the pipeline body", where=_user_location(),
-                            hint="outside a pipeline, use a plain `if`")
-    if not isinstance(condition, Condition):
-        raise PipelineError(f"when() takes a comparison of a step's output or a parameter, got "
-                            f"{condition!r}"[:200], where=_user_location(),
-                            hint="e.g. `with when(accuracy > threshold):`; a plain value is known "
-                                 "now, so use a plain `if`")
-    tracer.conditions.append(condition)
-    try:
-        yield
-    finally:
-        tracer.conditions.pop()
+
+    def __init__(self, condition: Condition) -> None:
+        self.tracer = current_tracer()
+        if self.tracer is None:
+            raise PipelineError("when() is only for the pipeline body", where=_user_location(),
+                                hint="outside a pipeline, use a plain `if`")
+        if not isinstance(condition, Condition):
+            raise PipelineError(f"when() takes a comparison of a step's output or a parameter, "
+                                f"got {condition!r}"[:200], where=_user_location(),
+                                hint="e.g. `with when(accuracy > threshold):`; a plain value is "
+                                     "known now, so use a plain `if`")
+        self.condition = condition
+
+    def __enter__(self) -> None:
+        self.tracer.conditions.append(self.condition)
+
+    def __exit__(self, *exc: object) -> None:
+        self.tracer.conditions.pop()
 
 
 def describe(cond: Condition) -> str:

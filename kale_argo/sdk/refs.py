@@ -139,7 +139,9 @@ class ValueRef(_Ref):
     def __iter__(self) -> Any:
         raise PipelineError(
             f"the output {self.key!r} of step {self.producer!r} cannot be unpacked after the call",
-            where=_user_location(), hint="unpack at the call: a, b = my_step(x)")
+            where=_user_location(),
+            hint=f"unpack at the call (a, b = my_step(x)); to run a step once per element, "
+                 f"fan out: my_step.map({self.key})")
 
     def __repr__(self) -> str:
         return f"<output {self.key!r} of step {self.producer!r}>"
