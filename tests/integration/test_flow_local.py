@@ -150,3 +150,22 @@ def test_fan_out_over_a_literal_and_a_parameter_from_the_python_api(
     skipped = pipe.run(marshal_dir=str(tmp_path / "api2"), warm_start=False, mode="quick")
     assert {row.name: row.phase for row in skipped.steps}["report"] == "Skipped"
     assert skipped.status() == "Succeeded"
+
+
+def test_from_the_command_line_and_as_a_script(make_script: Callable[..., Path], run_cli: Callable[
+        ..., object], run_python: Callable[..., object], call_cli: Callable[..., object],
+        tmp_path: Path) -> None:
+    script = make_script(FLOW + '\nif __name__ == "__main__":\n    flow()\n', "flow_cli.py")
+    proc = run_cli("run", script, "-p", "n=2", "-p", "threshold=0.5", "--jobs", "2")
+    assert proc.returncode == 0, proc.stdout + proc.stderr  # type: ignore[attr-defined]
+    assert "[deploy] deploying 2.0" in proc.stdout  # type: ignore[attr-defined]
+    assert re.search(r"train\[1\]\s+succeeded", proc.stdout)  # type: ignore[attr-defined]
+    proc = run_python(script, "-p", "threshold=99")
+    assert proc.returncode == 0, proc.stdout + proc.stderr  # type: ignore[attr-defined]
+    assert re.search(r"deploy\s+skipped\s+-\s+condition false: accuracy > threshold",
+                     proc.stdout)  # type: ignore[attr-defined]
+    graph = call_cli("graph", script)
+    assert "train [map]  <- each of configs" in graph.stdout  # type: ignore[attr-defined]
+    out = tmp_path / "flow.yaml"
+    assert call_cli("compile", script, "-o", str(out)).returncode == 0  # type: ignore[attr-defined]
+    assert "withParam: '{{inputs.parameters.items}}'" in out.read_text()
