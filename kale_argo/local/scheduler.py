@@ -131,9 +131,11 @@ class Scheduler:
             raise
         finally:
             self.selector.close()
-            for result in self.results.values():
+            for name, result in self.results.items():
                 if result.status == PENDING:
                     result.status = SKIPPED
+                elif result.status == RUNNING and name in self.left:  # a fan-out cut short
+                    result.status = CANCELLED
 
     def _launch_ready(self) -> None:
         now = time.monotonic()
