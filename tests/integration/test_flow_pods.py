@@ -5,6 +5,7 @@ output parameters the earlier pods wrote, as Argo substitutes them."""
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import subprocess
@@ -13,11 +14,13 @@ from typing import Any
 
 import pytest
 
+from kale_argo import app
 from kale_argo.argo import compile_manifests
 from kale_argo.argo.bundle import CODE_DIR
 from kale_argo.argo.flow import OUTPUT_DIR
 from kale_argo.errors import UserError
 from kale_argo.runtime import marshal
+from tests.fakes.drivers import argo_driver
 from tests.integration.test_compile_pods import bare_python, mount_code
 from tests.integration.test_flow_local import FLOW, LITERAL
 from tests.unit.test_argo_pipelines import tasks, trace_script, write_script
@@ -146,3 +149,22 @@ def test_pods_run_a_literal_fan_out(tmp_path: Path) -> None:
     assert len(outcome["square"]) == 3 and outcome["report"] == ["Skipped"]
     folder = str(tmp_path / "marshal" / "uid")
     assert [marshal.load(folder, f"labels.{i}") for i in range(2)] == ["a-b", "c"]
+
+
+def test_submitted_to_the_argo_server_with_its_loops_and_conditions(tmp_path: Path) -> None:
+    """Through the application layer, over HTTP to the fake Argo Server, a parameter overridden."""
+    spec = trace_script(write_script(tmp_path, FLOW, "flow.py"))
+    driver, close = argo_driver(tmp_path)
+    try:
+        app.submit(spec, {"threshold": "0.5"}, app.SubmitOptions(
+            workspace=app.WorkspaceOptions(mode="none")), driver.backend, out=io.StringIO())
+        [stored] = driver.stored()
+    finally:
+        close()
+    check_workflow(stored)
+    by_name = {t["name"]: t for t in tasks(stored)}
+    assert "withParam" in next(t for t in stored["spec"]["templates"]
+                               if t["name"] == by_name["train"]["template"])["dag"]["tasks"][0]
+    assert "when" in by_name["deploy"] and "when" in by_name["announce"]
+    assert {"name": "threshold", "value": "0.5"}.items() <= next(
+        p for p in stored["spec"]["arguments"]["parameters"] if p["name"] == "threshold").items()

@@ -85,3 +85,4 @@ def test_graph_of_the_compiled_run_marks_the_fan_out_and_the_condition(tmp_path:
     assert "train [map]  <- each of configs" in text
     assert "evaluate  <- scores[]" in text
     assert "deploy  <- accuracy  if accuracy > threshold" in text
+
