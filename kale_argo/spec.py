@@ -98,11 +98,15 @@ class GatherInput(_Model):
     kind: Literal["gather"] = "gather"
     key: str
     producer: str
-    over: SourceInput
+    over: MapSource
 
 
 StepInput = Annotated[ValueInput | ParamInput | ConstInput | ElementInput | GatherInput,
                       Field(discriminator="kind")]
+MapSource = Annotated[ValueInput | ParamInput | ConstInput | GatherInput, Field(discriminator="kind")]
+"""What a fan-out runs over: a list (a step's output, a parameter, a literal), or the results of
+another fan-out (instance N then takes the value instance N of that one stored)."""
+GatherInput.model_rebuild()
 
 
 def _runtime_input(spec: Any) -> dict[str, Any]:
@@ -251,8 +255,8 @@ class StepSpec(_Model):
     options: StepOptions = Field(default_factory=StepOptions)
     location: str | None = Field(default=None, description="file:line of the call")
     artifacts: list[ArtifactSpec] = Field(default_factory=list, description="Kale's @artifact files")
-    map_over: SourceInput | None = Field(default=None, description="a fan-out (step.map): the "
-                                         "list with one instance of the step per element")
+    map_over: MapSource | None = Field(default=None, description="a fan-out (step.map): the "
+                                       "list with one instance of the step per element")
     when: Condition | None = Field(default=None, description="the step runs only if this holds")
     exports: dict[str, Literal["value", "items"]] = Field(
         default_factory=dict, description="outputs later steps decide on, exported small (Argo "
@@ -271,7 +275,10 @@ class StepSpec(_Model):
                 found += [ValueInput(key=i.key, producer=i.producer), i.over]
             elif not isinstance(i, ElementInput):
                 found.append(i)
-        if self.map_over is not None:
+        if isinstance(self.map_over, GatherInput):
+            found += [ValueInput(key=self.map_over.key, producer=self.map_over.producer),
+                      self.map_over.over]
+        elif self.map_over is not None:
             found.append(self.map_over)
         if self.when is not None:
             found += condition_inputs(self.when)

@@ -16,6 +16,7 @@ from ..spec import (
     Combination,
     Comparison,
     ConstInput,
+    GatherInput,
     ParamInput,
     PipelineSpec,
     StepSpec,
@@ -42,9 +43,11 @@ def _output(value: ValueInput, kind: str, tasks: dict[str, str]) -> str:
     return f"{{{{tasks.{tasks[value.producer]}.outputs.parameters.{export_name(value.key, kind)}}}}}"
 
 
-def items_expression(step: StepSpec, tasks: dict[str, str]) -> str:
-    """What the fan-out's ``withParam`` runs over: the JSON list of element indices."""
-    source = step.map_over
+def items_expression(source: Any, tasks: dict[str, str]) -> str:
+    """What a fan-out over ``source`` gives ``withParam``: the JSON list of element indices (over
+    another fan-out's results, the indices that one ran over)."""
+    if isinstance(source, GatherInput):
+        return items_expression(source.over, tasks)
     if isinstance(source, ValueInput):
         return _output(source, "items", tasks)
     if isinstance(source, ParamInput):  # a parameter holding a JSON list: its indices, by expr
@@ -96,7 +99,7 @@ def fan_out_task(step: StepSpec, task: str, template: str, call: str, tasks: dic
                  wrapper: str | None) -> tuple[Task, DAG | None]:
     """The DAG task of a fan-out; with a ``parallelism`` limit, the task calls ``wrapper``, a DAG
     template holding the fan-out with Argo's ``parallelism`` (returned too)."""
-    items = items_expression(step, tasks)
+    items = items_expression(step.map_over, tasks)
     arguments = [m.Parameter(name="call", value=call), m.Parameter(name=ITEM_PARAMETER, value="{{item}}")]
     if wrapper is None:
         return Task(name=task, template=template, depends=depends, when=when, with_param=items,

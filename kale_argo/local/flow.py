@@ -17,6 +17,7 @@ from ..spec import (
     Combination,
     Comparison,
     ConstInput,
+    GatherInput,
     ParamInput,
     PipelineSpec,
     StepSpec,
@@ -58,6 +59,8 @@ def exported(marshal_dir: str, value: ValueInput) -> Any:
 
 def list_length(marshal_dir: str, source: Any, params: Mapping[str, Any]) -> int:
     """How many elements the list a fan-out runs over has."""
+    if isinstance(source, GatherInput):  # another fan-out's results: as many as it had
+        return list_length(marshal_dir, source.over, params)
     if isinstance(source, ValueInput):
         count = exported(marshal_dir, source)
         if not isinstance(count, int):

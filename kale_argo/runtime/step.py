@@ -103,7 +103,12 @@ def _input(spec: Any, cmd: StepCommand, step: str, types: dict[str, str],
         literal = spec.get("literal")
         return spec.get("value") if literal is None else ast.literal_eval(literal)
     if kind == "element":
-        items = _fan_list(cmd.call.get("map_over"), cmd, step, types, binding)
+        source = cmd.call.get("map_over")
+        if isinstance(source, dict) and source.get("kind") == "gather" and cmd.item is not None:
+            # over another fan-out's results: the value its instance N stored
+            return marshal.load(cmd.marshal_dir, element_key(source["key"], cmd.item), step=step,
+                                binding=binding)
+        items = _fan_list(source, cmd, step, types, binding)
         if cmd.item is None or cmd.item >= len(items):
             raise StepError(f"step {step!r}: no element {cmd.item} in a list of {len(items)} "
                             "(hint: a fan-out instance runs with --item INDEX)")

@@ -199,6 +199,8 @@ class Tracer:
         return conds[0] if len(conds) == 1 else {"op": "and", "items": conds}
 
     def _map_source(self, over: Any, where: str, step: str, depends: list[str]) -> dict[str, Any]:
+        if isinstance(over, ValueRef) and over.over is not None:  # another fan-out's results
+            return self._input(over, where, step, "the list to map over", depends)
         if isinstance(over, ValueRef):
             self._guarded(over, where, step)
             self._export(over, "items", where, "a fan-out")

@@ -38,7 +38,7 @@ def edge_values(spec: PipelineSpec) -> dict[tuple[str, str], list[str]]:
             edges.setdefault((d, s.name), [])
         flows = [(i.producer, f"{i.key}[]") for i in s.inputs() if isinstance(i, GatherInput)]
         flows += [(i.producer, i.key) for i in s.inputs() if isinstance(i, ValueInput)]
-        if isinstance(s.map_over, ValueInput):
+        if isinstance(s.map_over, (ValueInput, GatherInput)):
             flows.append((s.map_over.producer, f"each of {s.map_over.key}"))
         for producer, label in flows:
             keys = edges.setdefault((producer, s.name), [])

@@ -168,3 +168,45 @@ def test_submitted_to_the_argo_server_with_its_loops_and_conditions(tmp_path: Pa
     assert "when" in by_name["deploy"] and "when" in by_name["announce"]
     assert {"name": "threshold", "value": "0.5"}.items() <= next(
         p for p in stored["spec"]["arguments"]["parameters"] if p["name"] == "threshold").items()
+
+
+CHAIN = """
+from kale_argo import pipeline, step
+
+
+@step(name="numbers")
+def numbers(n):
+    return list(range(n))
+
+
+@step(name="square")
+def square(x):
+    return x * x
+
+
+@step(name="shift")
+def shift(y, by):
+    return y + by
+
+
+@step(name="total")
+def total(shifted, squares):
+    print("shifted", shifted, "squares", squares)
+
+
+@pipeline(name="chain")
+def chain(n=3, by=10):
+    squares = square.map(numbers(n))
+    shifted = shift.map(squares, by, parallelism=2)
+    total(shifted, squares)
+"""
+
+
+def test_a_fan_out_over_a_fan_outs_results_in_bare_pods(tmp_path: Path) -> None:
+    """Instance N of the second fan-out takes what instance N of the first stored."""
+    spec = trace_script(write_script(tmp_path, CHAIN, "chain.py"))
+    docs = compile_manifests(spec, {})
+    check_workflow(docs[-1])
+    outcome = rehearse(docs, tmp_path, bare_python())
+    assert len(outcome["shift"]) == 3
+    assert "shifted [10, 11, 14] squares [0, 1, 4]" in outcome["total"][0]
