@@ -72,6 +72,12 @@ class ConstInput(_Model):
     value: JSONValue = None
     literal: str | None = None
 
+    def python_value(self) -> Any:
+        """The literal as the step receives it."""
+        import ast
+
+        return self.value if self.literal is None else ast.literal_eval(self.literal)
+
     def runtime_input(self) -> dict[str, Any]:
         """The input as the step runtime reads it (``literal`` only when there is one)."""
         data = self.model_dump()

@@ -54,10 +54,7 @@ def items_expression(source: Any, tasks: dict[str, str]) -> str:
         return ("{{=toJson(sprig.until(len(jsonpath(workflow.parameters." + source.name
                 + ", '$'))))}}")
     assert isinstance(source, ConstInput)
-    import ast
-
-    count = len(source.value if source.literal is None else ast.literal_eval(source.literal))
-    return json.dumps(list(range(count)))
+    return json.dumps(list(range(len(source.python_value()))))
 
 
 def when_expression(cond: Comparison | Combination, spec: PipelineSpec, tasks: dict[str, str]) -> str:

@@ -4,7 +4,6 @@ holds (read from its producers' exported values), as Argo decides them from outp
 
 from __future__ import annotations
 
-import ast
 import json
 import operator
 import re
@@ -75,7 +74,7 @@ def list_length(marshal_dir: str, source: Any, params: Mapping[str, Any]) -> int
             raise FlowError(f"parameter {source.name!r} is not a JSON list: {params[source.name]!r}")
         return len(items)
     if isinstance(source, ConstInput):
-        return len(source.value if source.literal is None else ast.literal_eval(source.literal))
+        return len(source.python_value())
     raise FlowError(f"cannot fan out over {source!r}")
 
 
