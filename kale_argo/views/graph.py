@@ -135,7 +135,7 @@ def _call_of(task: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
-def _edge_label(dag: Dag, edge: tuple[str, str]) -> str:
+def edge_label(dag: Dag, edge: tuple[str, str]) -> str:
     """The values along ``edge``, and the condition of its target (``if best > threshold``)."""
     keys = ", ".join(dag.edges.get(edge, []))
     cond = dag.conditions.get(edge[1])
@@ -156,7 +156,7 @@ def render_graph(spec: PipelineSpec | Dag, fmt: str = "text", status: dict[str, 
         lines = ["flowchart TD"]
         mid = {name: _mermaid_id(i) for name, i in ids.items()}
         lines += [f'  {mid[s]}["{_mermaid_label(_node_label(dag, s, status))}"]' for s in dag.steps]
-        lines += [f"  {mid[a]} -->" + (f'|"{_mermaid_label(label)}"|' if (label := _edge_label(dag, (a, b)))
+        lines += [f"  {mid[a]} -->" + (f'|"{_mermaid_label(label)}"|' if (label := edge_label(dag, (a, b)))
                                        else "") + f" {mid[b]}" for (a, b) in edges]
         if status is not None:
             from .svg import FILL, PLAIN, normal_phase
@@ -175,7 +175,7 @@ def render_graph(spec: PipelineSpec | Dag, fmt: str = "text", status: dict[str, 
                 colour = f", style=filled, fillcolor={json.dumps(fill)}, color={json.dumps(stroke)}"
             lines.append(f"  {json.dumps(ids[s])} [label={json.dumps(_node_label(dag, s, status))}{colour}];")
         lines += [f"  {json.dumps(ids[a])} -> {json.dumps(ids[b])}"
-                  + (f" [label={json.dumps(label)}]" if (label := _edge_label(dag, (a, b))) else "")
+                  + (f" [label={json.dumps(label)}]" if (label := edge_label(dag, (a, b))) else "")
                   + ";"
                   for (a, b) in edges]
         lines.append("}")

@@ -8,6 +8,7 @@ from pathlib import Path
 from kale_argo.argo import compile_dict
 from kale_argo.cluster.status import planned_steps, steps
 from kale_argo.views.graph import dag_of_workflow, render_graph
+from kale_argo.views.svg import render_svg
 from tests.integration.test_flow_local import FLOW
 from tests.unit.test_argo_pipelines import tasks, trace_script, write_script
 from tests.workflow_checks import check_workflow
@@ -81,7 +82,10 @@ def test_run_nodes_read_as_instances_and_skipped_steps(tmp_path: Path) -> None:
 
 
 def test_graph_of_the_compiled_run_marks_the_fan_out_and_the_condition(tmp_path: Path) -> None:
-    text = render_graph(dag_of_workflow(_compiled(tmp_path)))
+    dag = dag_of_workflow(_compiled(tmp_path))
+    text = render_graph(dag)
+    svg = render_svg(dag)
+    assert ">train [map]<" in svg and ">accuracy (if accuracy &gt; threshold)<" in svg
     assert "train [map]  <- each of configs" in text
     assert "evaluate  <- scores[]" in text
     assert "deploy  <- accuracy  if accuracy > threshold" in text
