@@ -290,6 +290,18 @@ class StepSpec(_Model):
             found += condition_inputs(self.when)
         return found
 
+    def decided_by(self) -> list[str]:
+        """The steps whose exported outputs decide whether and how often this step runs: the
+        producers of its condition's operands and of the list it fans out over."""
+        found = [i.producer for i in condition_inputs(self.when) if isinstance(i, ValueInput)] \
+            if self.when is not None else []
+        source = self.map_over
+        while isinstance(source, GatherInput):  # over another fan-out's results: its list's
+            source = source.over
+        if isinstance(source, ValueInput):
+            found.append(source.producer)
+        return list(dict.fromkeys(found))
+
     def parameters_used(self) -> list[str]:
         """Names of the pipeline parameters this step reads, sorted."""
         return sorted({i.name for i in self.sources() if isinstance(i, ParamInput)})

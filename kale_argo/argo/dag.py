@@ -22,8 +22,12 @@ def dag_template(spec: PipelineSpec, name: str, task_names: dict[str, str], temp
     setup, wrappers = setup or {}, wrappers or {}
     tasks: list[Task | m.DAGTask] = [Task(name=t, template=t) for t in dict.fromkeys(setup.values())]
     extra: list[DAG] = []
+    conditional = {s.name for s in spec.steps if s.when is not None}
     for step in spec.steps:
-        before = [task_names[d] for d in step.depends]
+        # A task whose when or withParam reads outputs of a conditional task runs only if that one
+        # Succeeded (else Argo cannot resolve them: the task errors); skipped, it is Omitted.
+        decided = set(step.decided_by()) & conditional
+        before = [task_names[d] + (".Succeeded" if d in decided else "") for d in step.depends]
         if step.name in setup:
             before.insert(0, setup[step.name])
         depends = " && ".join(before) or None

@@ -181,6 +181,13 @@ class Scheduler:
         if self.flow is None or (spec.when is None and spec.map_over is None):
             return True
         result = self.results[name]
+        skipped = [d for d in spec.decided_by() if self.results[d].status == SKIPPED]
+        if skipped:  # Argo: Omitted, its condition or list cannot be read
+            result.status, result.error = SKIPPED, f"omitted: step {skipped[0]!r} was skipped"
+            self.stream.write(f"[{name}] skipped: it depends on what skipped step {skipped[0]!r} "
+                              "returns\n")
+            self._release(name)
+            return False
         try:
             if spec.when is not None:
                 ok, text = self.flow.condition(spec)

@@ -57,6 +57,35 @@ def flow(n=4, scale=2.0, threshold=5.0):
 '''
 
 
+NESTED = '''
+from kale_argo import pipeline, step, when
+
+
+@step(name="score")
+def score(x):
+    return x
+
+
+@step(name="retrain")
+def retrain(s):
+    return s * 2
+
+
+@step(name="ship")
+def ship(r):
+    print("shipping", r)
+
+
+@pipeline(name="nest")
+def nest(x=1.0, outer=0.5, inner=1.5):
+    s = score(x)
+    with when(s > outer):
+        r = retrain(s)
+        with when(r > inner):
+            ship(r)
+'''
+
+
 def _run(path: Path, tmp_path: Path, name: str, **params: object) -> tuple[object, str]:
     out = io.StringIO()
     run = run_local(load_pipeline(str(path)).trace(), params, jobs=4,
@@ -169,3 +198,13 @@ def test_from_the_command_line_and_as_a_script(make_script: Callable[..., Path],
     out = tmp_path / "flow.yaml"
     assert call_cli("compile", script, "-o", str(out)).returncode == 0  # type: ignore[attr-defined]
     assert "withParam: '{{inputs.parameters.items}}'" in out.read_text()
+
+
+def test_a_step_whose_condition_reads_a_skipped_steps_value_is_skipped_too(
+        make_script: Callable[..., Path], tmp_path: Path) -> None:
+    run, log = _run(make_script(NESTED), tmp_path, "nested", x=0.1)
+    steps = run.steps  # type: ignore[attr-defined]
+    assert "[ship] skipped: it depends on what skipped step 'retrain' returns" in log
+    assert steps["retrain"].error == "condition false: s > outer"
+    assert steps["ship"].status == SKIPPED and steps["ship"].error == "omitted: step 'retrain' was skipped"
+    assert run.succeeded  # type: ignore[attr-defined]

@@ -22,7 +22,7 @@ from kale_argo.errors import UserError
 from kale_argo.runtime import marshal
 from tests.fakes.drivers import argo_driver
 from tests.integration.test_compile_pods import bare_python, mount_code
-from tests.integration.test_flow_local import FLOW, LITERAL
+from tests.integration.test_flow_local import FLOW, LITERAL, NESTED
 from tests.unit.test_argo_pipelines import tasks, trace_script, write_script
 from tests.workflow_checks import check_workflow
 
@@ -53,6 +53,10 @@ def rehearse(docs: list[dict[str, Any]], root: Path, python: str) -> dict[str, l
 
     outcome: dict[str, list[str]] = {}
     for task in tasks(manifest):
+        needed = re.findall(r"([-a-z0-9]+)\.Succeeded", task.get("depends") or "")
+        if any(outcome[d][:1] in (["Skipped"], ["Omitted"]) for d in needed):
+            outcome[task["name"]] = ["Omitted"]  # Argo: the depends expression does not hold
+            continue
         if task.get("when") and not _govaluate(substitute(task["when"])):
             outcome[task["name"]] = ["Skipped"]
             continue
@@ -210,3 +214,17 @@ def test_a_fan_out_over_a_fan_outs_results_in_bare_pods(tmp_path: Path) -> None:
     outcome = rehearse(docs, tmp_path, bare_python())
     assert len(outcome["shift"]) == 3
     assert "shifted [10, 11, 14] squares [0, 1, 4]" in outcome["total"][0]
+
+
+@pytest.mark.parametrize(("x", "expected"), [
+    ("1.0", {"retrain": "ran", "ship": "ran"}),
+    ("0.6", {"retrain": "ran", "ship": "Skipped"}),
+    ("0.1", {"retrain": "Skipped", "ship": "Omitted"}),  # its condition reads what retrain returns
+])
+def test_nested_conditions_in_bare_pods(tmp_path: Path, x: str, expected: dict[str, str]) -> None:
+    spec = trace_script(write_script(tmp_path, NESTED, "nest.py"))
+    docs = compile_manifests(spec, {"x": x})
+    check_workflow(docs[-1])
+    outcome = rehearse(docs, tmp_path, bare_python())
+    assert {k: v[0] if v[:1] in (["Skipped"], ["Omitted"]) else "ran"
+            for k, v in outcome.items() if k != "score"} == expected
