@@ -11,14 +11,18 @@ from .refs import Condition, ParamRef, ValueRef, _user_location
 
 class when:  # a lower-case name: it reads as a statement, `with when(a > b):`
     """Steps called inside the block run only when ``condition`` holds (``accuracy > threshold``,
-    comparisons of a step's small output or a parameter, combined with ``&`` and ``|``). Blocks
-    nest (their conditions all apply). Only in a pipeline body."""
+    comparisons of a step's small output or a parameter, combined with ``&`` and ``|``; a bare
+    output or parameter means ``== True``). Blocks nest (their conditions all apply). Only in a
+    pipeline body."""
 
-    def __init__(self, condition: Condition) -> None:
+    def __init__(self, condition: Condition | ValueRef | ParamRef) -> None:
         self.tracer = current_tracer()
         if self.tracer is None:
             raise PipelineError("when() is only for the pipeline body", where=_user_location(),
                                 hint="outside a pipeline, use a plain `if`")
+        if isinstance(condition, (ValueRef, ParamRef)):  # `with when(is_good):` is `is_good == True`
+            condition = Condition("==", (condition, True))
+            condition.location = _user_location()
         if not isinstance(condition, Condition):
             raise PipelineError(f"when() takes a comparison of a step's output or a parameter, "
                                 f"got {condition!r}"[:200], where=_user_location(),

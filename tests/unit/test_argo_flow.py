@@ -90,3 +90,48 @@ def test_graph_of_the_compiled_run_marks_the_fan_out_and_the_condition(tmp_path:
     assert "evaluate  <- scores[]" in text
     assert "deploy  <- accuracy  if accuracy > threshold" in text
 
+
+
+BARE = '''
+from kale_argo import pipeline, step, when
+
+
+@step(name="check")
+def check(x):
+    return x > 1
+
+
+@step(name="act")
+def act(x):
+    return x
+
+
+@pipeline(name="bare")
+def bare(x=2, enabled=True):
+    ok = check(x)
+    with when(ok):
+        with when(enabled):
+            act(x)
+'''
+
+
+def test_a_bare_output_or_parameter_is_compared_with_true(tmp_path: Path) -> None:
+    spec = trace_script(write_script(tmp_path, BARE, "bare.py"))
+    act = spec.step("act")
+    assert act.when is not None and act.when.model_dump()["op"] == "and"
+    manifest = compile_dict(spec)
+    check_workflow(manifest)
+    (task,) = [t for t in tasks(manifest) if t["name"] == "act"]
+    assert task["when"] == ("({{tasks.check.outputs.parameters.ok}} == true) && "
+                            "({{workflow.parameters.enabled}} == true)")
+
+
+def test_the_ir_refuses_an_element_without_a_fan_out(tmp_path: Path) -> None:
+    import pytest
+
+    from kale_argo.spec import PipelineSpec
+
+    data = trace_script(write_script(tmp_path, BARE, "bare.py")).model_dump()
+    data["steps"][1]["args"] = [{"kind": "element"}]
+    with pytest.raises(ValueError, match="a fan-out has exactly one element argument"):
+        PipelineSpec.model_validate(data)
