@@ -30,6 +30,15 @@ SNAPSHOT_TOKEN_LABEL = f"{PREFIX}/workspace"
 #: The run a snapshot belongs to (set once the Workflow exists).
 RUN_LABEL = f"{PREFIX}/workflow"
 SOURCE_CLAIM_ANNOTATION = f"{PREFIX}/source-claim"
+
+# On CronWorkflows and WorkflowTemplates: what their runs need, which they own.
+#: The code ConfigMap every run mounts, and the one the previous push made (kept for runs in flight).
+CODE_ANNOTATION = f"{PREFIX}/code-configmap"
+PREVIOUS_CODE_ANNOTATION = f"{PREFIX}/previous-code-configmap"
+#: The marshal-key Secret shared by every run of a schedule or template.
+MARSHAL_KEY_ANNOTATION = f"{PREFIX}/marshal-key-secret"
+#: The CronWorkflow or WorkflowTemplate a ConfigMap or Secret belongs to.
+OWNER_LABEL = f"{PREFIX}/owner"
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY = "kale-argo"
 

@@ -12,6 +12,10 @@ is at most 63 characters (``maxCharsInObjectName``), so a ``generateName`` is at
 appends 5 random characters). With ``automountServiceAccountToken: false`` the executor needs its own
 account (``executor.serviceAccountName``), as Argo's controller requires when it builds the pod.
 
+``check_cron_workflow(manifest)`` and ``check_workflow_template(manifest)`` do the same for a
+CronWorkflow (plus validate.go's ValidateCronWorkflow: schedules, concurrency policy, name length,
+time zone) and a WorkflowTemplate, against their own schema definitions.
+
 ``check_pod_security(manifest)`` applies the Pod Security Standard "restricted" profile (Kubernetes'
 ``pod-security-admission`` policies, restricted level and the baseline it includes) to every step
 pod the Workflow describes: each container (init containers and sidecars included) runs as non-root
@@ -75,23 +79,24 @@ def _strict(node: Any) -> Any:
     return node
 
 
-@functools.lru_cache(maxsize=1)
-def _validator() -> Any:
-    """A Draft 2020-12 validator for a Workflow, unknown fields rejected (built once)."""
+@functools.lru_cache(maxsize=4)
+def _validator(definition: str = WORKFLOW_DEF) -> Any:
+    """A Draft 2020-12 validator for one Argo kind, unknown fields rejected (built once)."""
     import jsonschema
 
     if not SCHEMA_PATH.is_file():
         raise _Skip(f"Argo schema not found at {SCHEMA_PATH} (only on developer machines and CI)")
     schema = json.loads(SCHEMA_PATH.read_text())
     definitions = _strict(schema["definitions"])
-    root = {"$ref": f"#/definitions/{WORKFLOW_DEF}", "definitions": definitions}
+    root = {"$ref": f"#/definitions/{definition}", "definitions": definitions}
     return jsonschema.Draft202012Validator(root)
 
 
-def check_schema(manifest: dict[str, Any]) -> None:
-    """Validate against Argo's JSON schema with unknown fields treated as errors."""
+def check_schema(manifest: dict[str, Any], definition: str = WORKFLOW_DEF) -> None:
+    """Validate against Argo's JSON schema (the ``definition`` of the manifest's kind) with unknown
+    fields treated as errors."""
     try:
-        validator = _validator()
+        validator = _validator(definition)
     except _Skip as exc:
         import pytest
 
@@ -510,3 +515,111 @@ def check_workflow(manifest: dict[str, Any]) -> None:
     check_rules(manifest)
     check_pod_security(manifest)
     check_schema(manifest)
+
+
+# --- CronWorkflows and WorkflowTemplates -------------------------------------------------------------
+
+CRON_WORKFLOW_DEF = "io.argoproj.workflow.v1alpha1.CronWorkflow"
+WORKFLOW_TEMPLATE_DEF = "io.argoproj.workflow.v1alpha1.WorkflowTemplate"
+# validate.go: a CronWorkflow's runs are named <name>-<unix time>, within maxCharsInObjectName (63).
+CRON_NAME_MAX = OBJECT_NAME_MAX - 11
+CONCURRENCY_POLICIES = {"Allow", "Forbid", "Replace", ""}
+CRON_DESCRIPTORS = {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
+CRON_BOUNDS = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 6))
+MONTHS = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
+DAYS = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"]
+
+
+def _cron_value(text: str, field: int) -> int:
+    names = MONTHS if field == 3 else DAYS if field == 4 else []
+    value = names.index(text.upper()) + (1 if field == 3 else 0) if text.upper() in names else int(text)
+    low, high = CRON_BOUNDS[field]
+    if not low <= value <= high:
+        _fail(f"cron field {field}: {value} is out of range {low}-{high}")
+    return value
+
+
+def check_cron_expression(schedule: str) -> None:
+    """robfig/cron's ParseStandard (what Argo's controller and validate.go use), independently of
+    kale-argo's own check: five fields or a descriptor."""
+    if schedule in CRON_DESCRIPTORS:
+        return
+    if schedule.startswith("@every "):
+        if not re.fullmatch(r"(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+", schedule[7:]):
+            _fail(f"cron schedule {schedule!r}: not a duration")
+        return
+    fields = schedule.split()
+    if len(fields) != 5:
+        _fail(f"cron schedule {schedule!r}: expected exactly 5 fields, found {len(fields)}")
+    for i, field in enumerate(fields):
+        for part in field.split(","):
+            base, _, step = part.partition("/")
+            if step and (not step.isdigit() or int(step) == 0):
+                _fail(f"cron schedule {schedule!r}: bad step {step!r}")
+            if base in ("*", "?"):
+                continue
+            try:
+                bounds = [_cron_value(v, i) for v in base.split("-", 1)]
+            except ValueError:
+                _fail(f"cron schedule {schedule!r}: failed to parse {base!r}")
+                return
+            if len(bounds) == 2 and bounds[0] > bounds[1]:
+                _fail(f"cron schedule {schedule!r}: beginning of range after end")
+
+
+def _as_workflow(meta: dict[str, Any], spec: dict[str, Any], name: str) -> dict[str, Any]:
+    """The Workflow Argo builds from a CronWorkflow or WorkflowTemplate (ConvertCronWorkflowToWorkflow
+    / a workflowTemplateRef), checked by Argo's Workflow rules."""
+    labels = {**(meta.get("labels") or {})}
+    return {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
+            "metadata": {"name": name, "labels": labels, **({"annotations": meta["annotations"]}
+                                                              if meta.get("annotations") else {})},
+            "spec": {k: v for k, v in spec.items() if k != "workflowMetadata"}}
+
+
+def check_cron_workflow(manifest: dict[str, Any]) -> None:
+    """validate.go's ValidateCronWorkflow: every schedule parses, the concurrency policy is known, the
+    name leaves room for the run's timestamp, the time zone exists; then the Workflow it starts
+    passes every Workflow check; and Argo's CronWorkflow schema (strict)."""
+    import zoneinfo
+
+    if manifest.get("apiVersion") != "argoproj.io/v1alpha1" or manifest.get("kind") != "CronWorkflow":
+        _fail("apiVersion/kind must be argoproj.io/v1alpha1 CronWorkflow")
+    meta, spec = manifest.get("metadata") or {}, manifest.get("spec") or {}
+    name = meta.get("name") or ""
+    if not DNS1123_SUBDOMAIN.match(name) or len(name) > CRON_NAME_MAX:
+        _fail(f"metadata.name {name!r}: a CronWorkflow name must be DNS-1123 and at most {CRON_NAME_MAX}")
+    if spec.get("schedule") and spec.get("schedules"):
+        _fail("cron workflow cannot have both schedule and schedules")
+    schedules = spec.get("schedules") or ([spec["schedule"]] if spec.get("schedule") else [])
+    if not schedules:
+        _fail("spec.schedules is required")
+    for schedule in schedules:
+        check_cron_expression(schedule)
+    if spec.get("concurrencyPolicy", "") not in CONCURRENCY_POLICIES:
+        _fail(f"spec.concurrencyPolicy {spec['concurrencyPolicy']!r} is not valid")
+    if spec.get("timezone"):
+        zoneinfo.ZoneInfo(spec["timezone"])  # raises for an unknown zone
+    run_meta = spec.get("workflowMetadata") or {}
+    _check_labels(run_meta, "spec.workflowMetadata")
+    workflow = _as_workflow({**meta, **run_meta}, spec.get("workflowSpec") or {}, f"{name}-1700000000")
+    check_rules(workflow)
+    check_pod_security(workflow)
+    check_schema(manifest, CRON_WORKFLOW_DEF)
+
+
+def check_workflow_template(manifest: dict[str, Any]) -> None:
+    """A WorkflowTemplate Argo accepts and whose runs pass every Workflow check (its name becomes a
+    label value of every run it starts: at most 63); and Argo's WorkflowTemplate schema (strict)."""
+    if manifest.get("apiVersion") != "argoproj.io/v1alpha1" or manifest.get("kind") != "WorkflowTemplate":
+        _fail("apiVersion/kind must be argoproj.io/v1alpha1 WorkflowTemplate")
+    meta, spec = manifest.get("metadata") or {}, manifest.get("spec") or {}
+    name = meta.get("name") or ""
+    if not DNS1123_LABEL.match(name) or len(name) > OBJECT_NAME_MAX:
+        _fail(f"metadata.name {name!r}: a WorkflowTemplate name must be a DNS-1123 label")
+    _check_labels(meta, "metadata")
+    _check_labels(spec.get("workflowMetadata"), "spec.workflowMetadata")
+    workflow = _as_workflow({**meta, **(spec.get("workflowMetadata") or {})}, spec, f"{name[:57]}-abcde")
+    check_rules(workflow)
+    check_pod_security(workflow)
+    check_schema(manifest, WORKFLOW_TEMPLATE_DEF)

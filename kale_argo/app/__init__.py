@@ -7,13 +7,23 @@ orchestration of its own. Options are typed frozen dataclasses (:mod:`.options`)
 - :func:`run` a pipeline locally, :func:`compile` it to a Workflow, :func:`submit` it to Argo;
 - the Python API's run handles (:mod:`.handles`): :func:`run_pipeline`, :func:`submit_pipeline`,
   :func:`get_run`;
+- schedules and templates (:mod:`.schedules`): :func:`schedule`, :func:`push_template`,
+  :func:`list_published`, :func:`suspend_schedule`, :func:`delete_published`;
 - manage runs: :func:`connect`, :func:`status`, :func:`wait`, :func:`logs`, :func:`list_runs`,
   :func:`stop`, :func:`terminate`, :func:`retry`, :func:`delete`.
 """
 
 from __future__ import annotations
 
-from .compiling import CompileOptions, compile, compile_dict, compile_notes, compiled_path, write_atomic
+from .compiling import (
+    CompileOptions,
+    compile,
+    compile_dict,
+    compile_kind,
+    compile_notes,
+    compiled_path,
+    write_atomic,
+)
 from .handles import (
                       ClusterRunHandle,
                       LocalRunHandle,
@@ -25,9 +35,19 @@ from .handles import (
                       submit_pipeline,
 )
 from .manage import connect, delete, list_runs, logs, retry, status, stop, terminate, wait
-from .options import Connection, RunOptions, SubmitOptions, WorkspaceOptions
+from .options import Connection, PublishOptions, RunOptions, SubmitOptions, WorkspaceOptions
 from .pipelines import load_spec, resolve
 from .run import run
+from .schedules import (
+                        Published,
+                        Schedule,
+                        delete_published,
+                        get_published,
+                        list_published,
+                        push_template,
+                        schedule,
+                        suspend_schedule,
+)
 from .script import pipeline_called
 from .submit import Submission, plan_workspace, submit
 
@@ -36,33 +56,43 @@ __all__ = [
     "CompileOptions",
     "Connection",
     "LocalRunHandle",
+    "PublishOptions",
+    "Published",
     "RunHandle",
     "RunOptions",
+    "Schedule",
     "StepRow",
     "Submission",
     "SubmitOptions",
     "WorkspaceOptions",
     "compile",
     "compile_dict",
+    "compile_kind",
     "compile_notes",
     "compiled_path",
     "connect",
     "delete",
+    "delete_published",
+    "get_published",
     "get_run",
+    "list_published",
     "list_runs",
     "load_spec",
     "logs",
     "pipeline_called",
     "pipeline_html",
     "plan_workspace",
+    "push_template",
     "resolve",
     "retry",
     "run",
     "run_pipeline",
+    "schedule",
     "status",
     "stop",
     "submit",
     "submit_pipeline",
+    "suspend_schedule",
     "terminate",
     "wait",
     "write_atomic",

@@ -26,6 +26,32 @@ def compile(spec: PipelineSpec, params: Mapping[str, Any] | None = None,
     return text
 
 
+def compile_kind(spec: PipelineSpec, params: Mapping[str, Any] | None, options: CompileOptions | None,
+                 kind: str, *, name: str | None = None, schedule: Any = None,
+                 warn: TextIO | None = None) -> str:
+    """``spec`` as YAML for ``kind``: ``workflow`` (as :func:`compile`), ``cronworkflow`` (with
+    ``schedule``, a :class:`~kale_argo.argo.kinds.Schedule`) or ``workflowtemplate``, each after
+    the code ConfigMap its runs mount. The schedule and name are checked before compiling."""
+    from ..argo.kinds import CRON_WORKFLOW, KINDS, WORKFLOW_TEMPLATE, as_kind, object_name
+    from ..argo.output import documents_yaml
+
+    if kind not in KINDS:
+        raise ConfigError(f"unknown kind {kind!r}", where="--kind", hint=f"one of {', '.join(KINDS)}")
+    if kind == "workflow":
+        return compile(spec, params, options, warn=warn)
+    if schedule is not None:
+        schedule = schedule.validated()
+    object_name(name, spec.name, CRON_WORKFLOW if kind == "cronworkflow" else WORKFLOW_TEMPLATE)
+    *code, workflow = compile_manifests(spec, params, options, warn=warn)
+    manifest = as_kind(workflow, kind, name, spec.name, schedule)
+    verb = "argo cron create" if kind == "cronworkflow" else "argo template create"
+    header = ("# The code every run mounts: the script (data.script) and, zipped, the modules it imports "
+              f"and kale-argo's step runtime.\n# Create it with the {manifest['kind']}: kubectl create -f "
+              f"FILE ({verb} reads only its own kind: kubectl apply -f FILE -l "
+              "app.kubernetes.io/component=kale-argo-code first).\n")
+    return documents_yaml(code, manifest, header)
+
+
 def compile_manifests(spec: PipelineSpec, params: Mapping[str, Any] | None = None,
                       options: CompileOptions | None = None, *,
                       warn: TextIO | None = None) -> list[dict[str, Any]]:

@@ -80,3 +80,16 @@ class LogOptions:
 
     since: int | None = None
     timestamps: bool = False
+
+
+@dataclass(frozen=True)
+class PublishOptions:
+    """A schedule or a template: its name (default: the pipeline's), and the compile settings of
+    the runs it starts (as :class:`SubmitOptions`; no notebook workspace)."""
+
+    name: str | None = None
+    image: str | None = None
+    service_account: str | None = None
+    executor_service_account: str | None = DEFAULT_EXECUTOR_SERVICE_ACCOUNT
+    volume_claim_gc: str | None = None
+    colocate: bool = False

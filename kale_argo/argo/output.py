@@ -51,7 +51,12 @@ def compile_yaml(spec: PipelineSpec, params: dict[str, Any] | None = None,
     """The run as YAML, one document per object (the code ConfigMap first, then the Workflow):
     keys ordered (``name`` first, then alphabetically)."""
     *code, workflow = compile_manifests(spec, params, options, notes)
-    return "".join(CODE_HEADER + _code_yaml(doc) + "---\n" for doc in code) + to_yaml(workflow)
+    return documents_yaml(code, workflow)
+
+
+def documents_yaml(code: list[dict[str, Any]], manifest: dict[str, Any], header: str = CODE_HEADER) -> str:
+    """The code ConfigMap(s), each under ``header``, then ``manifest``, as YAML documents."""
+    return "".join(header + _code_yaml(doc) + "---\n" for doc in code) + to_yaml(manifest)
 
 
 def _code_yaml(manifest: dict[str, Any]) -> str:

@@ -18,7 +18,7 @@ from ..version import __version__
 from .common import GLOBAL_DEFAULTS, global_parent
 
 # Subcommand modules, in the order ``--help`` lists them.
-COMMAND_MODULES = ("run", "compile", "graph", "runs", "workspace", "migrate", "completion")
+COMMAND_MODULES = ("run", "compile", "graph", "runs", "schedule", "workspace", "migrate", "completion")
 
 EPILOG = """\
 scripts, Kale's way (flags read by `python SCRIPT` and `python -m kale_argo SCRIPT`):
@@ -46,6 +46,8 @@ examples:
   kale-argo get "$NAME" -o json | jq -r .status.phase
   kale-argo logs -f "$NAME"
   kale-argo graph pipeline.py --format svg > pipeline.svg
+  kale-argo schedule pipeline.py --cron '0 3 * * *' --timezone Europe/Paris
+  kale-argo template push pipeline.py
 """
 
 
@@ -103,7 +105,9 @@ def configure_logging(debug: bool, verbose: int, quiet: int) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
-    args_list = list(sys.argv[1:] if argv is None else argv)
+    from .schedule import default_verb
+
+    args_list = default_verb(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(args_list)
     for key, value in GLOBAL_DEFAULTS.items():

@@ -9,6 +9,7 @@ same ``requests`` session directly.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import functools
 import json
@@ -23,7 +24,15 @@ from typing import Any
 import requests
 
 from ..errors import ConfigError
-from .backend import LogLine, create_once, filter_phases, label_selector, log_steps
+from .backend import (
+    OBJECT_KINDS,
+    LogLine,
+    conflict_error,
+    create_once,
+    filter_phases,
+    label_selector,
+    log_steps,
+)
 from .failures import TIMEOUT, Call, HTTPFailure, Transient, is_tls_error, mapped, with_retries
 from .redact import Secret, redact, register_secret
 from .status import metadata
@@ -285,6 +294,76 @@ class ArgoServerBackend:
 
     def ui_link(self, name: str) -> str | None:
         return f"{self.url}workflows/{self.namespace}/{name}"
+
+    # -- CronWorkflows and WorkflowTemplates -------------------------------------------------------------
+
+    def _json(self, method: str, path: str, body: dict[str, Any] | None = None,
+              params: dict[str, Any] | None = None) -> dict[str, Any]:
+        response = _check(self.session.request(method, self.url + path, json=body, params=params,
+                                               headers=self._headers()))
+        return dict(response.json() or {})
+
+    def _object_call(self, verb: str, plural: str, name: str | None = None) -> Call:
+        return Call(verb, plural, self.namespace, name)
+
+    def _object_path(self, plural: str, name: str | None = None, action: str | None = None) -> str:
+        path = f"api/v1/{OBJECT_KINDS[plural][0]}/{self.namespace}"
+        return path + (f"/{name}" if name else "") + (f"/{action}" if action else "")
+
+    def create_object(self, plural: str, body: dict[str, Any]) -> dict[str, Any]:
+        name = metadata(body).get("name")
+        request = {"namespace": self.namespace, OBJECT_KINDS[plural][1]: body}
+
+        def once() -> dict[str, Any]:
+            with server_errors():
+                return self._json("POST", self._object_path(plural), request)
+
+        def lookup() -> dict[str, Any] | None:
+            try:
+                with server_errors():
+                    return self._json("GET", self._object_path(plural, name))
+            except HTTPFailure as exc:
+                if exc.status == 404:
+                    return None
+                raise
+
+        return create_once(once, lookup, body, self._object_call("create", plural, name), server=self.server,
+                           sleep=self.sleep)
+
+    def get_object(self, plural: str, name: str) -> dict[str, Any]:
+        return self._retry(functools.partial(self._json, "GET", self._object_path(plural, name)),
+                           self._object_call("get", plural, name))
+
+    def list_objects(self, plural: str, *, selector: str | None = None) -> builtins.list[dict[str, Any]]:
+        params = {"listOptions.labelSelector": selector} if selector else None
+        answer = self._retry(functools.partial(self._json, "GET", self._object_path(plural), None, params),
+                             self._object_call("list", plural))
+        return list(answer.get("items") or [])
+
+    def replace_object(self, plural: str, body: dict[str, Any]) -> dict[str, Any]:
+        name = str(metadata(body).get("name"))
+        call = self._object_call("update", plural, name)
+        request = {"name": name, "namespace": self.namespace, OBJECT_KINDS[plural][1]: body}
+
+        def put() -> dict[str, Any]:
+            try:
+                return self._json("PUT", self._object_path(plural, name), request)
+            except HTTPFailure as exc:
+                if exc.status == 409:
+                    raise conflict_error(call) from None
+                raise
+
+        return self._retry(put, call)
+
+    def delete_object(self, plural: str, name: str) -> None:
+        self._retry(functools.partial(self._json, "DELETE", self._object_path(plural, name)),
+                    self._object_call("delete", plural, name))
+
+    def suspend_schedule(self, name: str, suspend: bool) -> dict[str, Any]:
+        action = "suspend" if suspend else "resume"
+        return self._retry(functools.partial(
+            self._json, "PUT", self._object_path("cronworkflows", name, action),
+            {"name": name, "namespace": self.namespace}), self._object_call("update", "cronworkflows", name))
 
 
 def list_lines(response: requests.Response) -> Iterator[dict[str, Any]]:

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import builtins
 import logging
 import os
 import secrets
@@ -82,6 +83,37 @@ class Backend(Protocol):
 
     def ui_link(self, name: str) -> str | None:
         """A link to the run in the Argo UI, when known."""
+
+    # CronWorkflows and WorkflowTemplates (``plural``: one of :data:`OBJECT_KINDS`)
+    def create_object(self, plural: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Create the object once (a retried create never duplicates it); returns it as stored."""
+
+    def get_object(self, plural: str, name: str) -> dict[str, Any]:
+        """The object; NotFoundError if there is none."""
+
+    def list_objects(self, plural: str, *, selector: str | None = None) -> builtins.list[dict[str, Any]]:
+        """The namespace's objects of ``plural`` matching the label ``selector``."""
+
+    def replace_object(self, plural: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Replace the object (``body.metadata.resourceVersion`` is the version replaced: a 409
+        ClusterError if it changed since)."""
+
+    def delete_object(self, plural: str, name: str) -> None:
+        """Delete the object (and, through owner references, what it owns)."""
+
+    def suspend_schedule(self, name: str, suspend: bool) -> dict[str, Any]:
+        """Suspend (True) or resume (False) a CronWorkflow; returns it."""
+
+
+#: plural -> (Argo Server path, the create/update request's field, kind)
+OBJECT_KINDS = {"cronworkflows": ("cron-workflows", "cronWorkflow", "CronWorkflow"),
+                "workflowtemplates": ("workflow-templates", "template", "WorkflowTemplate")}
+
+
+def conflict_error(call: Call) -> ClusterError:
+    """The one line for a replace refused because the object changed since it was read."""
+    return ClusterError(f"{call.target()} was changed by someone else while it was being updated",
+                        hint="run the command again")
 
 
 def instance_id() -> str | None:

@@ -54,6 +54,11 @@ def log_retry(delay: float, attempt: int, attempts: int, reason: str) -> None:
 on_retry: RetryReport = log_retry
 
 
+#: How a resource is named to users, and how to list what exists of it.
+NOUNS = {"workflows": "run", "cronworkflows": "schedule", "workflowtemplates": "template"}
+LIST_HINTS = {"cronworkflows": "kale-argo schedule list", "workflowtemplates": "kale-argo template list"}
+
+
 @dataclass(frozen=True)
 class Call:
     """One API call, described the way Kubernetes RBAC names it."""
@@ -65,7 +70,7 @@ class Call:
     group: str = "argoproj.io"
 
     def target(self) -> str:
-        noun = "run" if self.resource == "workflows" else self.resource
+        noun = NOUNS.get(self.resource, self.resource)
         what = f"{noun} {self.name!r}" if self.name else self.resource
         return f"{what} in namespace {self.namespace!r}" if self.namespace else what
 
@@ -108,12 +113,12 @@ def cluster_error(exc: HTTPFailure, call: Call, *, server: str) -> ClusterError:
                                  where="--namespace", hint="check the name with `kubectl get namespaces`")
         if call.name:
             return NotFoundError(f"{call.target()} not found on {server}",
-                                 hint="list runs with `kale-argo list`")
+                                 hint=f"list them with `{LIST_HINTS.get(call.resource, 'kale-argo list')}`")
         return NotFoundError(f"{call.resource} not found on {server}: {exc.message}",
                              hint="is Argo Workflows installed (its CRDs / the Argo Server path)?")
     if exc.status == 409:
         return ClusterError(f"{call.target()} already exists (409 Conflict)",
-                            hint="use another name, or delete the old run")
+                            hint=f"use another name, or delete the old {NOUNS.get(call.resource, 'object')}")
     return ClusterError(f"{server} answered {exc.status} when trying to {call.verb} {call.target()}: "
                         f"{exc.message}")
 

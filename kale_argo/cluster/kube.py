@@ -186,11 +186,13 @@ def _decode(response: Any) -> Any:
 
 
 def owner_reference(workflow: Obj) -> Obj:
-    """An ownerReference to a created Workflow (so deleting the run deletes what it owns)."""
+    """An ownerReference to a created Workflow, CronWorkflow or WorkflowTemplate (its ``kind``;
+    Workflow when absent), so deleting it deletes what it owns."""
     meta = workflow.get("metadata") or {}
+    kind = str(workflow.get("kind") or "Workflow")
     if not meta.get("name") or not meta.get("uid"):
-        raise ClusterError("the created Workflow has no name or uid to own what it needs")
-    return {"apiVersion": f"{WORKFLOW_GROUP}/{WORKFLOW_VERSION}", "kind": "Workflow", "name": meta["name"],
+        raise ClusterError(f"the created {kind} has no name or uid to own what it needs")
+    return {"apiVersion": f"{WORKFLOW_GROUP}/{WORKFLOW_VERSION}", "kind": kind, "name": meta["name"],
             "uid": meta["uid"], "blockOwnerDeletion": False, "controller": False}
 
 

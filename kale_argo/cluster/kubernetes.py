@@ -15,7 +15,9 @@ With no Argo Server to ask, the run's UI link comes from a configured Argo UI ba
 
 from __future__ import annotations
 
+import builtins
 import contextlib
+import json
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -29,8 +31,8 @@ from ..labels import (
     ARGO_PHASE_LABEL,
     ARGO_WORKFLOW_LABEL,
 )
-from .backend import LogLine, create_once, filter_phases, label_selector, log_steps
-from .failures import TIMEOUT, Call, HTTPFailure
+from .backend import LogLine, conflict_error, create_once, filter_phases, label_selector, log_steps
+from .failures import TIMEOUT, Call, HTTPFailure, with_retries
 from .kube import MERGE_PATCH, WORKFLOW_GROUP, WORKFLOW_VERSION, WORKFLOWS, Kube, kube_errors
 from .status import metadata, pod_name
 from .watch import watch_run
@@ -194,6 +196,69 @@ class KubernetesBackend:
     def ui_link(self, name: str) -> str | None:
         """The run's page in the configured Argo UI (see the module doc), else None."""
         return f"{self.ui_url}workflows/{self.namespace}/{name}" if self.ui_url else None
+
+    # -- CronWorkflows and WorkflowTemplates -------------------------------------------------------------
+
+    def _object(self, verb: str, plural: str, func_name: str, *args: Any, name: str | None = None,
+                safe: bool = True, **kwargs: Any) -> Any:
+        func = getattr(self.kube.custom, func_name)
+        return self.kube.call(Call(verb, plural, self.namespace, name, GROUP), func, GROUP, VERSION,
+                              self.namespace, plural, *args, safe=safe, **kwargs)
+
+    def create_object(self, plural: str, body: dict[str, Any]) -> dict[str, Any]:
+        name = metadata(body).get("name")
+
+        def once() -> Any:
+            with kube_errors():
+                return self.kube.custom.create_namespaced_custom_object(
+                    GROUP, VERSION, self.namespace, plural, body, _request_timeout=TIMEOUT)
+
+        def lookup() -> Any:
+            try:
+                with kube_errors():
+                    return self.kube.custom.get_namespaced_custom_object(
+                        GROUP, VERSION, self.namespace, plural, str(name), _request_timeout=TIMEOUT)
+            except HTTPFailure as exc:
+                if exc.status == 404:
+                    return None
+                raise
+
+        return create_once(once, lookup, body, Call("create", plural, self.namespace, name, GROUP),
+                           server=self.server, sleep=self.sleep)
+
+    def get_object(self, plural: str, name: str) -> dict[str, Any]:
+        return self._object("get", plural, "get_namespaced_custom_object", name, name=name)
+
+    def list_objects(self, plural: str, *, selector: str | None = None) -> builtins.list[dict[str, Any]]:
+        options: dict[str, Any] = {"label_selector": selector} if selector else {}
+        answer = self._object("list", plural, "list_namespaced_custom_object", **options)
+        return list(answer.get("items") or [])
+
+    def replace_object(self, plural: str, body: dict[str, Any]) -> dict[str, Any]:
+        name = str(metadata(body).get("name"))
+        call = Call("update", plural, self.namespace, name, GROUP)
+        func = self.kube.custom.replace_namespaced_custom_object
+
+        def put() -> Any:
+            try:
+                with kube_errors():
+                    answer = func(GROUP, VERSION, self.namespace, plural, name, body, _preload_content=False,
+                                  _request_timeout=TIMEOUT)
+            except HTTPFailure as exc:
+                if exc.status == 409:
+                    raise conflict_error(call) from None
+                raise
+            return json.loads(getattr(answer, "data", None) or b"{}")
+
+        return with_retries(put, call, server=self.server, errors=kube_errors, sleep=self.sleep)
+
+    def delete_object(self, plural: str, name: str) -> None:
+        self._object("delete", plural, "delete_namespaced_custom_object", name, name=name,
+                     propagation_policy="Background")
+
+    def suspend_schedule(self, name: str, suspend: bool) -> dict[str, Any]:
+        return self._object("patch", "cronworkflows", "patch_namespaced_custom_object", name,
+                            {"spec": {"suspend": suspend}}, name=name, _content_type=MERGE_PATCH)
 
 
 def formulate_retry(workflow: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:

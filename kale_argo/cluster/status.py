@@ -96,9 +96,13 @@ def dag_tasks(workflow: dict[str, Any]) -> list[tuple[str, str]]:
     """(Argo task name, step name as written) of the entrypoint DAG's tasks, in pipeline order.
 
     The step name comes from the task's ``call`` parameter (kale-argo's compiled runs); a task
-    without one keeps its Argo name.
+    without one keeps its Argo name. A run started from a WorkflowTemplate (``workflowTemplateRef``)
+    has its DAG in the spec Argo stored when it started (``status.storedWorkflowTemplateSpec``).
     """
     spec = workflow.get("spec") or {}
+    if not spec.get("templates"):
+        spec = {**((workflow.get("status") or {}).get("storedWorkflowTemplateSpec") or {}),
+                **{k: v for k, v in spec.items() if k == "entrypoint"}}
     for template in spec.get("templates") or []:
         if template.get("name") != spec.get("entrypoint") or not template.get("dag"):
             continue

@@ -177,6 +177,54 @@ class Pipeline:
 
         return _api(self, call)
 
+    def schedule(self, cron: str, *, timezone: str | None = None, concurrency_policy: str | None = None,
+                 suspend: bool = False, name: str | None = None, namespace: str | None = None,
+                 backend: str = "auto", argo_server: str | None = None, token: str | None = None,
+                 context: str | None = None, kubeconfig: str | None = None, image: str | None = None,
+                 service_account: str | None = None, params: dict[str, Any] | None = None,
+                 **kwargs: Any) -> Any:
+        """Run on Argo on a cron schedule, as ``kale-argo schedule``: a CronWorkflow (named
+        ``name``, default the pipeline's) whose runs get these parameters. Returns what was created
+        (shown as one line; ``.manifest`` is the CronWorkflow)."""
+        from .entry import application
+
+        where = _user_location()
+
+        def call() -> Any:
+            app = application()
+            when = app.Schedule(cron, timezone, concurrency_policy, suspend).validated()
+            spec = self._ship()
+            values = app.resolve(spec, {**(params or {}), **kwargs}, where)
+            options = app.PublishOptions(name=name, image=image, service_account=service_account)
+            connection = app.Connection(backend=backend, namespace=namespace, argo_server=argo_server,
+                                        token=token, context=context, kubeconfig=kubeconfig)
+            return app.schedule(spec, values, when, options, connection)
+
+        return _api(self, call)
+
+    def push_template(self, *, name: str | None = None, namespace: str | None = None, backend: str = "auto",
+                      argo_server: str | None = None, token: str | None = None, context: str | None = None,
+                      kubeconfig: str | None = None, image: str | None = None,
+                      service_account: str | None = None, params: dict[str, Any] | None = None,
+                      **kwargs: Any) -> Any:
+        """Publish as a WorkflowTemplate (create, or update the one named ``name``), as ``kale-argo
+        template push``: runs start from the Argo UI or ``argo submit --from workflowtemplate/NAME``,
+        with these parameter values as defaults. Returns what was published."""
+        from .entry import application
+
+        where = _user_location()
+
+        def call() -> Any:
+            app = application()
+            spec = self._ship()
+            values = app.resolve(spec, {**(params or {}), **kwargs}, where)
+            options = app.PublishOptions(name=name, image=image, service_account=service_account)
+            connection = app.Connection(backend=backend, namespace=namespace, argo_server=argo_server,
+                                        token=token, context=context, kubeconfig=kubeconfig)
+            return app.push_template(spec, values, options, connection)
+
+        return _api(self, call)
+
     def __call__(self, *args: Any, **params: Any) -> Any:
         from .context import pipeline_calls_ignored
         from .entry import call_pipeline

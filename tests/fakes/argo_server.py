@@ -2,6 +2,8 @@
 
 Serves the REST paths kale-argo uses: ``/api/v1/workflows/{ns}`` (create, list), ``.../{name}``
 (get, delete), ``.../{name}/retry|stop|terminate`` (PUT), ``.../{name}/log`` (JSON lines),
+``/api/v1/cron-workflows/{ns}`` and ``/api/v1/workflow-templates/{ns}`` (create, list; ``/{name}``:
+get, update at the resourceVersion read, delete; ``/{name}/suspend|resume``: PUT),
 ``/api/v1/workflow-events/{ns}`` (a JSON-lines stream, resumable by resourceVersion), with a
 bearer-token check. Tests drive runs with :meth:`FakeArgoServer.advance` and break things with
 :meth:`fail`, :meth:`slow` and :meth:`drop_stream`. Use the ``argo_server`` fixture
@@ -32,6 +34,9 @@ from tests.fakes.kube import Fault, label_selector_matches
 
 TOKEN = "argo-fake-token-t0ps3cr3t-987654"
 NAMESPACES = ("argo", "default", "kubeflow")
+#: REST path -> (kind, the create/update request's field)
+OBJECT_PATHS = {"cron-workflows": ("CronWorkflow", "cronWorkflow"),
+                "workflow-templates": ("WorkflowTemplate", "template")}
 
 
 def self_signed_cert(directory: Path) -> tuple[str, str]:
@@ -53,6 +58,7 @@ class State:
         self.events: list[tuple[int, str, dict[str, Any]]] = []
         self.logs: dict[tuple[str, str], str] = {}
         self.rv = 0
+        self.objects: dict[str, dict[tuple[str, str], dict[str, Any]]] = {}  # REST path -> (ns, name) -> obj
         self.faults: list[Fault] = []
         self.drops: list[int] = []
         self.requests: list[tuple[str, str, dict[str, str], dict[str, str]]] = []
@@ -152,6 +158,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         state = self.server.state
         send = (lambda code, data: None) if dry else self._send
         error = (lambda code, message: None) if dry else self._error
+        objects = r"/api/v1/(cron-workflows|workflow-templates)/([^/]+)(?:/([^/]+))?(?:/(suspend|resume))?"
+        if m := re.fullmatch(objects, path):
+            return self._objects(method, m[1], m[2], m[3], m[4], query, body, send, error)
         if m := re.fullmatch(r"/api/v1/workflow-events/([^/]+)", path):
             return self._events(m[1], query)
         if m := re.fullmatch(r"/api/v1/workflows/([^/]+)/([^/]+)/log", path):
@@ -204,6 +213,65 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                         if v.get("phase") == "Succeeded" or v.get("type") == "DAG"}
                     return send(200, copy.deepcopy(state.record("MODIFIED", workflow)))
         return error(404, f"no route for {method} {path}")
+
+    def _objects(self, method: str, kind_path: str, namespace: str, name: str | None, action: str | None,
+                 query: dict[str, str], body: dict[str, Any], send: Any, error: Any) -> None:
+        """CronWorkflows and WorkflowTemplates: create, list, get, update (at the resourceVersion
+        read, else 409), delete, and a CronWorkflow's suspend/resume."""
+        state = self.server.state
+        kind, field = OBJECT_PATHS[kind_path]
+        plural = kind_path.replace("-", "")
+        if namespace not in self.server.namespaces:
+            return error(404, f'namespaces "{namespace}" not found')
+        with state.lock:
+            store = state.objects.setdefault(kind_path, {})
+            if name is None and method == "GET":
+                selector = query.get("listOptions.labelSelector")
+                items = [copy.deepcopy(o) for (ns, _), o in sorted(store.items()) if ns == namespace
+                         and label_selector_matches(selector, o["metadata"].get("labels") or {})]
+                return send(200, {"metadata": {"resourceVersion": str(state.rv)}, "items": items or None})
+            if name is None and method == "POST":
+                obj = copy.deepcopy(body.get(field) or {})
+                meta = obj.setdefault("metadata", {})
+                if not meta.get("name"):
+                    return error(400, "metadata.name: Required value")
+                if (namespace, meta["name"]) in store:
+                    return error(409, f'{plural}.argoproj.io "{meta["name"]}" already exists')
+                state.rv += 1
+                obj.update(apiVersion="argoproj.io/v1alpha1", kind=kind)
+                meta.update(namespace=namespace, uid=str(uuid.uuid4()), resourceVersion=str(state.rv),
+                            creationTimestamp=datetime.datetime.now(datetime.timezone.utc)
+                            .strftime("%Y-%m-%dT%H:%M:%SZ"))
+                store[(namespace, meta["name"])] = obj
+                return send(200, copy.deepcopy(obj))
+            current = store.get((namespace, name or ""))
+            if current is None:
+                return error(404, f'{plural}.argoproj.io "{name}" not found')
+            if method == "GET" and not action:
+                return send(200, copy.deepcopy(current))
+            if method == "DELETE" and not action:
+                del store[(namespace, name or "")]
+                return send(200, {})
+            if method == "PUT" and action and kind_path == "cron-workflows":
+                state.rv += 1
+                current.setdefault("spec", {})["suspend"] = action == "suspend"
+                current["metadata"]["resourceVersion"] = str(state.rv)
+                return send(200, copy.deepcopy(current))
+            if method == "PUT" and not action:
+                obj = copy.deepcopy(body.get(field) or {})
+                meta = obj.setdefault("metadata", {})
+                if meta.get("resourceVersion") != current["metadata"]["resourceVersion"]:
+                    return error(409, f'Operation cannot be fulfilled on {plural}.argoproj.io "{name}": the '
+                                      "object has been modified; please apply your changes to the latest "
+                                      "version and try again")
+                state.rv += 1
+                obj.update(apiVersion="argoproj.io/v1alpha1", kind=kind)
+                old = current["metadata"]
+                meta.update(namespace=namespace, uid=old["uid"], resourceVersion=str(state.rv),
+                            creationTimestamp=old.get("creationTimestamp"))
+                store[(namespace, name or "")] = obj
+                return send(200, copy.deepcopy(obj))
+        return error(404, f"no route for {method} {kind_path}")
 
     def _events(self, namespace: str, query: dict[str, str]) -> None:
         state = self.server.state
@@ -334,6 +402,12 @@ class FakeArgoServer:
             key = (namespace, workflow["metadata"]["name"])
             self.state.workflows[key] = self.state.record("ADDED", workflow)
         return workflow
+
+    def objects(self, kind_path: str, namespace: str = "argo") -> list[dict[str, Any]]:
+        """The stored ``cron-workflows`` or ``workflow-templates`` of a namespace."""
+        with self.state.lock:
+            store = self.state.objects.get(kind_path, {})
+            return [copy.deepcopy(o) for (ns, _), o in sorted(store.items()) if ns == namespace]
 
     # -- breaking it -----------------------------------------------------------------------------------
 

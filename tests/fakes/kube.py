@@ -12,6 +12,8 @@ On top of kmock's emulator (objects created, patched with merge patches, deleted
   with ``resourceVersion`` replays the events after it (410 Gone if too old); ``timeoutSeconds``;
 - ``pods/{name}/log`` (``container``, ``tailLines``, ``follow``) from :meth:`FakeKube.set_log`;
 - SelfSubjectAccessReview answers ``allowed`` unless :meth:`FakeKube.deny` said otherwise;
+- PUT replaces an object at the resourceVersion read (409 Conflict otherwise);
+- garbage collection: deleting an object deletes what it owns (``ownerReferences`` by uid);
 - the bearer token is checked (401 otherwise);
 - faults: :meth:`FakeKube.fail` (a status, optionally after doing the write: an ambiguous
   failure), :meth:`FakeKube.slow` (a delay), :meth:`FakeKube.drop_watch` (end watch streams early).
@@ -48,6 +50,8 @@ from kmock._internal import enums, rendering
 #: plural path -> (kind, namespaced)
 RESOURCES: dict[str, tuple[str, bool]] = {
     "argoproj.io/v1alpha1/workflows": ("Workflow", True),
+    "argoproj.io/v1alpha1/cronworkflows": ("CronWorkflow", True),
+    "argoproj.io/v1alpha1/workflowtemplates": ("WorkflowTemplate", True),
     "v1/pods": ("Pod", True),
     "v1/persistentvolumeclaims": ("PersistentVolumeClaim", True),
     "v1/persistentvolumes": ("PersistentVolume", False),
@@ -55,6 +59,7 @@ RESOURCES: dict[str, tuple[str, bool]] = {
     "v1/namespaces": ("Namespace", False),
     "v1/serviceaccounts": ("ServiceAccount", True),
     "v1/secrets": ("Secret", True),
+    "v1/configmaps": ("ConfigMap", True),
     "storage.k8s.io/v1/storageclasses": ("StorageClass", False),
     "snapshot.storage.k8s.io/v1/volumesnapshots": ("VolumeSnapshot", True),
     "snapshot.storage.k8s.io/v1/volumesnapshotclasses": ("VolumeSnapshotClass", False),
@@ -253,6 +258,9 @@ class Emulator(kmock.KubernetesEmulator):
             return self._review(request)
         if plural == "pods" and request.subresource == "log":
             return await self._serve_log(request)
+        replace = request.method.value.upper() == "PUT" and not request.subresource
+        if replace and res is not None and request.name:
+            return await self._replace(request)
         if request.action in (enums.action.CREATE, enums.action.UPDATE) and isinstance(request.data, dict):
             meta = request.data.setdefault("metadata", {})
             if request.action == enums.action.CREATE:
@@ -278,9 +286,52 @@ class Emulator(kmock.KubernetesEmulator):
             response = await super()._handle(request)
             if request.action == enums.action.CREATE and response.status == 200 and not response.prepared:
                 response.set_status(201)  # as the real API server answers a create
+            if request.action == enums.action.DELETE and response.status < 300:
+                await self._collect_garbage()
             return response
         except kmock.KubernetesError as exc:
             return _status(exc.status, exc.message or "error", exc.reason or "")
+
+    async def _replace(self, request: rendering.Request) -> aiohttp.web.Response:
+        """PUT (replace) at the resourceVersion read: 409 Conflict if it changed since, as the API
+        server answers; name, namespace, uid and creationTimestamp are kept."""
+        key = (request.resource, request.namespace, request.name)
+        if key not in self.objects or self.objects[key].deleted:
+            return _status(404, f'{request.resource.plural} "{request.name}" not found')  # type: ignore[union-attr]
+        current = self.objects[key].raw
+        body = copy.deepcopy(request.data if isinstance(request.data, dict) else {})
+        meta = body.setdefault("metadata", {})
+        old = current.get("metadata") or {}
+        if meta.get("resourceVersion") != old.get("resourceVersion"):
+            return _status(409, f'Operation cannot be fulfilled on {request.resource.plural} '  # type: ignore[union-attr]
+                                f'"{request.name}": the object has been modified; please apply your changes '
+                                "to the latest version and try again", "Conflict")
+        for field_name in ("name", "namespace", "uid", "creationTimestamp"):
+            if old.get(field_name) is not None:
+                meta[field_name] = old[field_name]
+        meta["generation"] = int(old.get("generation") or 1) + 1
+        meta["resourceVersion"] = str(self.next_rv())
+        body.setdefault("apiVersion", current.get("apiVersion"))
+        body.setdefault("kind", current.get("kind"))
+        self.objects[key] = body
+        await self._buses[request.resource].put({"type": "MODIFIED", "object": body})
+        return aiohttp.web.json_response(body)
+
+    async def _collect_garbage(self) -> None:
+        """Kubernetes' garbage collector, at once: delete every object whose ownerReferences all
+        name objects (by uid) that no longer exist, until none is left."""
+        while True:
+            live = {key: obj for key, obj in self.objects.items() if not obj.deleted}
+            uids = {(obj.raw.get("metadata") or {}).get("uid") for obj in live.values()}
+            orphans = [(key, obj) for key, obj in live.items()
+                       if (refs := (obj.raw.get("metadata") or {}).get("ownerReferences"))
+                       and not any(ref.get("uid") in uids for ref in refs)]
+            if not orphans:
+                return
+            for (resource, _, _), obj in orphans:
+                raw = copy.deepcopy(obj.raw)
+                obj.delete()
+                await self._buses[resource].put({"type": "DELETED", "object": raw})
 
     def _namespace_exists(self, namespace: str) -> bool:
         key = (NAMESPACES, None, namespace)

@@ -113,3 +113,35 @@ def test_pod_logs_and_access_review(kube: FakeKube) -> None:
     assert review.status.allowed is False
     with pytest.raises(urllib.error.HTTPError):
         kube.request("GET", "/api/v1/namespaces/default/pods/missing")
+
+
+def test_deleting_an_owner_deletes_what_it_alone_owns(kube: FakeKube) -> None:
+    crons, templates = "argoproj.io/v1alpha1/cronworkflows", "argoproj.io/v1alpha1/workflowtemplates"
+    cron = kube.create(crons, {"metadata": {"name": "c"}, "spec": {}}, "default")
+    other = kube.create(templates, {"metadata": {"name": "t"}, "spec": {}}, "default")
+
+    def ref(obj: dict) -> dict:
+        return {"apiVersion": "argoproj.io/v1alpha1", "kind": obj["kind"], "name": obj["metadata"]["name"],
+                "uid": obj["metadata"]["uid"]}
+
+    kube.create("v1/configmaps", {"metadata": {"name": "only", "ownerReferences": [ref(cron)]}}, "default")
+    kube.create("v1/configmaps", {"metadata": {"name": "both", "ownerReferences": [ref(cron), ref(other)]}},
+                "default")
+    kube.create("v1/secrets", {"metadata": {"name": "free"}}, "default")
+    kube.delete(crons, "default", "c")
+    assert [c["metadata"]["name"] for c in kube.list("v1/configmaps", "default")] == ["both"]
+    kube.delete(templates, "default", "t")
+    assert kube.list("v1/configmaps", "default") == []
+    assert [s["metadata"]["name"] for s in kube.list("v1/secrets", "default")] == ["free"]
+
+
+def test_replace_is_at_the_version_read(kube: FakeKube) -> None:
+    path = "/apis/argoproj.io/v1alpha1/namespaces/default/workflowtemplates/t"
+    templates = "argoproj.io/v1alpha1/workflowtemplates"
+    first = kube.create(templates, {"metadata": {"name": "t"}, "spec": {"a": 1}}, "default")
+    second = kube.request("PUT", path, {**first, "spec": {"a": 2}})
+    assert second["spec"] == {"a": 2} and second["metadata"]["uid"] == first["metadata"]["uid"]
+    with pytest.raises(urllib.error.HTTPError) as stale:
+        kube.request("PUT", path, {**first, "spec": {"a": 3}})
+    assert stale.value.code == 409
+    assert kube.get(templates, "default", "t")["spec"] == {"a": 2}

@@ -26,6 +26,10 @@ CLUSTER_SCOPED = {"ClusterRole", "ClusterRoleBinding", "StorageClass", "VolumeSn
 ALLOWED: dict[tuple[str, str], set[str]] = {
     ("argoproj.io", "workflows"): {"create", "get", "list", "watch", "patch", "update", "delete"},
     ("argoproj.io", "workflowtaskresults"): {"create", "patch"},
+    # schedules: created, listed, read before delete, suspended/resumed (patch, or update through the
+    # Argo Server), deleted; templates: created or read and replaced (update), listed, deleted
+    ("argoproj.io", "cronworkflows"): {"create", "get", "list", "patch", "update", "delete"},
+    ("argoproj.io", "workflowtemplates"): {"create", "get", "list", "update", "delete"},
     ("", "pods"): {"get", "list", "watch", "delete"},  # retry deletes the failed steps' pods
     ("", "pods/log"): {"get"},
     ("", "persistentvolumeclaims"): {"get", "list"},

@@ -21,7 +21,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 PACKAGE = "kale_argo"
 
-LEAVES = ("errors", "names", "units", "params", "labels", "choices", "version")
+LEAVES = ("errors", "names", "units", "params", "labels", "choices", "version", "cron")
 # Third-party packages the step runtime may use; the heavy ones only lazily (inside a function).
 RUNTIME_THIRD_PARTY = frozenset({"dill", "numpy", "pandas", "pyarrow"})
 RUNTIME_LAZY_THIRD_PARTY = frozenset({"numpy", "pandas", "pyarrow"})
