@@ -135,3 +135,13 @@ def test_the_ir_refuses_an_element_without_a_fan_out(tmp_path: Path) -> None:
     data["steps"][1]["args"] = [{"kind": "element"}]
     with pytest.raises(ValueError, match="a fan-out has exactly one element argument"):
         PipelineSpec.model_validate(data)
+
+
+def test_a_fan_out_pipeline_publishes_as_a_valid_workflow_template(tmp_path: Path) -> None:
+    from kale_argo.argo.kinds import workflow_template
+    from tests.workflow_checks import check_workflow_template
+
+    template = workflow_template(_compiled(tmp_path), "flow")
+    check_workflow_template(template)
+    main = next(t for t in template["spec"]["templates"] if t["name"] == template["spec"]["entrypoint"])
+    assert any("when" in t for t in main["dag"]["tasks"])
