@@ -9,6 +9,7 @@ from typing import Any
 
 from .errors import KaleArgoError, MarshalError, PipelineError, RunFailed, UserError
 from .sdk.decorators import Pipeline, Step, artifact, pipeline, step
+from .sdk.flow import when
 from .version import __version__
 
 
@@ -23,5 +24,5 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "KaleArgoError", "MarshalError", "Pipeline", "PipelineError", "RunFailed", "Step",
-    "UserError", "__version__", "artifact", "get_run", "pipeline", "step",
+    "UserError", "__version__", "artifact", "get_run", "pipeline", "step", "when",
 ]

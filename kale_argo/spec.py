@@ -72,6 +72,12 @@ class ConstInput(_Model):
     value: JSONValue = None
     literal: str | None = None
 
+    def python_value(self) -> Any:
+        """The literal as the step receives it."""
+        import ast
+
+        return self.value if self.literal is None else ast.literal_eval(self.literal)
+
     def runtime_input(self) -> dict[str, Any]:
         """The input as the step runtime reads it (``literal`` only when there is one)."""
         data = self.model_dump()
@@ -80,11 +86,87 @@ class ConstInput(_Model):
         return data
 
 
-StepInput = Annotated[ValueInput | ParamInput | ConstInput, Field(discriminator="kind")]
+SourceInput = Annotated[ValueInput | ParamInput | ConstInput, Field(discriminator="kind")]
 
 
-def _runtime_input(spec: ValueInput | ParamInput | ConstInput) -> dict[str, Any]:
-    return spec.runtime_input() if isinstance(spec, ConstInput) else spec.model_dump()
+class ElementInput(_Model):
+    """The argument of a fan-out step (``train.map(configs)``) that receives one element of the
+    step's ``map_over`` list: the one whose index the instance runs for."""
+
+    kind: Literal["element"] = "element"
+
+
+class GatherInput(_Model):
+    """An argument fed by every instance of a fan-out step: the list of their values stored under
+    ``key.0``, ``key.1``... in element order; ``over`` is the list the fan-out ran over (its length
+    says how many there are: an empty list gives ``[]``)."""
+
+    kind: Literal["gather"] = "gather"
+    key: str
+    producer: str
+    over: MapSource
+
+
+StepInput = Annotated[ValueInput | ParamInput | ConstInput | ElementInput | GatherInput,
+                      Field(discriminator="kind")]
+MapSource = Annotated[ValueInput | ParamInput | ConstInput | GatherInput, Field(discriminator="kind")]
+"""What a fan-out runs over: a list (a step's output, a parameter, a literal), or the results of
+another fan-out (instance N then takes the value instance N of that one stored)."""
+GatherInput.model_rebuild()
+
+
+def _runtime_input(spec: Any) -> dict[str, Any]:
+    if isinstance(spec, ConstInput):
+        return spec.runtime_input()
+    if isinstance(spec, GatherInput):
+        return {**spec.model_dump(exclude={"over"}), "over": _runtime_input(spec.over)}
+    return dict(spec.model_dump())
+
+
+COMPARISONS = ("==", "!=", "<", "<=", ">", ">=")
+
+
+class Comparison(_Model):
+    """``left OP right`` over a small step output (a number, str or bool), a parameter or a constant."""
+
+    op: Literal["==", "!=", "<", "<=", ">", ">="]
+    left: SourceInput
+    right: SourceInput
+
+
+class Combination(_Model):
+    """``all`` (``&``) or ``any`` (``|``) of conditions."""
+
+    op: Literal["and", "or"]
+    items: list[Condition] = Field(min_length=2)
+
+
+Condition = Annotated[Comparison | Combination, Field(union_mode="left_to_right")]
+Combination.model_rebuild()
+
+
+def condition_inputs(cond: Comparison | Combination) -> list[ValueInput | ParamInput | ConstInput]:
+    """The operands of ``cond``, left to right."""
+    if isinstance(cond, Comparison):
+        return [cond.left, cond.right]
+    return [i for c in cond.items for i in condition_inputs(c)]
+
+
+def condition_text(cond: Comparison | Combination) -> str:
+    """``accuracy > threshold``: how the condition reads in the pipeline body."""
+    if isinstance(cond, Combination):
+        joiner = " & " if cond.op == "and" else " | "
+        return joiner.join(f"({condition_text(c)})" if isinstance(c, Combination) else
+                           condition_text(c) for c in cond.items)
+
+    def operand(i: ValueInput | ParamInput | ConstInput) -> str:
+        if isinstance(i, ValueInput):
+            return i.key
+        if isinstance(i, ParamInput):
+            return i.name
+        return i.literal if i.literal is not None else repr(i.value)
+
+    return f"{operand(cond.left)} {cond.op} {operand(cond.right)}"
 
 
 class EnvRef(_Model):
@@ -140,6 +222,8 @@ class StepOptions(_Model):
     image_pull_policy: Literal["Always", "IfNotPresent", "Never"] | None = None
     packages: list[str] = Field(default_factory=list, description="pip requirements the step needs "
                                 "besides the pipeline's, installed once per run")
+    parallelism: int | None = Field(default=None, ge=1, description="how many instances of a "
+                                    "fan-out (step.map) run at once")
 
     @field_validator("image")
     @classmethod
@@ -177,14 +261,54 @@ class StepSpec(_Model):
     options: StepOptions = Field(default_factory=StepOptions)
     location: str | None = Field(default=None, description="file:line of the call")
     artifacts: list[ArtifactSpec] = Field(default_factory=list, description="Kale's @artifact files")
+    map_over: MapSource | None = Field(default=None, description="a fan-out (step.map): the "
+                                       "list with one instance of the step per element")
+    when: Condition | None = Field(default=None, description="the step runs only if this holds")
+    exports: dict[str, Literal["value", "items"]] = Field(
+        default_factory=dict, description="outputs later steps decide on, exported small (Argo "
+        "output parameters): 'value' (compared in a condition) or 'items' (a fan-out's indices)")
 
     def inputs(self) -> list[StepInput]:
         """All inputs, positional first."""
         return [*self.args, *self.kwargs.values()]
 
+    def sources(self) -> list[ValueInput | ParamInput | ConstInput]:
+        """Everything the step reads: its inputs (a gathered list's ``over`` included), the list it
+        maps over, its condition's operands."""
+        found: list[Any] = []
+        for i in self.inputs():
+            if isinstance(i, GatherInput):
+                found += [ValueInput(key=i.key, producer=i.producer), i.over]
+            elif not isinstance(i, ElementInput):
+                found.append(i)
+        if isinstance(self.map_over, GatherInput):
+            found += [ValueInput(key=self.map_over.key, producer=self.map_over.producer),
+                      self.map_over.over]
+        elif self.map_over is not None:
+            found.append(self.map_over)
+        if self.when is not None:
+            found += condition_inputs(self.when)
+        return found
+
+    def decided_by(self) -> list[str]:
+        """The steps whose exported outputs decide whether and how often this step runs: the
+        producers of its condition's operands and of the list it fans out over."""
+        found = [i.producer for i in condition_inputs(self.when) if isinstance(i, ValueInput)] \
+            if self.when is not None else []
+        source = self.map_over
+        while isinstance(source, GatherInput):  # over another fan-out's results: its list's
+            source = source.over
+        if isinstance(source, ValueInput):
+            found.append(source.producer)
+        return list(dict.fromkeys(found))
+
     def parameters_used(self) -> list[str]:
         """Names of the pipeline parameters this step reads, sorted."""
-        return sorted({i.name for i in self.inputs() if isinstance(i, ParamInput)})
+        return sorted({i.name for i in self.sources() if isinstance(i, ParamInput)})
+
+    def parallelism(self) -> int | None:
+        """How many instances of a fan-out run at once (None: no limit)."""
+        return self.options.parallelism if self.map_over is not None else None
 
     def runtime_call(self, param_types: dict[str, str]) -> dict[str, Any]:
         """The JSON-able call description the step runtime executes (see runtime.contract)."""
@@ -197,6 +321,10 @@ class StepSpec(_Model):
             "unpack": self.unpack,
             "params": {p: param_types[p] for p in self.parameters_used()},
         }
+        if self.map_over is not None:
+            call["map_over"] = _runtime_input(self.map_over)
+        if self.exports:
+            call["exports"] = dict(sorted(self.exports.items()))
         if self.artifacts:
             call["artifacts"] = [{"name": a.name, "path": a.path, "file": a.stored_name()}
                                  for a in self.artifacts]
@@ -361,13 +489,16 @@ class PipelineSpec(_Model):
             for dep in s.depends:
                 if dep not in names:
                     raise ValueError(f"step {s.name!r} depends on unknown step {dep!r}")
-            for i in s.inputs():
+            for i in s.sources():
                 if isinstance(i, ParamInput) and i.name not in params:
                     raise ValueError(f"step {s.name!r} reads unknown parameter {i.name!r}")
                 if isinstance(i, ValueInput) and produced.get(i.key) != i.producer:
                     raise ValueError(
                         f"step {s.name!r} reads {i.key!r} before step {i.producer!r} produced it"
                     )
+            elements = sum(isinstance(i, ElementInput) for i in s.inputs())
+            if elements != (s.map_over is not None):
+                raise ValueError(f"step {s.name!r}: a fan-out has exactly one element argument")
             for key in s.outputs:
                 if key in produced:
                     raise ValueError(f"marshal key {key!r} is produced twice")

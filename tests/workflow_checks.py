@@ -292,17 +292,24 @@ def _check_dag(tmpl: dict[str, Any], templates: dict[str, dict[str, Any]], globa
             if dep not in names:
                 _fail(f"templates.{name}.tasks.{tname}: dependency {dep!r} not defined")
     ancestry = _ancestors(deps)
+    by_name = {t["name"]: t for t in tasks}
     for task in tasks:
         tname = task["name"]
         scope = set(global_vars) | {"inputs.parameters"}
         own = (tmpl.get("inputs") or {}).get("parameters") or []
         scope |= {f"inputs.parameters.{p['name']}" for p in own}
+        if _check_loop(task, f"templates.{name}.tasks.{tname}"):
+            scope.add("item")
+        if task.get("when") is not None:
+            _check_when(task["when"], f"templates.{name}.tasks.{tname}.when")
         for var in _variables(task):
             if var.startswith("tasks."):
                 ref = var.split(".")[1]
                 if ref not in ancestry[tname]:
                     _fail(f"templates.{name}.tasks.{tname}: {{{{{var}}}}} refers to {ref!r}, "
                           "which is not an ancestor")
+                _check_task_output(var, templates.get(by_name[ref].get("template") or ""),
+                                   f"templates.{name}.tasks.{tname}")
             elif not _resolves(var, scope):
                 _fail(f"templates.{name}.tasks.{tname}: failed to resolve {{{{{var}}}}}")
         target = templates.get(task.get("template") or "")
@@ -312,6 +319,70 @@ def _check_dag(tmpl: dict[str, Any], templates: dict[str, dict[str, Any]], globa
                 if p["name"] not in given and "value" not in p and "default" not in p:
                     _fail(f"templates.{name}.tasks.{tname}: input parameter {p['name']!r} "
                           f"of template {target['name']!r} not supplied")
+
+
+LOOP_FIELDS = ("withItems", "withParam", "withSequence")
+# govaluate's tokens in a `when` (Argo substitutes the {{...}} variables first)
+WHEN_TOKEN = re.compile(r"\s*(?:(?P<value>'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\""
+                        r"|-?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|true|false)|(?P<op>==|!=|<=|>=|<|>|=~|!~)|(?P<logic>&&|\|\|)|(?P<open>\()"
+                        r"|(?P<close>\))|(?P<not>!))")
+
+
+def _check_loop(task: dict[str, Any], where: str) -> bool:
+    """A task loops over at most one of withItems/withParam/withSequence; withParam is a JSON list
+    or a variable that gives one. Returns whether it loops ({{item}} resolves)."""
+    loops = [f for f in LOOP_FIELDS if task.get(f) not in (None, [], "")]
+    if len(loops) > 1:
+        _fail(f"{where}: only one of withItems, withParam, withSequence may be given, got {loops}")
+    param = task.get("withParam")
+    if param is not None:
+        if not isinstance(param, str) or not param.strip():
+            _fail(f"{where}.withParam must be a non-empty string")
+        if "{{" not in param:
+            try:
+                items = json.loads(param)
+            except ValueError:
+                items = None
+            if not isinstance(items, list):
+                _fail(f"{where}.withParam {param!r} is neither a JSON list nor a variable")
+    return bool(loops)
+
+
+def _check_task_output(var: str, target: dict[str, Any] | None, where: str) -> None:
+    """``tasks.X.outputs.parameters.Y`` needs X's template to declare the output parameter Y."""
+    parts = var.split(".")
+    if len(parts) >= 5 and parts[2:4] == ["outputs", "parameters"] and target is not None:
+        declared = {p["name"] for p in (target.get("outputs") or {}).get("parameters") or []}
+        if parts[4] not in declared:
+            _fail(f"{where}: {{{{{var}}}}}: template {target['name']!r} has no output parameter "
+                  f"{parts[4]!r}")
+
+
+def _check_when(expr: Any, where: str) -> None:
+    """A `when` is a well-formed govaluate comparison once its variables are substituted (each
+    stands for a literal here: quoted or not, it must then sit where a value may)."""
+    if not isinstance(expr, str) or not expr.strip():
+        _fail(f"{where} must be a non-empty string")
+    text = VARIABLE.sub("1", expr)
+    expect_value, depth, pos = True, 0, 0
+    while pos < len(text.rstrip()):
+        found = WHEN_TOKEN.match(text, pos)
+        if not found or found.end() == pos:
+            _fail(f"{where}: cannot parse {expr!r} at {text[pos:]!r}")
+        kind = found.lastgroup
+        if kind in ("value",) and expect_value:
+            expect_value = False
+        elif kind in ("op", "logic") and not expect_value:
+            expect_value = True
+        elif kind in ("open", "not") and expect_value:
+            depth += kind == "open"
+        elif kind == "close" and not expect_value and depth:
+            depth -= 1
+        else:
+            _fail(f"{where}: unexpected {found.group().strip()!r} in {expr!r}")
+        pos = found.end()
+    if expect_value or depth:
+        _fail(f"{where}: {expr!r} is incomplete")
 
 
 def _check_executor_account(spec: dict[str, Any], templates: list[dict[str, Any]]) -> None:

@@ -174,8 +174,11 @@ class LocalRunHandle(RunHandle):
         return "".join(line + "\n" for line in lines)
 
     def names(self) -> list[str]:
-        """The values this run stored (the outputs of its succeeded steps)."""
-        return [k for s in self.run.steps.values() for k in s.outputs]
+        """The values this run stored (the outputs of its succeeded steps; a fan-out's by the
+        name of the list they form)."""
+        lists = [k for s in self.spec.steps if s.map_over is not None for k in s.outputs
+                 if self.run.fan_out_length(k) is not None]
+        return [*(k for s in self.run.steps.values() for k in s.outputs), *lists]
 
     def load(self, name: str) -> Any:
         names = self.names()

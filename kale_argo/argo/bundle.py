@@ -47,9 +47,9 @@ MAX_BUNDLE_CHARS = 100_000
 UNPACK = ("import base64,io,os,zipfile;"
           f"zipfile.ZipFile(io.BytesIO(base64.b64decode(os.environ['{ENV_VAR}']))).extractall('{CODE_DIR}')")
 EXCLUDED_PACKAGES = ("app", "argo", "cli", "cluster", "local", "views")
-#: Of the SDK a step imports only the decorators (tracing, options and notebook reading run where
-#: the pipeline is compiled); nor does it need the IR.
-STEP_SDK = ("__init__.py", "context.py", "decorators.py", "entry.py")
+#: Of the SDK a step imports only the decorators and `when` (tracing, options and notebook reading
+#: run where the pipeline is compiled); nor does it need the IR.
+STEP_SDK = ("__init__.py", "context.py", "decorators.py", "entry.py", "flow.py", "refs.py")
 EXCLUDED_FILES = ("spec.py", "cron.py")
 _EPOCH = (1980, 1, 1, 0, 0, 0)
 

@@ -14,11 +14,12 @@ from hera.workflows import Container, UserContainer
 from hera.workflows import models as m
 
 from ..labels import ARGO_WORKFLOW_LABEL
-from ..runtime.contract import step_argv
+from ..runtime.contract import OUTPUT_DIR_ENV, step_argv
 from ..runtime.marshal.binding import KEY_FILE_ENV as MARSHAL_KEY_ENV
 from ..runtime.marshal.binding import RUN_ID_ENV
 from ..spec import PipelineSpec, StepSpec
 from .bundle import BUNDLE_PARAMETER, CODE_DIR, CODE_VOLUME, ENV_VAR, UNPACK, CodePlan
+from .flow import ITEM_PARAMETER, ITEM_VALUE, OUTPUT_DIR, export_parameters
 from .resources import (
     container_security,
     pod_env,
@@ -71,15 +72,17 @@ def step_params(step: StepSpec) -> dict[str, str]:
 
 def template_key(step: StepSpec) -> tuple[Any, ...]:
     """Calls with equal keys share a template."""
-    return (step.step, step.function, step.options.model_dump_json(), tuple(step.parameters_used()))
+    return (step.step, step.function, step.options.model_dump_json(), tuple(step.parameters_used()),
+            step.map_over is not None, tuple(sorted(step.exports.items())))
 
 
 def step_template(ctx: StepContext, name: str, step: StepSpec, image: str,
                   packages: str | None = None) -> Container:
     """The template for ``step`` (and every call sharing its key); ``packages``: the folder its
     pip packages were installed into, put on PYTHONPATH after the code."""
+    mapped = step.map_over is not None
     argv = step_argv(python=ctx.python, script=ctx.code.script, marshal_dir=ctx.volumes.marshal_dir,
-                     call={}, params=step_params(step))
+                     call={}, params=step_params(step), item=ITEM_VALUE if mapped else None)
     argv[argv.index("--call") + 1] = CALL_VALUE
     mounts = list(ctx.volumes.mounts)
     env = [m.EnvVar(name="PYTHONUNBUFFERED", value="1"), m.EnvVar(name=RUN_ID_ENV, value=RUN_ID)]
@@ -103,16 +106,20 @@ def step_template(ctx: StepContext, name: str, step: StepSpec, image: str,
         env.append(m.EnvVar(name="PYTHONPATH", value=pythonpath))
     own_env, env_from = pod_env(step)
     env += own_env
-    outputs = step_artifacts(step) if ctx.artifact_outputs else None
+    outputs: list[Any] | None = step_artifacts(step) if ctx.artifact_outputs else None
     if outputs:
         env.append(m.EnvVar(name="KALE_ARTIFACT_DIR", value=ARTIFACT_DIR))
+    if step.exports:
+        env.append(m.EnvVar(name=OUTPUT_DIR_ENV, value=OUTPUT_DIR))
+        outputs = [*(outputs or []), *export_parameters(step)]
     labels, annotations = pod_metadata(step)
     return Container(
         name=name,
         image=image,
         command=argv,
         env=env,
-        inputs=[m.Parameter(name=CALL_PARAMETER)],
+        inputs=[m.Parameter(name=CALL_PARAMETER),
+                *([m.Parameter(name=ITEM_PARAMETER)] if mapped else [])],
         outputs=outputs,
         resources=resources(step),
         retry_strategy=retry_strategy(step),

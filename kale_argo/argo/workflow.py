@@ -17,6 +17,7 @@ from ..labels import PIPELINE_LABEL
 from ..spec import DEFAULT_IMAGE, PipelineSpec, StepSpec
 from .bundle import BUNDLE_PARAMETER, CODE_MODE, CODE_VOLUME, plan_code
 from .dag import dag_template
+from .flow import check_condition_values
 from .imports import missing_packages_note
 from .metadata import workflow_annotations, workflow_labels
 from .names import argo_names, generate_name
@@ -81,6 +82,7 @@ def compile_run(spec: PipelineSpec, params: dict[str, Any] | None = None,
     options = options or CompileOptions()
     options.validate()
     values = spec.resolve_parameters(dict(params or {}))
+    check_condition_values(spec, values)
     workspace = list(spec.volumes if options.volumes is None else options.volumes)
     volumes = plan_volumes(spec, workspace, options.colocate, options.marshal_key_secret)
     code = plan_code(spec, options.script_path, options.ship_runtime, options.code_shipping,
@@ -111,7 +113,11 @@ def compile_run(spec: PipelineSpec, params: dict[str, Any] | None = None,
     calls_json = {s.name: call_json(spec, s) for s in spec.steps}
     step_names = [s.name for s in spec.steps]
     tasks = dict(zip(step_names, argo_names(step_names, reserved=install_names), strict=True))
-    dag = dag_template(spec, ENTRYPOINT, tasks, template_of, calls_json, setup)
+    limited = [s.name for s in spec.steps if s.parallelism() is not None]
+    wrappers = dict(zip(limited, argo_names([f"{s}-map" for s in limited],
+                                            reserved=[ENTRYPOINT, *template_names, *install_names]),
+                        strict=True))
+    dags = dag_template(spec, ENTRYPOINT, tasks, template_of, calls_json, setup, wrappers)
 
     arguments = workflow_parameters(spec, values)
     if code.bundle is not None:
@@ -135,7 +141,7 @@ def compile_run(spec: PipelineSpec, params: dict[str, Any] | None = None,
         annotations=workflow_annotations(spec, options.annotations, volumes_annotation(volumes)),
         entrypoint=ENTRYPOINT,
         arguments=arguments or None,
-        templates=[dag, *templates],
+        templates=[*dags, *templates],
         service_account_name=options.service_account,
         automount_service_account_token=automount,
         executor=m.ExecutorConfig(service_account_name=executor) if executor else None,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import json
+import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -88,6 +89,9 @@ def pod_name(workflow: dict[str, Any], node: dict[str, Any]) -> str:
     return f"{prefix[:MAX_POD_PREFIX]}-{fnv32a(node_name)}"
 
 
+_INSTANCE = re.compile(r"(.+)\((\d+):.*\)\Z")
+
+
 def dag_tasks(workflow: dict[str, Any]) -> list[tuple[str, str]]:
     """(Argo task name, step name as written) of the entrypoint DAG's tasks, in pipeline order.
 
@@ -123,15 +127,23 @@ def steps(workflow: dict[str, Any], now: datetime.datetime | None = None) -> lis
     written = dict(tasks)
     result = []
     for node_id, node in nodes.items():
-        if node.get("type") != "Pod":
+        kind = node.get("type")
+        shown = kind == "Pod" or (kind == "Skipped" and node.get("phase") == "Skipped") or (
+            kind == "TaskGroup" and not node.get("children"))  # `when` false; a fan-out of nothing
+        if not shown:
             continue
         node = {"id": node_id, **node}
         task = node.get("displayName") or node.get("name", node_id)
+        instance = _INSTANCE.match(task)  # a fan-out's pod: train(2:2) is train[2], as locally
+        if instance:
+            task = instance.group(1)
+        name = written.get(task, task) + (f"[{instance.group(2)}]" if instance else "")
         result.append(StepStatus(
-            name=written.get(task, task), phase=node.get("phase") or "Pending",
+            name=name, phase=node.get("phase") or "Pending",
             started=node.get("startedAt"), finished=node.get("finishedAt"),
             duration=duration(node.get("startedAt"), node.get("finishedAt"), now),
-            message=node.get("message") or "", pod=pod_name(workflow, node), node_id=node_id, task=task))
+            message=node.get("message") or "", pod=pod_name(workflow, node) if kind == "Pod" else "",
+            node_id=node_id, task=task))
     return sorted(result, key=lambda s: (order.get(s.task, len(order)), s.started is None, s.started or "",
                                          s.name))
 

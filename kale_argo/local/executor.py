@@ -23,6 +23,7 @@ from ..runtime.marshal.binding import KEY_FILE_ENV, RUN_ID_ENV
 from ..runtime.marshal.files import remove_temp_files, write_json_atomic
 from ..runtime.record import missing_outputs, read_record
 from ..spec import PipelineSpec
+from .flow import LocalFlow, stored_keys
 from .packages import check_packages
 from .result import FAILED, SKIPPED, SUCCEEDED, LocalRun, StepResult
 from .rundir import RunFolder, claim_marshal_dir, create_marshal_dir
@@ -48,14 +49,14 @@ def _raise_interrupt(signum: int, frame: Any) -> None:
 
 
 def _collect_records(run: LocalRun, spec: PipelineSpec) -> None:
-    for step in spec.steps:
-        result = run.steps[step.name]
+    for result in run.steps.values():
         if result.status not in (SUCCEEDED, FAILED):
             continue
         record = read_record(run.marshal_dir, result.name) or {}
         outputs = record.get("outputs")
         if isinstance(outputs, dict):
-            result.outputs = {k: outputs[k] for k in step.outputs if isinstance(outputs.get(k), dict)}
+            result.outputs = {k: outputs[k] for k in stored_keys(spec, result.name)
+                              if isinstance(outputs.get(k), dict)}
         if record.get("error") and not result.error:
             result.error = str(record["error"])
 
@@ -93,15 +94,14 @@ def _failure_report(result: StepResult) -> str:
 
 
 def _checker(spec: PipelineSpec, run: RunFolder) -> Any:
-    outputs = {s.name: list(s.outputs) for s in spec.steps}
-
     def check(step: str, returncode: int) -> str | None:
         """After a step's processes ended: remove its interrupted writes; if it exited 0, the
         error that makes it failed anyway (outputs or record not saved by this run), else None."""
-        remove_temp_files(run.path, tuple(outputs[step]))
+        keys = stored_keys(spec, step)
+        remove_temp_files(run.path, tuple(keys))
         if returncode != 0:
             return None
-        missing = missing_outputs(run.path, outputs[step], run.run_id)
+        missing = missing_outputs(run.path, keys, run.run_id)
         record = read_record(run.path, step) or {}
         if missing:
             return (f"step {step!r} exited 0 without saving {', '.join(missing)} in this run "
@@ -152,8 +152,10 @@ def _run(spec: PipelineSpec, values: dict[str, Any], jobs: int, claimed: RunFold
     _write_spec(spec, folder)
     run = LocalRun(spec.name, folder, values, {}, script=spec.script.path, run_id=claimed.run_id)
     env = {RUN_ID_ENV: claimed.run_id, KEY_FILE_ENV: claimed.key_file}
+    texts = {k: parameter_text(v) for k, v in values.items()}
     scheduler = Scheduler(spec, step_commands(spec, values, folder), jobs, stream, retries,
-                          env=env, check=_checker(spec, claimed), start=warm.start if warm else None)
+                          env=env, check=_checker(spec, claimed), start=warm.start if warm else None,
+                          flow=LocalFlow(spec, values, folder, texts, sys.executable))
     run.steps = scheduler.results
     shown = ", ".join(f"{k}={v!r}" for k, v in values.items())
     stream.write(f"running pipeline {spec.name!r}: {len(spec.steps)} steps, jobs={jobs}"

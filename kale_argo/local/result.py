@@ -43,10 +43,36 @@ class LocalRun:
 
     @property
     def succeeded(self) -> bool:
-        return all(s.status == SUCCEEDED for s in self.steps.values())
+        """Every step succeeded or was skipped by its condition (a failure skips steps too, but
+        then one failed)."""
+        return all(s.status in (SUCCEEDED, SKIPPED) for s in self.steps.values())
+
+    def fan_out_length(self, key: str) -> int | None:
+        """How many values the fan-out whose output is ``key`` gathered (None: ``key`` is no
+        output of a fan-out of this run that succeeded)."""
+        import os
+
+        from ..spec import PipelineSpec
+        from .flow import FlowError, list_length
+
+        try:
+            with open(os.path.join(self.marshal_dir, ".kale", "pipeline.json")) as fh:
+                spec = PipelineSpec.from_json(fh.read())
+        except (OSError, ValueError):
+            return None
+        for step in spec.steps:
+            result = self.steps.get(step.name)
+            if step.map_over is not None and key in step.outputs and result is not None \
+                    and result.status == SUCCEEDED:
+                try:
+                    return list_length(self.marshal_dir, step.map_over, self.params)
+                except FlowError:
+                    return None
+        return None
 
     def load(self, key: str) -> Any:
-        """The value a step stored under ``key`` (its variable name in the pipeline body).
+        """The value a step stored under ``key`` (its variable name in the pipeline body; for a
+        fan-out's output, the list of its instances' values).
 
         The script is imported first (as the steps import it) so its own classes unpickle. The
         value must have been stored by this run (and carry a valid tag of its key).
@@ -54,11 +80,14 @@ class LocalRun:
         import os
 
         from ..runtime import marshal
+        from ..runtime.contract import element_key
         from ..runtime.marshal.binding import read_key
         from ..runtime.script import import_script
         from .rundir import KEY_FILE
 
-        if marshal.describe(self.marshal_dir, key) is None:
+        count = self.fan_out_length(key)
+        keys = [key] if count is None else [element_key(key, i) for i in range(count)]
+        if count is None and marshal.describe(self.marshal_dir, key) is None:
             from ..errors import UserError, did_you_mean
 
             names = sorted(str(v.get("key")) for v in marshal.list_values(self.marshal_dir))
@@ -70,7 +99,8 @@ class LocalRun:
         if self.run_id is not None:
             key_file = os.path.join(self.marshal_dir, KEY_FILE)
             binding = marshal.RunBinding(self.run_id, read_key(key_file))
-        return marshal.load(self.marshal_dir, key, binding=binding)
+        values = [marshal.load(self.marshal_dir, k, binding=binding) for k in keys]
+        return values if count is not None else values[0]
 
     @property
     def artifacts(self) -> dict[str, dict[str, str]]:

@@ -2,7 +2,11 @@
 each child's output line by line (``[step] ...``) through a selector, starts dependents as soon as
 their inputs exist, retries failed steps per their ``retry_count``, and kills steps past their
 timeout. Like Argo's DAG ``failFast``, a failed step stops everything not yet started (marked
-skipped) and lets running steps finish.
+skipped) and lets running steps finish. A fan-out (``step.map``) becomes one process per element
+when its inputs exist (at most its ``parallelism`` at once), and a step whose ``when`` does not hold
+is skipped; as in Argo's DAGs, the dependents of a skipped step still run (steps reading a
+conditional step's values are under its condition too, by construction), and a fan-out over an
+empty list succeeds with no instances (its consumers get ``[]``).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import IO, Protocol, TextIO
 
 from ..runtime.supervise import kill_tree
-from ..spec import PipelineSpec, StepOptions
+from ..spec import PipelineSpec, StepOptions, StepSpec
 from .result import CANCELLED, FAILED, PENDING, RUNNING, SKIPPED, SUCCEEDED, StepResult
 
 TAIL_LINES = 60           # output lines kept per step, shown again if it fails without a record
@@ -48,6 +52,14 @@ class StepProcess(Protocol):
 StartStep = Callable[[Sequence[str], Mapping[str, str]], "StepProcess | None"]
 
 
+class Flow(Protocol):
+    """Decides conditions and expands fan-outs (:class:`kale_argo.local.flow.LocalFlow`); both
+    raise an Exception with a one-line message when they cannot."""
+
+    def condition(self, step: StepSpec) -> tuple[bool, str]: ...
+    def instances(self, step: StepSpec) -> list[tuple[str, list[str]]]: ...
+
+
 class _Child:
     """A running step: its process, start time and the unfinished last line of its output."""
 
@@ -67,12 +79,17 @@ class Scheduler:
     def __init__(self, spec: PipelineSpec, commands: dict[str, list[str]], jobs: int,
                  stream: TextIO, retries: bool = True, env: Mapping[str, str] | None = None,
                  check: Callable[[str, int], str | None] | None = None,
-                 start: StartStep | None = None) -> None:
+                 start: StartStep | None = None, flow: Flow | None = None) -> None:
         self.commands = commands
         self.jobs = jobs
         self.stream = stream
         self.results = {s.name: StepResult(s.name) for s in spec.steps}
-        self.index = {s.name: i for i, s in enumerate(spec.steps)}
+        self.specs = {s.name: s for s in spec.steps}
+        self.flow = flow
+        self.parent: dict[str, str] = {}  # fan-out instance -> its step
+        self.left: dict[str, int] = {}  # fan-out step -> instances not yet succeeded
+        self.active: dict[str, int] = {}  # fan-out step -> instances running
+        self.index: dict[str, tuple[int, int]] = {s.name: (i, -1) for i, s in enumerate(spec.steps)}
         self.waiting = {s.name: set(s.depends) for s in spec.steps}
         self.dependents: dict[str, list[str]] = {s.name: [] for s in spec.steps}
         for s in spec.steps:
@@ -83,7 +100,7 @@ class Scheduler:
         self.timeouts = {s.name: s.options.timeout for s in spec.steps}
         self.options = {s.name: s.options if retries else s.options.model_copy(update={"retry_count": 0})
                         for s in spec.steps}
-        self.delayed: list[tuple[float, int, str]] = []  # retries waiting for their backoff
+        self.delayed: list[tuple[float, tuple[int, int], str]] = []  # retries waiting for backoff
         self.pipeline_timeout = spec.timeout
         self.deadline: float | None = None
         self.running: dict[int, _Child] = {}
@@ -114,9 +131,11 @@ class Scheduler:
             raise
         finally:
             self.selector.close()
-            for result in self.results.values():
+            for name, result in self.results.items():
                 if result.status == PENDING:
                     result.status = SKIPPED
+                elif result.status == RUNNING and name in self.left:  # a fan-out cut short
+                    result.status = CANCELLED
 
     def _launch_ready(self) -> None:
         now = time.monotonic()
@@ -126,8 +145,18 @@ class Scheduler:
                 self.results[name].status = FAILED
             else:
                 heapq.heappush(self.ready, (index, name))
+        held = []
         while self.ready and not self.failed and len(self.running) < self.jobs:
             _, name = heapq.heappop(self.ready)
+            if name in self.specs and not self._begin(name):
+                continue
+            parent = self.parent.get(name)
+            if parent is not None:
+                limit = self.specs[parent].parallelism()
+                if limit is not None and self.active[parent] >= limit:
+                    held.append((self.index[name], name))
+                    continue
+                self.active[parent] += 1
             result = self.results[name]
             result.attempts += 1
             proc = self.start(self.commands[name], self.env) if self.start is not None else None
@@ -142,6 +171,69 @@ class Scheduler:
                                                       else "") + "\n")
             self.running[fd] = _Child(result, proc, self.timeouts[name])
             self.selector.register(fd, selectors.EVENT_READ)
+        for entry in held:
+            heapq.heappush(self.ready, entry)
+
+    def _begin(self, name: str) -> bool:
+        """Whether the step ``name`` starts a process now: a step whose condition does not hold
+        is skipped, a fan-out is replaced by its instances (none: skipped, as Argo does)."""
+        spec = self.specs[name]
+        if self.flow is None or (spec.when is None and spec.map_over is None):
+            return True
+        result = self.results[name]
+        skipped = [d for d in spec.decided_by() if self.results[d].status == SKIPPED]
+        if skipped:  # Argo: Omitted, its condition or list cannot be read
+            result.status, result.error = SKIPPED, f"omitted: step {skipped[0]!r} was skipped"
+            self.stream.write(f"[{name}] skipped: it depends on what skipped step {skipped[0]!r} "
+                              "returns\n")
+            self._release(name)
+            return False
+        try:
+            if spec.when is not None:
+                ok, text = self.flow.condition(spec)
+                if not ok:
+                    result.status, result.error = SKIPPED, f"condition false: {text}"
+                    self.stream.write(f"[{name}] skipped: {text} is false\n")
+                    self._release(name)
+                    return False
+            if spec.map_over is None:
+                return True
+            instances = self.flow.instances(spec)
+        except Exception as exc:  # the condition or the list cannot be read: the step fails
+            result.status, result.error, self.failed = FAILED, str(exc), True
+            self.stream.write(f"[{name}] failed: {exc}\n")
+            return False
+        if not instances:  # Argo: a task group without children, Succeeded
+            result.status, result.duration = SUCCEEDED, 0.0
+            self.stream.write(f"[{name}] succeeded: no elements to fan out over\n")
+            self._release(name)
+            return False
+        result.status, result.duration = RUNNING, 0.0
+        self.left[name], self.active[name] = len(instances), 0
+        self.stream.write(f"[{name}] fanning out over {len(instances)} elements"
+                          + (f", {spec.parallelism()} at a time" if spec.parallelism() else "") + "\n")
+        order = list(self.results.items())
+        self.results.clear()  # the run's view of the steps: each instance after its fan-out
+        for key, value in order:
+            self.results[key] = value
+            if key == name:
+                self.results.update((instance, StepResult(instance)) for instance, _ in instances)
+        for i, (instance, argv) in enumerate(instances):
+            self.commands[instance] = argv
+            self.parent[instance] = name
+            self.index[instance] = (self.index[name][0], i)
+            self.timeouts[instance] = self.timeouts[name]
+            self.options[instance] = self.options[name]
+            heapq.heappush(self.ready, (self.index[instance], instance))
+        return False
+
+    def _release(self, name: str) -> None:
+        """``name`` is done (succeeded, or skipped): its dependents whose inputs all exist are ready."""
+        for dependent in self.dependents[name]:
+            deps = self.waiting[dependent]
+            deps.discard(name)
+            if not deps:
+                heapq.heappush(self.ready, (self.index[dependent], dependent))
 
     def _read(self, fd: int) -> None:
         child = self.running[fd]
@@ -215,6 +307,11 @@ class Scheduler:
             result.error = problem
             self.stream.write(f"[{result.name}] {problem}\n")
         result.status = SUCCEEDED if returncode == 0 and problem is None else FAILED
+        parent = self.parent.get(result.name)
+        if parent is not None:
+            self.active[parent] -= 1
+            self.results[parent].duration = (self.results[parent].duration or 0.0) + (
+                time.monotonic() - child.started)
         if result.status == FAILED:
             options = self.options[result.name]
             if result.attempts <= options.retry_count and not self.failed:
@@ -223,13 +320,21 @@ class Scheduler:
                 self.failed = True
                 self.stream.write(f"[{result.name}] failed ({exit_text(returncode)}) after "
                                   f"{result.duration:.2f}s\n")
+                if parent is not None:
+                    self.results[parent].status = FAILED
+                    self.results[parent].error = f"instance {result.name!r} failed"
             return
         self.stream.write(f"[{result.name}] succeeded in {result.duration:.2f}s\n")
-        for name in self.dependents[result.name]:
-            deps = self.waiting[name]
-            deps.discard(result.name)
-            if not deps:
-                heapq.heappush(self.ready, (self.index[name], name))
+        if parent is not None:
+            self.left[parent] -= 1
+            if self.left[parent]:
+                return
+            self.results[parent].status = SUCCEEDED
+            self.stream.write(f"[{parent}] all {len([p for p in self.parent.values() if p == parent])} "
+                              "instances succeeded\n")
+            self._release(parent)
+            return
+        self._release(result.name)
 
     def _terminate_all(self) -> None:
         children = list(self.running.values())

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from ..runtime.progress import human_bytes
-from .result import LocalRun, StepResult
+from .result import SKIPPED, LocalRun, StepResult
 
 
 def _outputs(step: StepResult) -> str:
+    if step.status == SKIPPED and step.error:  # why: its condition was false, nothing to fan out over
+        return step.error
     if not step.outputs:
         return "-"
     return ", ".join(f"{key} {human_bytes(int(info.get('bytes') or 0))}"

@@ -25,8 +25,7 @@ def main(argv: Sequence[str] | None = None, *, fork: bool = True) -> int:
         from .marshal.binding import RUN_ID_ENV
         from .supervise import supervise
 
-        outputs = [str(k) for k in call.get("outputs") or []]
-        return supervise(cmd, call["step"], outputs, os.environ.get(RUN_ID_ENV) or None)
+        return supervise(cmd, cmd.step_name(), cmd.output_keys(), os.environ.get(RUN_ID_ENV) or None)
     signal.signal(signal.SIGTERM, raise_terminated)
     return run(cmd)
 

@@ -1,6 +1,6 @@
 """The step command: one argv, built the same way by the local executor and the Argo compiler.
 
-``python -c BOOTSTRAP --script S --marshal-dir D --call JSON [--param NAME=VALUE]...``
+``python -c BOOTSTRAP --script S --marshal-dir D --call JSON [--param NAME=VALUE]... [--item N]``
 
 :data:`BOOTSTRAP` is ``python -m kale_argo.runtime`` without the working directory on
 ``sys.path``: ``-m`` (and ``-c``) put it first, where a ``json.py`` or ``kale_argo.py`` would
@@ -11,17 +11,22 @@ only.
 
 ``--call`` is :meth:`kale_argo.spec.StepSpec.runtime_call` as compact JSON. Parameter values
 travel as separate ``--param`` items so Argo can template them (``{{workflow.parameters.x}}``).
+``--item N`` runs instance N of a fan-out (``train.map(configs)``): the step is then named
+``train[N]``, takes element N of the call's ``map_over`` list and saves its outputs as ``key.N``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 MODULE = "kale_argo.runtime"
+OUTPUT_DIR_ENV = "KALE_OUTPUT_DIR"
+"""Where a pod writes the small exported outputs Argo reads as output parameters."""
 BOOTSTRAP = ("import sys;getattr(sys.flags,'safe_path',0) or sys.path.pop(0);import runpy;"
              f"runpy.run_module('{MODULE}',run_name='__main__',alter_sys=True)")
 
@@ -33,13 +38,35 @@ def step_argv(
     marshal_dir: str,
     call: Mapping[str, Any],
     params: Mapping[str, str],
+    item: str | None = None,
 ) -> list[str]:
-    """The argv that runs one step. ``params`` maps each parameter the step reads to its text."""
+    """The argv that runs one step. ``params`` maps each parameter the step reads to its text;
+    ``item``: the index of the fan-out instance to run."""
     argv = [python, "-c", BOOTSTRAP, "--script", script, "--marshal-dir", marshal_dir,
             "--call", json.dumps(call, sort_keys=True, separators=(",", ":"))]
     for name in sorted(params):
         argv += ["--param", f"{name}={params[name]}"]
+    if item is not None:
+        argv += ["--item", item]
     return argv
+
+
+def instance_name(step: str, item: int | str) -> str:
+    """The name of instance ``item`` of the fan-out step ``step``: ``train[3]``."""
+    return f"{step}[{item}]"
+
+
+def element_key(key: str, item: int | str) -> str:
+    """Where instance ``item`` of a fan-out stores its output ``key``: ``key.3``."""
+    return f"{key}.{item}"
+
+
+def export_name(key: str, kind: str) -> str:
+    """The name of the exported form of output ``key`` (an Argo output parameter, a file in
+    ``KALE_OUTPUT_DIR``): ``accuracy`` for a compared value, ``configs-items`` for a fan-out's
+    indices; characters Argo refuses become ``_``."""
+    base = re.sub(r"[^A-Za-z0-9_-]", "_", key)
+    return base if kind == "value" else f"{base}-items"
 
 
 @dataclass(frozen=True)
@@ -50,6 +77,17 @@ class StepCommand:
     marshal_dir: str
     call: dict[str, Any]
     params: dict[str, str] = field(default_factory=dict)
+    item: int | None = None
+
+    def step_name(self) -> str:
+        """The step's name, ``train[3]`` for an instance of a fan-out."""
+        step = str(self.call["step"])
+        return step if self.item is None else instance_name(step, self.item)
+
+    def output_keys(self) -> list[str]:
+        """The marshal keys this command stores (``key.N`` for a fan-out's instance N)."""
+        keys = [str(k) for k in self.call.get("outputs") or []]
+        return keys if self.item is None else [element_key(k, self.item) for k in keys]
 
 
 def parse_argv(argv: Sequence[str]) -> StepCommand:
@@ -59,6 +97,7 @@ def parse_argv(argv: Sequence[str]) -> StepCommand:
     parser.add_argument("--marshal-dir", required=True)
     parser.add_argument("--call", required=True, help="the step call as JSON")
     parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
+    parser.add_argument("--item", type=int, default=None, help="the fan-out instance to run")
     ns = parser.parse_args(list(argv))
     params: dict[str, str] = {}
     for item in ns.param:
@@ -66,4 +105,17 @@ def parse_argv(argv: Sequence[str]) -> StepCommand:
         if not sep:
             parser.error(f"--param {item!r}: expected NAME=VALUE")
         params[name] = value
-    return StepCommand(ns.script, ns.marshal_dir, json.loads(ns.call), params)
+    if ns.item is not None and ns.item < 0:
+        parser.error(f"--item {ns.item}: expected an index (0 or more)")
+    return StepCommand(ns.script, ns.marshal_dir, json.loads(ns.call), params, ns.item)
+
+
+def when_literal(value: Any) -> str:
+    """``value`` (a bool, number or str) as a literal of Argo's ``when`` expressions (govaluate):
+    ``true``, ``0.93``, ``'cat'`` (quotes and backslashes escaped)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    text = str(value).replace("\\", "\\\\").replace("'", "\\'")
+    return f"'{text}'"

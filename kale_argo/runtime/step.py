@@ -21,7 +21,7 @@ from typing import Any
 from ..errors import KaleArgoError
 from ..params import convert_parameter
 from . import artifacts, marshal
-from .contract import StepCommand
+from .contract import OUTPUT_DIR_ENV, StepCommand, element_key, export_name, when_literal
 from .marshal.binding import RunBinding
 from .progress import reported
 from .record import write_record
@@ -112,7 +112,73 @@ def _input(spec: Any, cmd: StepCommand, step: str, types: dict[str, str],
     if kind == "const":
         literal = spec.get("literal")
         return spec.get("value") if literal is None else ast.literal_eval(literal)
+    if kind == "element":
+        source = cmd.call.get("map_over")
+        if isinstance(source, dict) and source.get("kind") == "gather" and cmd.item is not None:
+            # over another fan-out's results: the value its instance N stored
+            return marshal.load(cmd.marshal_dir, element_key(source["key"], cmd.item), step=step,
+                                binding=binding)
+        items = _fan_list(source, cmd, step, types, binding)
+        if cmd.item is None or cmd.item >= len(items):
+            raise StepError(f"step {step!r}: no element {cmd.item} in a list of {len(items)} "
+                            "(hint: a fan-out instance runs with --item INDEX)")
+        return items[cmd.item]
+    if kind == "gather":
+        count = len(_fan_list(spec.get("over"), cmd, step, types, binding))
+        return [marshal.load(cmd.marshal_dir, element_key(spec["key"], i), step=step, binding=binding)
+                for i in range(count)]
     raise StepError(f"step {step!r}: unknown input {spec!r} in --call")
+
+
+def _fan_list(spec: Any, cmd: StepCommand, step: str, types: dict[str, str],
+              binding: RunBinding) -> list[Any]:
+    """The list a fan-out runs over (a pipeline parameter holds it as JSON)."""
+    import json
+
+    value = _input(spec, cmd, step, types, binding)
+    if isinstance(spec, dict) and spec.get("kind") == "param" and isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise StepError(f"step {step!r}: parameter {spec['name']!r} is not a JSON list "
+                            f"({value[:80]!r}) (hint: e.g. -p {spec['name']}='[1, 2, 3]')") from None
+    if not isinstance(value, (list, tuple)):
+        raise StepError(f"step {step!r}: a fan-out runs over a list or tuple, got a "
+                        f"{type(value).__name__}")
+    return list(value)
+
+
+def export_text(value: Any, kind: str, step: str, key: str) -> tuple[Any, str]:
+    """An output later steps decide on, small: ``(recorded value, text Argo reads)``. A compared
+    value (``kind`` 'value') must be a bool, number or str, written as a govaluate literal (strings
+    single-quoted); a fan-out's list (``items``) becomes the JSON list of its indices."""
+    import json
+    import math
+
+    if kind == "items":
+        if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+            raise StepError(f"step {step!r}: {key!r} is a {type(value).__name__}, and a later "
+                            "step fans out over it (hint: return a list)")
+        return len(value), json.dumps(list(range(len(value))))
+    if type(value).__module__ == "numpy" and callable(getattr(value, "item", None)):
+        value = value.item()  # a numpy scalar (accuracy_score returns one) as the Python number
+    for kind_ in (bool, str, int, float):  # subclasses as their plain type
+        if isinstance(value, kind_) and (kind_ is not float or math.isfinite(float(value))):
+            plain = kind_(value)
+            return plain, when_literal(plain)
+    raise StepError(f"step {step!r}: {key!r} is compared in a condition, so it must be a finite "
+                    f"number, a str or a bool, got a {type(value).__name__} (hint: return the "
+                    "metric on its own, e.g. return model, float(score))")
+
+
+def _export(value: Any, kind: str, step: str, key: str) -> Any:
+    recorded, text = export_text(value, kind, step, key)
+    folder = os.environ.get(OUTPUT_DIR_ENV)
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+        with open(os.path.join(folder, export_name(key, kind)), "w") as fh:
+            fh.write(text)
+    return recorded
 
 
 def _outputs(result: Any, call: dict[str, Any], step: str) -> list[tuple[str, Any]]:
@@ -133,7 +199,7 @@ def execute(cmd: StepCommand, binding: RunBinding | None = None) -> dict[str, di
     """Run the step described by ``cmd``; returns its outputs' metadata. Raises StepError,
     UserCodeFailed or MarshalError."""
     call = cmd.call
-    step = str(call["step"])
+    step = cmd.step_name()
     binding = binding if binding is not None else RunBinding.from_env()
     try:
         sys.argv = [cmd.script]
@@ -169,11 +235,15 @@ def execute(cmd: StepCommand, binding: RunBinding | None = None) -> dict[str, di
     except BaseException as exc:  # GeneratorExit, a BaseException subclass of the user's own
         raise UserCodeFailed(f"step {step!r} raised {type(exc).__name__}: {exc}",
                              user_traceback(exc)) from None
-    outputs = {}
+    outputs: dict[str, dict[str, Any]] = {}
+    exports = dict(call.get("exports") or {})
+    stored = dict(zip(call.get("outputs") or [], cmd.output_keys(), strict=True))
     for key, value in _outputs(result, call, step):
-        with reported("saving", "saved", key, functools.partial(_stored_bytes, cmd.marshal_dir, key)):
-            meta = marshal.save(cmd.marshal_dir, key, value, step=step, binding=binding)
-        outputs[key] = {"codec": meta["codec"], "type": meta["type"], "bytes": meta["bytes"]}
+        with reported("saving", "saved", key, functools.partial(_stored_bytes, cmd.marshal_dir, stored[key])):
+            meta = marshal.save(cmd.marshal_dir, stored[key], value, step=step, binding=binding)
+        outputs[stored[key]] = {"codec": meta["codec"], "type": meta["type"], "bytes": meta["bytes"]}
+        if key in exports:
+            outputs[key]["export"] = _export(value, exports[key], step, key)
     artifacts.collect(cmd.marshal_dir, call, step)
     return outputs
 
@@ -182,14 +252,15 @@ def _check_call(call: Any) -> str:
     if not isinstance(call, dict) or not isinstance(call.get("step"), str) or not isinstance(
             call.get("function"), str):
         raise StepError(f"--call must be a JSON object with 'step' and 'function', got {call!r}"[:300])
-    return call["step"]
+    return str(call["step"])
 
 
 def run(cmd: StepCommand) -> int:
     """Run a step, write its record, print one line (or the user's traceback) on failure."""
     started = time.time()
     try:
-        step = _check_call(cmd.call)
+        _check_call(cmd.call)
+        step = cmd.step_name()
         os.makedirs(cmd.marshal_dir, exist_ok=True)
         binding = RunBinding.from_env()
     except (StepError, KaleArgoError, OSError) as exc:

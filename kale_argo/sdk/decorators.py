@@ -14,7 +14,7 @@ from typing import Any, overload
 STEP_OPTIONS = ("name", "image", "limits", "labels", "annotations", "retry_count",
                 "retry_interval", "retry_factor", "retry_max_interval", "timeout", "security_context",
                 "env", "env_from_secret", "env_from_configmap", "requests", "node_selector",
-                "tolerations", "image_pull_policy", "packages", "packages_to_install")
+                "tolerations", "image_pull_policy", "packages", "packages_to_install", "parallelism")
 PIPELINE_OPTIONS = ("name", "experiment", "description", "marshal_volume", "marshal_volume_size",
                     "marshal_path", "volume_access_mode", "storage_class_name", "volumes",
                     "docker_image", "steps_defaults", "autosnapshot", "timeout", "pod_security_context",
@@ -62,6 +62,19 @@ class Step:
         if tracer is None:
             return self.func(*args, **kwargs)
         return tracer.call(self, args, kwargs)
+
+    def map(self, over: Any, *args: Any, parallelism: int | None = None, **kwargs: Any) -> Any:
+        """A fan-out: one instance of the step per element of ``over`` (a step's output, a
+        parameter holding a JSON list, or a literal list), each called with its element as the
+        first argument and ``args``/``kwargs`` after it, at most ``parallelism`` at once (default:
+        the step's ``parallelism``, else no limit). Returns the list of their results, in element
+        order. Outside a pipeline, calls the plain function for each element."""
+        from .context import current_tracer
+
+        tracer = current_tracer()
+        if tracer is None:
+            return [self.func(item, *args, **kwargs) for item in over]
+        return tracer.call(self, args, kwargs, map_over=over, parallelism=parallelism)
 
     def __repr__(self) -> str:
         return f"<step {self.name!r}>"

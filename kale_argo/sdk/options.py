@@ -104,6 +104,10 @@ def check_step_types(raw: dict[str, Any], label: str, where: str) -> None:
     for key in ("retry_interval", "retry_max_interval", "timeout"):
         if raw.get(key) is not None:
             _check_duration(raw[key], f"{label}{key}", where)
+    if raw.get("parallelism") is not None:
+        from .flow import check_parallelism
+
+        check_parallelism(raw["parallelism"], label.removeprefix("step ").rstrip(": ").strip("'"), where)
     factor = raw.get("retry_factor")
     if factor is not None and not _number(factor):
         raise _type_error(f"{label}retry_factor", factor, "a number", where, hint="e.g. retry_factor=2")

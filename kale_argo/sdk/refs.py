@@ -1,7 +1,8 @@
 """Placeholders the pipeline body handles while it is traced: step outputs and parameters.
 
-They may only be passed to steps; any other use (arithmetic, ``if``, attribute access) is a
-clear PipelineError naming the line, since the real values exist only when the steps run.
+They may only be passed to steps, or compared (``accuracy > threshold``) to make a
+:class:`Condition` for ``with when(...)``; any other use (arithmetic, ``if``, attribute access)
+is a clear PipelineError naming the line, since the real values exist only when the steps run.
 """
 
 from __future__ import annotations
@@ -51,9 +52,6 @@ class _Ref:
     def __hash__(self) -> int:
         return id(self)
 
-    def __eq__(self, other: object) -> bool:
-        return self is other
-
 
 def _operator(symbol: str) -> Any:
     def method(self: _Ref, *args: Any) -> Any:
@@ -64,28 +62,86 @@ def _operator(symbol: str) -> Any:
 
 for _name, _symbol in {
     "add": "+", "sub": "-", "mul": "*", "truediv": "/", "floordiv": "//", "mod": "%",
-    "pow": "**", "matmul": "@", "and": "&", "or": "|", "xor": "^", "lt": "<", "le": "<=",
-    "gt": ">", "ge": ">=", "neg": "unary -", "pos": "unary +", "invert": "~",
+    "pow": "**", "matmul": "@", "and": "&", "or": "|", "xor": "^", "neg": "unary -",
+    "pos": "unary +", "invert": "~",
 }.items():
     setattr(_Ref, f"__{_name}__", _operator(_symbol))
-    if _name not in ("lt", "le", "gt", "ge", "neg", "pos", "invert"):
+    if _name not in ("neg", "pos", "invert"):
         setattr(_Ref, f"__r{_name}__", _operator(_symbol))
+
+
+class Condition:
+    """A comparison of a step's output or a parameter (``accuracy > threshold``), or ``&``/``|``
+    of comparisons: what ``with when(...)`` takes. Only the tracer reads it."""
+
+    __slots__ = ("items", "location", "op")
+
+    def __init__(self, op: str, items: tuple[Any, ...]) -> None:
+        self.op = op
+        self.items = items
+        self.location = _user_location()
+
+    def _combine(self, other: Any, op: str) -> Condition:
+        if not isinstance(other, Condition):
+            raise PipelineError(f"a condition can only be combined with another condition by "
+                                f"{'&' if op == 'and' else '|'}", where=_user_location(),
+                                hint="compare a step's output or a parameter on both sides, "
+                                     "e.g. (acc > 0.9) & (loss < 0.1)")
+        return Condition(op, (self, other))
+
+    def __and__(self, other: Any) -> Condition:
+        return self._combine(other, "and")
+
+    def __or__(self, other: Any) -> Condition:
+        return self._combine(other, "or")
+
+    def __rand__(self, other: Any) -> Condition:
+        return self._combine(other, "and")
+
+    def __ror__(self, other: Any) -> Condition:
+        return self._combine(other, "or")
+
+    def __bool__(self) -> bool:
+        raise PipelineError("a comparison of a step's output or a parameter has no value while the "
+                            "pipeline is traced ('if', 'and', 'or', 'not', a chained a < b < c)",
+                            where=_user_location(),
+                            hint="run steps conditionally with `with when(a > b):` (from kale_argo "
+                                 "import when); combine comparisons with & and |")
+
+    def __repr__(self) -> str:
+        return f"<condition {self.op} {self.items!r}>"
+
+
+def _comparison(symbol: str) -> Any:
+    def method(self: _Ref, other: Any) -> Any:
+        if isinstance(other, Condition):
+            self._refuse(f"the {symbol} operator on a condition")
+        return Condition(symbol, (self, other))
+
+    return method
+
+
+for _name, _symbol in {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "ne": "!="}.items():
+    setattr(_Ref, f"__{_name}__", _comparison(_symbol))
 
 
 class ValueRef(_Ref):
     """An output of a step call, stored under ``key`` in the run's marshal directory."""
 
-    __slots__ = ("key", "producer")
+    __slots__ = ("key", "over", "producer")
     _what = "a step's output"
 
-    def __init__(self, key: str, producer: str) -> None:
+    def __init__(self, key: str, producer: str, over: Any = None) -> None:
         object.__setattr__(self, "key", key)
         object.__setattr__(self, "producer", producer)
+        object.__setattr__(self, "over", over)  # a fan-out's output: the input it ran over
 
     def __iter__(self) -> Any:
         raise PipelineError(
             f"the output {self.key!r} of step {self.producer!r} cannot be unpacked after the call",
-            where=_user_location(), hint="unpack at the call: a, b = my_step(x)")
+            where=_user_location(),
+            hint=f"unpack at the call (a, b = my_step(x)); to run a step once per element, "
+                 f"fan out: my_step.map({self.key})")
 
     def __repr__(self) -> str:
         return f"<output {self.key!r} of step {self.producer!r}>"

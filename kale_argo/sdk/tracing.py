@@ -23,7 +23,7 @@ from .decorators import Pipeline, Step
 from .interactive import announce, build_module, defined_in_kernel, unrecoverable
 from .modules import local_modules
 from .options import merge_options, pipeline_fields, step_artifacts, step_options
-from .refs import ParamRef, ValueRef
+from .refs import Condition, ParamRef, ValueRef
 from .targets import call_targets
 
 _PARAM_TYPES = {bool: "bool", int: "int", float: "float", str: "str"}
@@ -106,6 +106,10 @@ def _contains_ref(value: Any) -> bool:
     return False
 
 
+_UNSET: Any = object()
+_ELEMENT: Any = object()  # the placeholder of a fan-out's element while its call is bound
+
+
 class Tracer:
     """Records step calls while a pipeline function runs."""
 
@@ -116,12 +120,19 @@ class Tracer:
         self.node_names: set[str] = set()
         self.keys: set[str] = set()
         self.by_name: dict[str, Step] = {}
+        self.conditions: list[Condition] = []  # the `with when(...)` blocks open, outermost first
+        self.guards: dict[str, tuple[Condition, ...]] = {}  # node -> the blocks it was called in
+        self.records: dict[str, dict[str, Any]] = {}  # node -> its step record
 
     def _input(self, value: Any, where: str, step: str, arg: str,
                depends: list[str]) -> dict[str, Any]:
         if isinstance(value, ValueRef):
+            self._guarded(value, where, step)
             if value.producer not in depends:
                 depends.append(value.producer)
+            if value.over is not None:
+                return {"kind": "gather", "key": value.key, "producer": value.producer,
+                        "over": value.over}
             return {"kind": "value", "key": value.key, "producer": value.producer}
         if isinstance(value, ParamRef):
             return {"kind": "param", "name": value.name}
@@ -139,8 +150,80 @@ class Tracer:
         taken.add(name)
         return name
 
-    def call(self, step: Step, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        """Record one call of ``step`` and return placeholders for its outputs."""
+    def _guarded(self, value: ValueRef, where: str, step: str) -> None:
+        """A value of a step that runs only under a condition may be read only under it too."""
+        outer = self.guards.get(value.producer, ())
+        missing = [c for c in outer if c not in self.conditions]
+        if missing:
+            from .flow import describe
+
+            raise PipelineError(
+                f"step {step!r} reads {value.key!r} of step {value.producer!r}, which runs only "
+                f"when {describe(missing[0])}", where=where,
+                hint="call it inside the same `with when(...)` block")
+
+    def _export(self, value: ValueRef, kind: str, where: str, use: str) -> None:
+        """Mark ``value`` for export (``kind``: 'value' compared, 'items' fanned out over)."""
+        if value.over is not None:
+            raise PipelineError(f"{value.key!r} is the list of a fan-out's results, which {use} "
+                                "cannot take yet", where=where,
+                                hint="pass the list through a step that returns what you need")
+        self.records[value.producer].setdefault("exports", {})[value.key] = kind
+
+    def _operand(self, value: Any, where: str, depends: list[str]) -> dict[str, Any]:
+        if isinstance(value, ValueRef):
+            self._guarded(value, where, "when")
+            self._export(value, "value", where, "a condition")
+            if value.producer not in depends:
+                depends.append(value.producer)
+            return {"kind": "value", "key": value.key, "producer": value.producer}
+        if isinstance(value, ParamRef):
+            return {"kind": "param", "name": value.name}
+        if isinstance(value, (bool, int, float, str)):
+            return {"kind": "const", "value": value}
+        raise PipelineError(f"a condition compares a {type(value).__name__}", where=where,
+                            hint="compare a step's output or a parameter with a number, str, bool "
+                                 "or another parameter")
+
+    def _condition(self, cond: Condition, depends: list[str]) -> dict[str, Any]:
+        where = cond.location or "?"
+        if cond.op in ("and", "or"):
+            return {"op": cond.op, "items": [self._condition(c, depends) for c in cond.items]}
+        left, right = (self._operand(v, where, depends) for v in cond.items)
+        return {"op": cond.op, "left": left, "right": right}
+
+    def _when(self, depends: list[str]) -> dict[str, Any] | None:
+        conds = [self._condition(c, depends) for c in self.conditions]
+        if not conds:
+            return None
+        return conds[0] if len(conds) == 1 else {"op": "and", "items": conds}
+
+    def _map_source(self, over: Any, where: str, step: str, depends: list[str]) -> dict[str, Any]:
+        if isinstance(over, ValueRef) and over.over is not None:  # another fan-out's results
+            return self._input(over, where, step, "the list to map over", depends)
+        if isinstance(over, ValueRef):
+            self._guarded(over, where, step)
+            self._export(over, "items", where, "a fan-out")
+            if over.producer not in depends:
+                depends.append(over.producer)
+            return {"kind": "value", "key": over.key, "producer": over.producer}
+        if isinstance(over, ParamRef):
+            kind = next(p["type"] for p in _parameters(self.pipeline) if p["name"] == over.name)
+            if kind != "str":
+                raise PipelineError(f"step {step!r} fans out over parameter {over.name!r}, a {kind}",
+                                    where=where, hint="a parameter to fan out over is a str "
+                                    "holding a JSON list, e.g. configs='[1, 2, 3]'")
+            return {"kind": "param", "name": over.name}
+        if isinstance(over, (list, tuple)):
+            return _const(list(over), where, step, "the list to map over")
+        raise PipelineError(f"step {step!r}: .map() runs over a list, got a {type(over).__name__}",
+                            where=where, hint="map over a step's output, a parameter holding a "
+                                              "JSON list, or a literal list")
+
+    def call(self, step: Step, args: tuple[Any, ...], kwargs: dict[str, Any], *,
+             map_over: Any = _UNSET, parallelism: int | None = None) -> Any:
+        """Record one call of ``step`` (one instance per element of ``map_over`` when given, at
+        most ``parallelism`` at once) and return placeholders for its outputs."""
         frame = _user_frame()
         where = _where(frame)
         other = self.by_name.get(step.name)
@@ -149,6 +232,14 @@ class Tracer:
                                 hint=f"rename one (the other is defined at {other.location})")
         self.by_name[step.name] = step
         options = merge_options(self.defaults, step_options(step))
+        mapped = map_over is not _UNSET
+        if mapped:
+            args = (_ELEMENT, *args)
+            if parallelism is not None:
+                from .flow import check_parallelism
+
+                options = options.model_copy(update={
+                    "parallelism": check_parallelism(parallelism, step.name, where)})
         try:
             inspect.signature(step.func).bind(*args, **kwargs)
         except TypeError as exc:
@@ -158,7 +249,9 @@ class Tracer:
         depends: list[str] = []
         params = inspect.signature(step.func).parameters
         positional = list(params)
+        source = self._map_source(map_over, where, node, depends) if mapped else None
         arg_inputs = [
+            {"kind": "element"} if v is _ELEMENT else
             self._input(v, where, node, positional[i] if i < len(positional) else f"#{i}", depends)
             for i, v in enumerate(args)
         ]
@@ -171,13 +264,17 @@ class Tracer:
                                      "variable and unpack it inside a step")
         keys = [self._unique(name or f"{node}_output{'' if i == 0 else i}", self.keys)
                 for i, name in enumerate(targets.names)]
-        self.steps.append({
+        record = {
             "name": node, "step": step.name, "function": function_path(step, self.pipeline),
             "args": arg_inputs, "kwargs": kw_inputs, "outputs": keys, "unpack": targets.unpack,
             "depends": depends, "options": options.model_dump(exclude_defaults=True),
             "location": where, "artifacts": step_artifacts(step),
-        })
-        refs = [ValueRef(k, node) for k in keys]
+            "map_over": source, "when": self._when(depends),
+        }
+        self.steps.append(record)
+        self.records[node] = record
+        self.guards[node] = tuple(self.conditions)
+        refs = [ValueRef(k, node, source) for k in keys]
         if targets.unpack:
             return tuple(refs)
         return refs[0] if refs else None

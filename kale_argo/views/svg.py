@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
 from ..spec import PipelineSpec
-from .graph import Dag, dag_of
+from .graph import Dag, dag_of, edge_label
 
 BOX_H = 38
 ROW_GAP = 84
@@ -71,7 +71,7 @@ def layout(dag: Dag) -> tuple[dict[str, _Box], float, float]:
                 return sum(linked) / len(linked) if linked else float(current.index(name))
 
             rows[i] = sorted(rows[i], key=centre)
-    boxes = {n: _Box(n, row[n], w=max(96.0, len(n) * CHAR_W + 28)) for n in row}
+    boxes = {n: _Box(n, row[n], w=max(96.0, len(n + dag.marks.get(n, "")) * CHAR_W + 28)) for n in row}
     widths = [sum(boxes[n].w for n in r) + COL_GAP * (len(r) - 1) for r in rows]
     total_w = max(widths, default=0.0) + 2 * MARGIN
     for i, r in enumerate(rows):
@@ -102,9 +102,10 @@ def render_svg(spec: PipelineSpec | Dag, status: dict[str, str] | None = None) -
     long_edges = 0
     outgoing = {n: sum(1 for (a, _) in dag.edges if a == n) for n in boxes}
     incoming = {n: sum(1 for (_, b) in dag.edges if b == n) for n in boxes}
-    for (a, b), keys in dag.edges.items():
+    for (a, b) in dag.edges:
         if a not in boxes or b not in boxes:
             continue
+        text = edge_label(dag, (a, b))  # the values, and the condition of a conditional step
         src, dst = boxes[a], boxes[b]
         x1, y1 = src.x + src.w / 2, src.y + BOX_H
         x2, y2 = dst.x + dst.w / 2, dst.y
@@ -116,7 +117,7 @@ def render_svg(spec: PipelineSpec | Dag, status: dict[str, str] | None = None) -
             path = (f"M{x1:.1f},{y1:.1f} C{x1:.1f},{y1 + turn:.1f} {side:.1f},{y1 + 4:.1f} "
                     f"{side:.1f},{y1 + turn + 8:.1f} L{side:.1f},{y2 - turn - 8:.1f} "
                     f"C{side:.1f},{y2 - 4:.1f} {x2:.1f},{y2 - turn:.1f} {x2:.1f},{y2 - 1:.1f}")
-            w = len(", ".join(keys)) * LABEL_CHAR_W + 10
+            w = len(text) * LABEL_CHAR_W + 10
             mx, my = side + 6 + w / 2, (y1 + y2) / 2  # beside the line, clear of the boxes
         else:
             bend = max(30.0, (y2 - y1) / 2)
@@ -131,8 +132,7 @@ def render_svg(spec: PipelineSpec | Dag, status: dict[str, str] | None = None) -
                 + t ** 3 * y2
         parts.append(f'<path d="{path}" fill="none" stroke="#64748b" stroke-width="1.4" '
                      'marker-end="url(#arrow)"/>')
-        if keys:
-            text = ", ".join(keys)
+        if text:
             w = len(text) * LABEL_CHAR_W + 10
             width = max(width, mx + w / 2 + MARGIN)
             labels.append(f'<rect x="{mx - w / 2:.1f}" y="{my - 9:.1f}" width="{w:.1f}" height="17" rx="3" '
@@ -148,7 +148,8 @@ def render_svg(spec: PipelineSpec | Dag, status: dict[str, str] | None = None) -
                      f'width="{box.w:.1f}" height="{BOX_H}" rx="7" fill="{fill}" stroke="{stroke}" '
                      f'stroke-width="1.6"/><text x="{box.x + box.w / 2:.1f}" '
                      f'y="{box.y + BOX_H / 2 + 4.5:.1f}" '
-                     f'font-size="13" text-anchor="middle" fill="#111827">{escape(box.name)}</text></g>')
+                     f'font-size="13" text-anchor="middle" fill="#111827">'
+                     f'{escape(box.name + dag.marks.get(box.name, ""))}</text></g>')
     if status is not None:
         shown = sorted({normal_phase(status.get(n, "Pending")) for n in boxes})
         x = float(MARGIN)

@@ -66,3 +66,15 @@ def test_diamond(run_cli, tmp_path):
     normalised = marshal.load(str(run_dir), "normalised")
     np.testing.assert_allclose(normalised.std(axis=0), 1.0)
     assert "[join] {'groups': 3, 'shape': [120, 4]" in proc.stdout
+
+
+def test_sweep(run_cli, tmp_path):
+    run_dir = tmp_path / "m"
+    proc = run_cli("run", EXAMPLES / "sweep.py", "-p", "trials=3", "-p", "target=0.5",
+                   "--marshal-dir", run_dir)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    results = [marshal.load(str(run_dir), f"results.{i}") for i in range(3)]
+    best = max(results, key=lambda r: r["score"])
+    assert (marshal.load(str(run_dir), "config"), marshal.load(str(run_dir), "score")) == (
+        best["config"], best["score"])
+    assert best["score"] >= 0.5 and f"[publish] publishing {best['config']}" in proc.stdout
