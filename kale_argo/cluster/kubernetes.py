@@ -44,7 +44,7 @@ UI_URL_ENV = "KALE_ARGO_UI_URL"
 def ui_base_url(ui_url: str | None = None, environ: Mapping[str, str] | None = None) -> str | None:
     """The Argo UI base URL: ``ui_url``, else ``KALE_ARGO_UI_URL``; None when neither is set."""
     env = os.environ if environ is None else environ
-    where = "--ui-url" if ui_url else UI_URL_ENV
+    where = "ui_url" if ui_url else UI_URL_ENV
     url = (ui_url or env.get(UI_URL_ENV) or "").strip()
     if not url:
         return None

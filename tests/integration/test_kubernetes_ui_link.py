@@ -56,7 +56,7 @@ def test_the_keyword_wins_over_the_environment() -> None:
     assert ui_base_url("http://localhost:2746", env) == "http://localhost:2746/"
     assert ui_base_url(None, env) == "https://env.example/"
     assert ui_base_url(None, {}) is None
-    with pytest.raises(ConfigError, match="--ui-url"):
+    with pytest.raises(ConfigError, match="ui_url"):
         ui_base_url("ftp://x", env)
     with pytest.raises(ConfigError, match=UI_URL_ENV):
         ui_base_url(None, {UI_URL_ENV: "https://"})
