@@ -64,14 +64,15 @@ def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _check_duration(value: Any, what: str, where: str) -> None:
-    """Seconds as a number, or a duration string with units ('30s', '5m', '1h30m')."""
+def _check_duration(value: Any, what: str, where: str, *, digits_ok: bool = False) -> None:
+    """Seconds as a number, or a duration string with units ('30s', '5m', '1h30m'); with
+    ``digits_ok`` also a string of digits, in seconds (Kale's ``retry_interval="60"``)."""
     hint = "use seconds (30) or a string with units such as '30s', '5m', '1h30m'"
     if _number(value):
         return
     if not isinstance(value, str):
         raise _type_error(what, value, "a duration", where, hint=hint)
-    if value.strip().replace(".", "", 1).isdigit():
+    if not digits_ok and value.strip().replace(".", "", 1).isdigit():
         raise PipelineError(f"{what} {value!r} is a number in a string", where=where,
                             hint=f"write {value.strip()} (seconds) or '{value.strip()}s'")
 
@@ -102,8 +103,8 @@ def check_step_types(raw: dict[str, Any], label: str, where: str) -> None:
         raise _type_error(f"{label}retry_count", count, "a whole number", where,
                           hint="a whole number of retries, e.g. retry_count=3")
     for key in ("retry_interval", "retry_max_interval", "timeout"):
-        if raw.get(key) is not None:
-            _check_duration(raw[key], f"{label}{key}", where)
+        if raw.get(key) is not None:  # Kale typed the retry intervals str ("60" is seconds), timeout int
+            _check_duration(raw[key], f"{label}{key}", where, digits_ok=key != "timeout")
     if raw.get("parallelism") is not None:
         from .flow import check_parallelism
 

@@ -61,6 +61,15 @@ def test_step_types_are_strict(trace, option, words):
     assert words in info.value.one_line() and ".py:3:" in info.value.one_line()
 
 
+def test_retry_intervals_take_kale_digit_strings_as_seconds(trace):
+    # Kale typed retry_interval/retry_max_interval str; its own examples write retry_interval="60"
+    spec = trace(HEAD.replace("@step(name='a')", "@step(name='a', retry_count=5, retry_interval='60', "
+                                                 "retry_max_interval='120')")
+                 + "@pipeline(name='p')\ndef p():\n    a()\n")
+    (step,) = spec.steps
+    assert (step.options.retry_interval, step.options.retry_max_interval) == (60.0, 120.0)
+
+
 def test_kale_volume_dict_compiles(trace):
     from kale_argo.app.compiling import compile_dict
 
