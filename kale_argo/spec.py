@@ -224,6 +224,7 @@ class StepOptions(_Model):
                                 "besides the pipeline's, installed once per run")
     parallelism: int | None = Field(default=None, ge=1, description="how many instances of a "
                                     "fan-out (step.map) run at once")
+    cache: bool = Field(default=True, description="False: never reuse outputs from the step cache")
 
     @field_validator("image")
     @classmethod
@@ -325,6 +326,8 @@ class StepSpec(_Model):
             call["map_over"] = _runtime_input(self.map_over)
         if self.exports:
             call["exports"] = dict(sorted(self.exports.items()))
+        if not self.options.cache:
+            call["cache"] = False
         if self.artifacts:
             call["artifacts"] = [{"name": a.name, "path": a.path, "file": a.stored_name()}
                                  for a in self.artifacts]

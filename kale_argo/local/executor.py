@@ -26,20 +26,21 @@ from ..spec import PipelineSpec
 from .flow import LocalFlow, stored_keys
 from .packages import check_packages
 from .result import FAILED, SKIPPED, SUCCEEDED, LocalRun, StepResult
-from .rundir import RunFolder, claim_marshal_dir, create_marshal_dir
+from .rundir import RunFolder, cache_dir, claim_marshal_dir, create_marshal_dir
 from .scheduler import Scheduler, exit_text
 from .summary import format_summary
 from .warm import WarmStarts, warm_starts
 
 
 def step_commands(spec: PipelineSpec, values: Mapping[str, Any], marshal_dir: str,
-                  python: str | None = None) -> dict[str, list[str]]:
-    """Each step's argv, as the local executor runs it."""
+                  python: str | None = None, cache_dir: str | None = None) -> dict[str, list[str]]:
+    """Each step's argv, as the local executor runs it (``cache_dir``: the step cache)."""
     types = spec.param_types()
     return {
         s.name: step_argv(python=python or sys.executable, script=spec.script.path,
                           marshal_dir=marshal_dir, call=s.runtime_call(types),
-                          params={p: parameter_text(values[p]) for p in s.parameters_used()})
+                          params={p: parameter_text(values[p]) for p in s.parameters_used()},
+                          cache_dir=cache_dir)
         for s in spec.steps
     }
 
@@ -57,6 +58,8 @@ def _collect_records(run: LocalRun, spec: PipelineSpec) -> None:
         if isinstance(outputs, dict):
             result.outputs = {k: outputs[k] for k in stored_keys(spec, result.name)
                               if isinstance(outputs.get(k), dict)}
+        if isinstance(record.get("cached"), (int, float)) and record.get("run") == run.run_id:
+            result.cached = float(record["cached"])
         if record.get("error") and not result.error:
             result.error = str(record["error"])
 
@@ -120,7 +123,7 @@ def _write_spec(spec: PipelineSpec, marshal_dir: str) -> None:
 
 def run_local(spec: PipelineSpec, params: Mapping[str, Any] | None = None, *, jobs: int | None = None,
               marshal_dir: str | None = None, stream: TextIO | None = None,
-              retries: bool = True, warm_start: bool | None = None) -> LocalRun:
+              retries: bool = True, warm_start: bool | None = None, cache: bool = True) -> LocalRun:
     """Run ``spec`` on this machine: each step in its own process, independent steps in parallel.
 
     ``params`` override the pipeline's defaults (values or CLI strings); ``jobs`` caps concurrent
@@ -131,7 +134,9 @@ def run_local(spec: PipelineSpec, params: Mapping[str, Any] | None = None, *, jo
     ``stream`` (default: the current ``sys.stdout``). Failed steps are retried as their
     ``retry_count`` says unless ``retries`` is False; step and pipeline timeouts apply. Steps are
     forked from a per-run server that imported their libraries once unless ``warm_start`` is False
-    (None: ``KALE_ARGO_WARM_START``, default on; see :mod:`.warm`).
+    (None: ``KALE_ARGO_WARM_START``, default on; see :mod:`.warm`). Unless ``cache`` is False,
+    steps whose code, inputs and parameters are unchanged reuse earlier outputs from the step
+    cache under ``./.kale-runs/.cache/`` (:mod:`kale_argo.runtime.cache`).
     """
     stream = stream if stream is not None else sys.stdout
     values = spec.resolve_parameters(dict(params or {}))
@@ -143,17 +148,19 @@ def run_local(spec: PipelineSpec, params: Mapping[str, Any] | None = None, *, jo
     warm = warm_starts(spec, stream, warm_start)
     folder = create_marshal_dir(spec.name, marshal_dir)
     with claim_marshal_dir(folder) as claimed:
-        return _run(spec, values, jobs, claimed, stream, retries, warm)
+        return _run(spec, values, jobs, claimed, stream, retries, warm,
+                    cache_dir(spec.name) if cache else None)
 
 
 def _run(spec: PipelineSpec, values: dict[str, Any], jobs: int, claimed: RunFolder,
-         stream: TextIO, retries: bool, warm: WarmStarts | None = None) -> LocalRun:
+         stream: TextIO, retries: bool, warm: WarmStarts | None = None,
+         cache: str | None = None) -> LocalRun:
     folder = claimed.path
     _write_spec(spec, folder)
     run = LocalRun(spec.name, folder, values, {}, script=spec.script.path, run_id=claimed.run_id)
     env = {RUN_ID_ENV: claimed.run_id, KEY_FILE_ENV: claimed.key_file}
     texts = {k: parameter_text(v) for k, v in values.items()}
-    scheduler = Scheduler(spec, step_commands(spec, values, folder), jobs, stream, retries,
+    scheduler = Scheduler(spec, step_commands(spec, values, folder, cache_dir=cache), jobs, stream, retries,
                           env=env, check=_checker(spec, claimed), start=warm.start if warm else None,
                           flow=LocalFlow(spec, values, folder, texts, sys.executable))
     run.steps = scheduler.results

@@ -67,6 +67,12 @@ def claim_marshal_dir(path: str) -> Iterator[RunFolder]:
         os.close(fd)  # releases the lock
 
 RUNS_DIR = ".kale-runs"
+CACHE_DIR = ".cache"
+
+
+def cache_dir(pipeline: str) -> str:
+    """The step cache shared by the runs of ``pipeline``: ``./.kale-runs/.cache/<pipeline>``."""
+    return os.path.join(os.path.abspath(RUNS_DIR), CACHE_DIR, dns1123_label(pipeline) or "pipeline")
 
 
 def create_marshal_dir(pipeline: str, marshal_dir: str | None = None) -> str:

@@ -14,7 +14,7 @@ from typing import Any, overload
 STEP_OPTIONS = ("name", "image", "limits", "labels", "annotations", "retry_count",
                 "retry_interval", "retry_factor", "retry_max_interval", "timeout", "security_context",
                 "env", "env_from_secret", "env_from_configmap", "requests", "node_selector",
-                "tolerations", "image_pull_policy", "packages", "packages_to_install", "parallelism")
+                "tolerations", "image_pull_policy", "packages", "packages_to_install", "parallelism", "cache")
 PIPELINE_OPTIONS = ("name", "experiment", "description", "marshal_volume", "marshal_volume_size",
                     "marshal_path", "volume_access_mode", "storage_class_name", "volumes",
                     "docker_image", "steps_defaults", "autosnapshot", "timeout", "pod_security_context",
@@ -105,12 +105,14 @@ class Pipeline:
         return trace_pipeline(self, out=sys.stdout)
 
     def run(self, *, jobs: int | None = None, marshal_dir: str | None = None,
-            params: dict[str, Any] | None = None, warm_start: bool | None = None, **kwargs: Any) -> Any:
+            params: dict[str, Any] | None = None, warm_start: bool | None = None,
+            cache: bool = True, **kwargs: Any) -> Any:
         """Run locally, one process per step, each step's output streamed with its prefix.
 
         Parameters by name (or ``params={...}`` for one named like an option). ``warm_start=False``
         starts every step as a new Python process (default: forked from one that imported the
-        script's libraries once). Returns the run's handle (``.load(name)``, ``.steps``,
+        script's libraries once); ``cache=False`` runs every step, reusing no outputs from the
+        step cache. Returns the run's handle (``.load(name)``, ``.steps``,
         ``.logs()``); raises RunFailed (``.handle``) if a step failed.
         """
         from .entry import application
@@ -122,7 +124,8 @@ class Pipeline:
             spec = self._ship()
             values = app.resolve(spec, {**(params or {}), **kwargs}, where)
             return app.run_pipeline(spec, values, app.RunOptions(jobs=jobs, marshal_dir=marshal_dir,
-                                                                 warm_start=warm_start))
+                                                                 warm_start=warm_start,
+                                                                 cache=cache))
 
         return _api(self, call)
 
@@ -293,7 +296,8 @@ def step(func: Callable[..., Any] | None = None, /, **options: Any) -> Any:
     """Mark a function as a pipeline step: ``@step`` or ``@step(name=..., limits=..., ...)``.
 
     Options (Kale's): name, image, limits, labels, annotations, retry_count, retry_interval,
-    retry_factor, retry_max_interval, timeout.
+    retry_factor, retry_max_interval, timeout; ``cache=False`` always runs the step (never
+    reuses outputs from the step cache).
     """
     location = _caller_location()
     if func is not None:

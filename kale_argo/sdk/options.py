@@ -108,6 +108,8 @@ def check_step_types(raw: dict[str, Any], label: str, where: str) -> None:
         from .flow import check_parallelism
 
         check_parallelism(raw["parallelism"], label.removeprefix("step ").rstrip(": ").strip("'"), where)
+    if raw.get("cache") is not None and not isinstance(raw["cache"], bool):
+        raise _type_error(f"{label}cache", raw["cache"], "True or False", where, hint="e.g. cache=False")
     factor = raw.get("retry_factor")
     if factor is not None and not _number(factor):
         raise _type_error(f"{label}retry_factor", factor, "a number", where, hint="e.g. retry_factor=2")
