@@ -471,6 +471,8 @@ class PipelineSpec(_Model):
     image_pull_secrets: list[str] = Field(default_factory=list)
     ttl: TtlSpec | None = None
     pod_gc: PodGcSpec | None = None
+    cache_volume: str | None = Field(default=None, description="a PVC that outlives runs and holds "
+                                     "the step cache on Argo (None: no cache on Argo)")
 
     @model_validator(mode="after")
     def _check(self) -> PipelineSpec:

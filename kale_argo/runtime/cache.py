@@ -46,9 +46,11 @@ _UNBOUND = ("run", TAG_FIELD, "created", "step")
 
 
 def cacheable(call: dict[str, Any]) -> bool:
-    """Whether a step call may use the cache: not switched off (``@step(cache=False)``), no
-    fan-out instance or gathered list (their inputs are keyed by index), no artifact files."""
-    if call.get("cache") is False or call.get("map_over") or call.get("artifacts"):
+    """Whether a step call may use the cache: it returns values (a step without outputs runs for
+    its effects, so it always runs), is not switched off (``@step(cache=False)``), is no fan-out
+    instance nor reads a gathered list (their inputs are keyed by index), writes no artifacts."""
+    if (not call.get("outputs") or call.get("cache") is False or call.get("map_over")
+            or call.get("artifacts")):
         return False
     inputs = [*(call.get("args") or []), *(call.get("kwargs") or {}).values()]
     return all(isinstance(i, dict) and i.get("kind") in ("value", "param", "const") for i in inputs)

@@ -19,7 +19,7 @@ PIPELINE_OPTIONS = ("name", "experiment", "description", "marshal_volume", "mars
                     "marshal_path", "volume_access_mode", "storage_class_name", "volumes",
                     "docker_image", "steps_defaults", "autosnapshot", "timeout", "pod_security_context",
                     "packages", "packages_to_install", "pip_index_urls", "image_pull_secrets", "ttl",
-                    "pod_gc",
+                    "pod_gc", "cache_volume",
                     # Kale 0.7.0's raw PipelineConfig names and its other fields
                     "pipeline_name", "experiment_name", "pipeline_description", "kfp_host",
                     "abs_working_dir", "katib_run", "katib_metadata")

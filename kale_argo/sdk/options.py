@@ -342,6 +342,8 @@ def pipeline_fields(pipe: Pipeline) -> dict[str, Any]:
             raise PipelineError(f"abs_working_dir {working_dir!r} must be an absolute path",
                                 where=where, hint="e.g. abs_working_dir='/home/jovyan/project'")
         fields["working_dir"] = working_dir
+    if opts.get("cache_volume") is not None:
+        fields["cache_volume"] = _k8s_name(opts["cache_volume"], "cache_volume", where)
     mode = _access_mode(opts.get("volume_access_mode", "rwm"), "volume_access_mode", where)
     storage = opts.get("storage_class_name")
     if storage is not None:

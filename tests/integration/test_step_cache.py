@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -11,7 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from kale_argo.argo import CompileOptions, compile_manifests
+from kale_argo.argo.volumes import CACHE_PATH, CACHE_VOLUME
 from kale_argo.runtime import cache
+from kale_argo.runtime.marshal.binding import POD_KEY_FILE
+from tests.integration.test_compile_pods import bare_python, run_pods
+from tests.unit.test_argo_pipelines import HEADER, trace_script, write_script
+from tests.workflow_checks import check_workflow
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -40,12 +47,13 @@ def finish(v):
     {finish_body}
     with open(OUT, "w") as fh:
         fh.write(str(v + 1))
+    return v + 1
 
 
 @pipeline(name="cached")
 def cached(n: int = 3):
     v = long(n)
-    finish(v)
+    w = finish(v)  # noqa: F841
 
 
 if __name__ == "__main__":
@@ -172,3 +180,46 @@ def test_concurrent_runs_share_the_cache_correctly(tmp_path: Path, pipe: Callabl
     assert again.returncode == 0, again.stderr
     assert runs_of_long(tmp_path) == runs
     assert (tmp_path / "out").read_text() == "7"
+
+
+POD_SCRIPT = HEADER + '''
+COUNTER = {counter!r}
+
+
+@step
+def long(n):
+    with open(COUNTER, "a") as fh:
+        fh.write("x")
+    return n * 2
+
+
+@step
+def report(v):
+    print("report", v + 1)
+
+
+@pipeline(name="podcache", cache_volume="kale-step-cache")
+def podcache(n=3):
+    report(long(n))
+'''
+
+
+def test_pods_skip_unchanged_steps_through_the_cache_volume(tmp_path: Path) -> None:
+    python = bare_python()
+    script = write_script(tmp_path, POD_SCRIPT.format(counter=str(tmp_path / "counter")), "pc.py")
+    docs = compile_manifests(trace_script(script), {}, CompileOptions(marshal_key_secret="run-key"))
+    manifest = docs[-1]
+    check_workflow(manifest)
+    (claim,) = [v for v in manifest["spec"]["volumes"] if v["name"] == CACHE_VOLUME]
+    assert claim["persistentVolumeClaim"]["claimName"] == "kale-step-cache"
+    key_dir = tmp_path / "secret"
+    key_dir.mkdir()
+    mounts = {os.path.dirname(POD_KEY_FILE): str(key_dir), CACHE_PATH: str(tmp_path / "volume")}
+    for attempt in ("first", "second"):
+        (key_dir / os.path.basename(POD_KEY_FILE)).write_bytes(os.urandom(32))  # each run its key
+        root = tmp_path / attempt
+        root.mkdir()
+        procs = run_pods(docs, root, python, mounts)
+        assert "report 7" in procs[-1].stdout
+    assert runs_of_long(tmp_path) == 1
+    assert "reused from the step cache" in procs[0].stderr
