@@ -21,6 +21,8 @@ def format_summary(run: LocalRun) -> str:
     for step in run.steps.values():
         duration = "-" if step.duration is None else f"{step.duration:.2f}s"
         status = step.status + (f" ({step.attempts} tries)" if step.attempts > 1 else "")
+        if step.kept:
+            status += " (kept)"
         if step.cached is not None:
             status += f" (cached, saved {step.cached:.2f}s)"
         rows.append((step.name, status, duration, _outputs(step)))

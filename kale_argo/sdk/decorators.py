@@ -7,6 +7,7 @@ when the pipeline is traced, so ``python script.py`` fails cleanly before any st
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable
 from typing import Any, overload
@@ -106,14 +107,15 @@ class Pipeline:
 
     def run(self, *, jobs: int | None = None, marshal_dir: str | None = None,
             params: dict[str, Any] | None = None, warm_start: bool | None = None,
-            cache: bool = True, **kwargs: Any) -> Any:
+            cache: bool = True, resume: Any = None, **kwargs: Any) -> Any:
         """Run locally, one process per step, each step's output streamed with its prefix.
 
         Parameters by name (or ``params={...}`` for one named like an option). ``warm_start=False``
         starts every step as a new Python process (default: forked from one that imported the
         script's libraries once); ``cache=False`` runs every step, reusing no outputs from the
-        step cache. Returns the run's handle (``.load(name)``, ``.steps``,
-        ``.logs()``); raises RunFailed (``.handle``) if a step failed.
+        step cache; ``resume`` (a run handle or its marshal folder) finishes that earlier run,
+        rerunning only the steps that failed or never ran. Returns the run's handle
+        (``.load(name)``, ``.steps``, ``.logs()``); raises RunFailed (``.handle``) if a step failed.
         """
         from .entry import application
 
@@ -125,7 +127,8 @@ class Pipeline:
             values = app.resolve(spec, {**(params or {}), **kwargs}, where)
             return app.run_pipeline(spec, values, app.RunOptions(jobs=jobs, marshal_dir=marshal_dir,
                                                                  warm_start=warm_start,
-                                                                 cache=cache))
+                                                                 cache=cache,
+                                                                 resume=_run_folder(resume)))
 
         return _api(self, call)
 
@@ -303,6 +306,14 @@ def step(func: Callable[..., Any] | None = None, /, **options: Any) -> Any:
     if func is not None:
         return Step(func, {}, location)
     return lambda f: Step(f, options, location)
+
+
+def _run_folder(run: Any) -> str | None:
+    """The marshal folder of a run handle (or a path given as is)."""
+    if run is None:
+        return None
+    folder = getattr(run, "marshal_dir", run)
+    return os.fspath(folder)
 
 
 @overload
