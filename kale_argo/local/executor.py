@@ -138,8 +138,8 @@ def run_local(spec: PipelineSpec, params: Mapping[str, Any] | None = None, *, jo
     forked from a per-run server that imported their libraries once unless ``warm_start`` is False
     (None: ``KALE_ARGO_WARM_START``, default on; see :mod:`.warm`). Unless ``cache`` is False,
     steps whose code, inputs and parameters are unchanged reuse earlier outputs from the step
-    cache under ``./.kale-runs/.cache/`` (:mod:`kale_argo.runtime.cache`). ``resume``: the
-    marshal folder of an earlier run to finish, rerunning only the steps that did not succeed
+    cache in ``.kale-runs/.cache/`` (:func:`.rundir.cache_dir`, :mod:`kale_argo.runtime.cache`).
+    ``resume``: the marshal folder of an earlier run to finish, rerunning only the steps that did not succeed
     there or whose values fail verification (:mod:`.resume`).
     """
     stream = stream if stream is not None else sys.stdout
@@ -160,7 +160,7 @@ def run_local(spec: PipelineSpec, params: Mapping[str, Any] | None = None, *, jo
         folder = create_marshal_dir(spec.name, marshal_dir)
     with claim_marshal_dir(folder, resume=resume is not None) as claimed:
         return _run(spec, values, jobs, claimed, stream, retries, warm,
-                    cache_dir(spec.name) if cache else None, resume is not None)
+                    cache_dir(spec.name, folder) if cache else None, resume is not None)
 
 
 def _run(spec: PipelineSpec, values: dict[str, Any], jobs: int, claimed: RunFolder,

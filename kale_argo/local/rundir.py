@@ -91,9 +91,13 @@ RUNS_DIR = ".kale-runs"
 CACHE_DIR = ".cache"
 
 
-def cache_dir(pipeline: str) -> str:
-    """The step cache shared by the runs of ``pipeline``: ``./.kale-runs/.cache/<pipeline>``."""
-    return os.path.join(os.path.abspath(RUNS_DIR), CACHE_DIR, dns1123_label(pipeline) or "pipeline")
+def cache_dir(pipeline: str, marshal_dir: str) -> str:
+    """The step cache shared by the runs of ``pipeline``: ``.kale-runs/.cache/<pipeline>`` in the
+    runs folder holding ``marshal_dir`` (by default ``./.kale-runs``), or beside it (a
+    ``--marshal-dir`` elsewhere)."""
+    parent = os.path.dirname(os.path.abspath(marshal_dir))
+    runs = parent if os.path.basename(parent) == RUNS_DIR else os.path.join(parent, RUNS_DIR)
+    return os.path.join(runs, CACHE_DIR, dns1123_label(pipeline) or "pipeline")
 
 
 def create_marshal_dir(pipeline: str, marshal_dir: str | None = None) -> str:

@@ -19,7 +19,7 @@ Cli = Callable[..., subprocess.CompletedProcess[str]]
 @pytest.fixture
 def failed_run(tmp_path: Path, make_script: Callable[..., Path], call_cli: Cli) -> tuple[Path, Path]:
     """A run whose long step succeeded and whose last step failed; returns (script, run folder)."""
-    make_script(HELPERS, "helpers.py")
+    make_script(HELPERS, "stepcache_helpers.py")
     script = make_script(SCRIPT.format(counter=str(tmp_path / "counter"), out=str(tmp_path / "out"),
                                        finish_body="raise RuntimeError('not yet')", finish_options=""))
     result = call_cli("run", script, "--no-cache")

@@ -29,7 +29,7 @@ def scale(x):
 
 SCRIPT = """
 from kale_argo import pipeline, step
-from helpers import scale
+from stepcache_helpers import scale
 
 COUNTER = {counter!r}
 OUT = {out!r}
@@ -63,7 +63,7 @@ if __name__ == "__main__":
 
 @pytest.fixture
 def pipe(tmp_path: Path, make_script: Callable[..., Path]) -> Callable[..., Path]:
-    make_script(HELPERS, "helpers.py")
+    make_script(HELPERS, "stepcache_helpers.py")
 
     def write(finish_body: str = "pass", finish_options: str = "") -> Path:
         return make_script(SCRIPT.format(counter=str(tmp_path / "counter"), out=str(tmp_path / "out"),
@@ -103,7 +103,7 @@ def test_helper_parameter_and_switches_invalidate(tmp_path: Path, pipe: Callable
     assert call_cli("run", script).returncode == 0
     assert call_cli("run", script).returncode == 0
     assert runs_of_long(tmp_path) == 1
-    (tmp_path / "helpers.py").write_text("def scale(x):\n    return x * 3\n")
+    (tmp_path / "stepcache_helpers.py").write_text("def scale(x):\n    return x * 3\n")
     assert call_cli("run", script).returncode == 0
     assert runs_of_long(tmp_path) == 2
     assert (tmp_path / "out").read_text() == "10"
@@ -118,7 +118,7 @@ def test_helper_parameter_and_switches_invalidate(tmp_path: Path, pipe: Callable
 
 def test_step_cache_false_always_runs(tmp_path: Path, make_script: Callable[..., Path],
                                       call_cli: Cli) -> None:
-    make_script(HELPERS, "helpers.py")
+    make_script(HELPERS, "stepcache_helpers.py")
     text = SCRIPT.format(counter=str(tmp_path / "counter"), out=str(tmp_path / "out"),
                          finish_body="pass", finish_options="")
     script = make_script(text.replace("@step\ndef long", "@step(cache=False)\ndef long"))
