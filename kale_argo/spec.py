@@ -224,6 +224,7 @@ class StepOptions(_Model):
                                 "besides the pipeline's, installed once per run")
     parallelism: int | None = Field(default=None, ge=1, description="how many instances of a "
                                     "fan-out (step.map) run at once")
+    cache: bool = Field(default=True, description="False: never reuse outputs from the step cache")
 
     @field_validator("image")
     @classmethod
@@ -325,6 +326,8 @@ class StepSpec(_Model):
             call["map_over"] = _runtime_input(self.map_over)
         if self.exports:
             call["exports"] = dict(sorted(self.exports.items()))
+        if not self.options.cache:
+            call["cache"] = False
         if self.artifacts:
             call["artifacts"] = [{"name": a.name, "path": a.path, "file": a.stored_name()}
                                  for a in self.artifacts]
@@ -468,6 +471,8 @@ class PipelineSpec(_Model):
     image_pull_secrets: list[str] = Field(default_factory=list)
     ttl: TtlSpec | None = None
     pod_gc: PodGcSpec | None = None
+    cache_volume: str | None = Field(default=None, description="a PVC that outlives runs and holds "
+                                     "the step cache on Argo (None: no cache on Argo)")
 
     @model_validator(mode="after")
     def _check(self) -> PipelineSpec:

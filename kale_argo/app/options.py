@@ -11,12 +11,16 @@ from ..argo.options import DEFAULT_EXECUTOR_SERVICE_ACCOUNT
 class RunOptions:
     """A local run: at most ``jobs`` steps at once (default: the CPUs), values in ``marshal_dir``
     (default: a fresh ``./.kale-runs/<pipeline>-<timestamp>/``), retries as the steps say; steps
-    forked from a warm server unless ``warm_start`` is False (None: ``KALE_ARGO_WARM_START``)."""
+    forked from a warm server unless ``warm_start`` is False (None: ``KALE_ARGO_WARM_START``);
+    unchanged steps reuse outputs from the step cache unless ``cache`` is False; ``resume``: the
+    marshal folder of an earlier run to finish instead (only what failed or never ran reruns)."""
 
     jobs: int | None = None
     marshal_dir: str | None = None
     retries: bool = True
     warm_start: bool | None = None
+    cache: bool = True
+    resume: str | None = None
 
 
 @dataclass(frozen=True)

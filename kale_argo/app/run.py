@@ -18,4 +18,5 @@ def run(spec: PipelineSpec, params: Mapping[str, Any] | None = None, options: Ru
     """
     options = options or RunOptions()
     return run_local(spec, params, jobs=options.jobs, marshal_dir=options.marshal_dir, stream=out,
-                     retries=options.retries, warm_start=options.warm_start)
+                     retries=options.retries, warm_start=options.warm_start,
+                     cache=options.cache, resume=options.resume)

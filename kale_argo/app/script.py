@@ -58,6 +58,11 @@ def script_parser(prog: str | None = None, usage: str | None = None) -> argparse
                         help="local run: the folder for values passed between steps")
     parser.add_argument("--no-warm-start", dest="warm_start", action="store_false", default=None,
                         help="local run: start every step as a new Python process")
+    parser.add_argument("--resume", default=None, metavar="RUN_DIR",
+                        help="local run: finish the earlier run in RUN_DIR, rerunning only the "
+                             "steps that failed or never ran")
+    parser.add_argument("--no-cache", dest="cache", action="store_false",
+                        help="local run: run every step, reusing no outputs from the step cache")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     return parser
 
@@ -104,7 +109,8 @@ def flags_from_args(args: argparse.Namespace) -> ScriptFlags:
         params[name.strip()] = value
     return ScriptFlags(
         mode=mode, params=params, debug=args.debug,
-        run=RunOptions(jobs=args.jobs, marshal_dir=args.marshal_dir, warm_start=args.warm_start),
+        run=RunOptions(jobs=args.jobs, marshal_dir=args.marshal_dir, warm_start=args.warm_start,
+                       cache=args.cache, resume=args.resume),
         submit=SubmitOptions(image=args.image, service_account=args.service_account,
                              watch=args.watch),
         connection=Connection(backend=args.backend, namespace=args.namespace,

@@ -82,7 +82,8 @@ def step_template(ctx: StepContext, name: str, step: StepSpec, image: str,
     pip packages were installed into, put on PYTHONPATH after the code."""
     mapped = step.map_over is not None
     argv = step_argv(python=ctx.python, script=ctx.code.script, marshal_dir=ctx.volumes.marshal_dir,
-                     call={}, params=step_params(step), item=ITEM_VALUE if mapped else None)
+                     call={}, params=step_params(step), item=ITEM_VALUE if mapped else None,
+                     cache_dir=ctx.volumes.cache_dir)
     argv[argv.index("--call") + 1] = CALL_VALUE
     mounts = list(ctx.volumes.mounts)
     env = [m.EnvVar(name="PYTHONUNBUFFERED", value="1"), m.EnvVar(name=RUN_ID_ENV, value=RUN_ID)]

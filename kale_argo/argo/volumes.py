@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from hera.workflows import models as m
 
 from ..errors import PipelineError, UserError
+from ..names import dns1123_label
 from ..runtime.marshal.binding import POD_KEY_FILE
 from ..spec import ACCESS_MODES, PipelineSpec, VolumeSpec
 from .names import argo_names
@@ -26,6 +27,8 @@ MARSHAL_KEY_VOLUME = "kale-marshal-key"
 MARSHAL_KEY_FILE = POD_KEY_FILE  # where the step runtime looks for the run's key in a pod
 MARSHAL_KEY_DIR, _, MARSHAL_KEY_ITEM = POD_KEY_FILE.rpartition("/")
 MARSHAL_KEY_MODE = 0o400
+CACHE_VOLUME = "kale-cache"
+CACHE_PATH = "/kale-cache"
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,8 @@ class VolumePlan:
     summary: list[dict[str, str]]
     marshal_key_file: str | None = None
     """Where each step reads the run's marshal key, when a Secret holds one."""
+    cache_dir: str | None = None
+    """The step cache of this pipeline on the cache volume, when it has one."""
 
 
 def plan_volumes(spec: PipelineSpec, workspace: list[VolumeSpec], colocate: bool,
@@ -101,13 +106,19 @@ def plan_volumes(spec: PipelineSpec, workspace: list[VolumeSpec], colocate: bool
         summary.append({"claim": new.name, "mode": "pv" if new.volume_name else "new",
                         "mountPath": new.mount_path, "volume": name,
                         "source": f"PersistentVolume/{new.volume_name}" if new.volume_name else "new"})
+    cache_dir = None
+    if spec.cache_volume is not None:
+        cache_claim = m.PersistentVolumeClaimVolumeSource(claim_name=spec.cache_volume)
+        volumes.append(m.Volume(name=CACHE_VOLUME, persistent_volume_claim=cache_claim))
+        mounts.append(m.VolumeMount(name=CACHE_VOLUME, mount_path=CACHE_PATH))
+        cache_dir = _join(CACHE_PATH, dns1123_label(spec.name) or "pipeline")
     paths = [mt.mount_path for mt in mounts]
     for path in paths:
         if paths.count(path) > 1:
             raise UserError(f"two volumes are mounted at {path!r}",
                             hint="give the marshal volume and each workspace volume its own path")
     return VolumePlan(claims, volumes, mounts, marshal_dir, summary,
-                      MARSHAL_KEY_FILE if marshal_key_secret is not None else None)
+                      MARSHAL_KEY_FILE if marshal_key_secret is not None else None, cache_dir)
 
 
 def volumes_annotation(plan: VolumePlan) -> str | None:

@@ -28,6 +28,11 @@ def register(subparsers: Any) -> None:
                         help="start every step as a new Python process instead of forking it from "
                              "one that imported the script's libraries once (also "
                              "KALE_ARGO_WARM_START=0)")
+    parser.add_argument("--no-cache", dest="cache", action="store_false",
+                        help="run every step, reusing no outputs from the step cache")
+    parser.add_argument("--resume", default=None, metavar="RUN_DIR",
+                        help="finish the earlier run in RUN_DIR (its marshal dir): rerun only the "
+                             "steps that failed or never ran, after verifying the values kept")
     parser.set_defaults(handler=handle)
 
 
@@ -37,5 +42,6 @@ def handle(args: argparse.Namespace) -> int:
 
     spec, values = load_spec(args)
     app.run(spec, values, app.RunOptions(jobs=args.jobs, marshal_dir=args.marshal_dir, retries=args.retries,
-                                         warm_start=args.warm_start))
+                                         warm_start=args.warm_start, cache=args.cache,
+                                         resume=args.resume))
     return 0

@@ -26,20 +26,22 @@ from ..spec import PipelineSpec
 from .flow import LocalFlow, stored_keys
 from .packages import check_packages
 from .result import FAILED, SKIPPED, SUCCEEDED, LocalRun, StepResult
-from .rundir import RunFolder, claim_marshal_dir, create_marshal_dir
+from .resume import PARAMS_FILE, kept_steps
+from .rundir import RunFolder, cache_dir, claim_marshal_dir, create_marshal_dir, earlier_run
 from .scheduler import Scheduler, exit_text
 from .summary import format_summary
 from .warm import WarmStarts, warm_starts
 
 
 def step_commands(spec: PipelineSpec, values: Mapping[str, Any], marshal_dir: str,
-                  python: str | None = None) -> dict[str, list[str]]:
-    """Each step's argv, as the local executor runs it."""
+                  python: str | None = None, cache_dir: str | None = None) -> dict[str, list[str]]:
+    """Each step's argv, as the local executor runs it (``cache_dir``: the step cache)."""
     types = spec.param_types()
     return {
         s.name: step_argv(python=python or sys.executable, script=spec.script.path,
                           marshal_dir=marshal_dir, call=s.runtime_call(types),
-                          params={p: parameter_text(values[p]) for p in s.parameters_used()})
+                          params={p: parameter_text(values[p]) for p in s.parameters_used()},
+                          cache_dir=cache_dir)
         for s in spec.steps
     }
 
@@ -57,6 +59,8 @@ def _collect_records(run: LocalRun, spec: PipelineSpec) -> None:
         if isinstance(outputs, dict):
             result.outputs = {k: outputs[k] for k in stored_keys(spec, result.name)
                               if isinstance(outputs.get(k), dict)}
+        if isinstance(record.get("cached"), (int, float)) and record.get("run") == run.run_id:
+            result.cached = float(record["cached"])
         if record.get("error") and not result.error:
             result.error = str(record["error"])
 
@@ -120,7 +124,8 @@ def _write_spec(spec: PipelineSpec, marshal_dir: str) -> None:
 
 def run_local(spec: PipelineSpec, params: Mapping[str, Any] | None = None, *, jobs: int | None = None,
               marshal_dir: str | None = None, stream: TextIO | None = None,
-              retries: bool = True, warm_start: bool | None = None) -> LocalRun:
+              retries: bool = True, warm_start: bool | None = None, cache: bool = True,
+              resume: str | None = None) -> LocalRun:
     """Run ``spec`` on this machine: each step in its own process, independent steps in parallel.
 
     ``params`` override the pipeline's defaults (values or CLI strings); ``jobs`` caps concurrent
@@ -131,7 +136,11 @@ def run_local(spec: PipelineSpec, params: Mapping[str, Any] | None = None, *, jo
     ``stream`` (default: the current ``sys.stdout``). Failed steps are retried as their
     ``retry_count`` says unless ``retries`` is False; step and pipeline timeouts apply. Steps are
     forked from a per-run server that imported their libraries once unless ``warm_start`` is False
-    (None: ``KALE_ARGO_WARM_START``, default on; see :mod:`.warm`).
+    (None: ``KALE_ARGO_WARM_START``, default on; see :mod:`.warm`). Unless ``cache`` is False,
+    steps whose code, inputs and parameters are unchanged reuse earlier outputs from the step
+    cache in ``.kale-runs/.cache/`` (:func:`.rundir.cache_dir`, :mod:`kale_argo.runtime.cache`).
+    ``resume``: the marshal folder of an earlier run to finish, rerunning only the steps that did not succeed
+    there or whose values fail verification (:mod:`.resume`).
     """
     stream = stream if stream is not None else sys.stdout
     values = spec.resolve_parameters(dict(params or {}))
@@ -141,21 +150,32 @@ def run_local(spec: PipelineSpec, params: Mapping[str, Any] | None = None, *, jo
     if jobs < 1:
         raise ConfigError(f"--jobs must be at least 1, got {jobs}", where="--jobs")
     warm = warm_starts(spec, stream, warm_start)
-    folder = create_marshal_dir(spec.name, marshal_dir)
-    with claim_marshal_dir(folder) as claimed:
-        return _run(spec, values, jobs, claimed, stream, retries, warm)
+    if resume is not None:
+        folder = os.path.abspath(resume)
+        if not os.path.isdir(folder):
+            raise ConfigError(f"--resume {resume}: no such folder", where="--resume",
+                              hint="give the marshal dir a local run printed")
+        earlier_run(folder)  # a user error before anything is written there
+    else:
+        folder = create_marshal_dir(spec.name, marshal_dir)
+    with claim_marshal_dir(folder, resume=resume is not None) as claimed:
+        return _run(spec, values, jobs, claimed, stream, retries, warm,
+                    cache_dir(spec.name, folder) if cache else None, resume is not None)
 
 
 def _run(spec: PipelineSpec, values: dict[str, Any], jobs: int, claimed: RunFolder,
-         stream: TextIO, retries: bool, warm: WarmStarts | None = None) -> LocalRun:
+         stream: TextIO, retries: bool, warm: WarmStarts | None = None,
+         cache: str | None = None, resume: bool = False) -> LocalRun:
     folder = claimed.path
+    texts = {k: parameter_text(v) for k, v in values.items()}
+    kept = [n for n, why in kept_steps(spec, claimed, texts).items() if not why] if resume else []
     _write_spec(spec, folder)
+    write_json_atomic(os.path.join(folder, PARAMS_FILE), texts, sync=False)
     run = LocalRun(spec.name, folder, values, {}, script=spec.script.path, run_id=claimed.run_id)
     env = {RUN_ID_ENV: claimed.run_id, KEY_FILE_ENV: claimed.key_file}
-    texts = {k: parameter_text(v) for k, v in values.items()}
-    scheduler = Scheduler(spec, step_commands(spec, values, folder), jobs, stream, retries,
+    scheduler = Scheduler(spec, step_commands(spec, values, folder, cache_dir=cache), jobs, stream, retries,
                           env=env, check=_checker(spec, claimed), start=warm.start if warm else None,
-                          flow=LocalFlow(spec, values, folder, texts, sys.executable))
+                          flow=LocalFlow(spec, values, folder, texts, sys.executable), kept=kept)
     run.steps = scheduler.results
     shown = ", ".join(f"{k}={v!r}" for k, v in values.items())
     stream.write(f"running pipeline {spec.name!r}: {len(spec.steps)} steps, jobs={jobs}"

@@ -21,6 +21,10 @@ class StepResult:
     outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
     error: str | None = None
     attempts: int = 0
+    kept: bool = False
+    """Set when resuming a run: the earlier run's outputs were verified and kept."""
+    cached: float | None = None
+    """Set when the outputs came from the step cache: the duration of the run that stored them."""
     tail: list[str] = field(default_factory=list, repr=False)
 
     @property

@@ -19,10 +19,11 @@ from dataclasses import dataclass
 from ..errors import ConfigError
 from ..names import dns1123_label
 from ..runtime.marshal.binding import create_key_file
-from ..runtime.marshal.files import remove_temp_files
+from ..runtime.marshal.files import atomic_writer, remove_temp_files
 
 LOCK_FILE = os.path.join(".kale", "lock")
 KEY_FILE = os.path.join(".kale", "run", "key")
+ID_FILE = os.path.join(".kale", "run", "id")
 
 
 @dataclass(frozen=True)
@@ -35,9 +36,10 @@ class RunFolder:
 
 
 @contextlib.contextmanager
-def claim_marshal_dir(path: str) -> Iterator[RunFolder]:
+def claim_marshal_dir(path: str, resume: bool = False) -> Iterator[RunFolder]:
     """Lock ``path`` for one run (ConfigError if another run holds it), clean up after earlier
-    crashes, create the run's id and key; the lock is released on exit."""
+    crashes, create the run's id and key (``resume``: keep the earlier run's, so its values stay
+    valid; ConfigError if it has none); the lock is released on exit."""
     import fcntl
 
     lock_path = os.path.join(path, LOCK_FILE)
@@ -61,12 +63,41 @@ def claim_marshal_dir(path: str) -> Iterator[RunFolder]:
         os.pwrite(fd, str(os.getpid()).encode(), 0)
         remove_temp_files(path)
         key_file = os.path.join(path, KEY_FILE)
+        if resume:
+            yield RunFolder(path, earlier_run(path), key_file)
+            return
         create_key_file(key_file)
-        yield RunFolder(path, uuid.uuid4().hex, key_file)
+        run_id = uuid.uuid4().hex
+        with atomic_writer(os.path.join(path, ID_FILE), sync=False) as out:
+            out.write(run_id.encode())
+        yield RunFolder(path, run_id, key_file)
     finally:
         os.close(fd)  # releases the lock
 
+def earlier_run(path: str) -> str:
+    """The id of the run that used ``path`` (ConfigError if none can be resumed there)."""
+    try:
+        with open(os.path.join(path, ID_FILE)) as fh:
+            run_id = fh.read().strip()
+        if run_id and os.path.isfile(os.path.join(path, KEY_FILE)):
+            return run_id
+    except OSError:
+        pass
+    raise ConfigError(f"{path} holds no run to resume (no .kale/run/id and key)", where="--resume",
+                      hint="give the marshal dir a local run printed (.kale-runs/<pipeline>-<time>)")
+
+
 RUNS_DIR = ".kale-runs"
+CACHE_DIR = ".cache"
+
+
+def cache_dir(pipeline: str, marshal_dir: str) -> str:
+    """The step cache shared by the runs of ``pipeline``: ``.kale-runs/.cache/<pipeline>`` in the
+    runs folder holding ``marshal_dir`` (by default ``./.kale-runs``), or beside it (a
+    ``--marshal-dir`` elsewhere)."""
+    parent = os.path.dirname(os.path.abspath(marshal_dir))
+    runs = parent if os.path.basename(parent) == RUNS_DIR else os.path.join(parent, RUNS_DIR)
+    return os.path.join(runs, CACHE_DIR, dns1123_label(pipeline) or "pipeline")
 
 
 def create_marshal_dir(pipeline: str, marshal_dir: str | None = None) -> str:

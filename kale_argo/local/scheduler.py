@@ -19,7 +19,7 @@ import selectors
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import IO, Protocol, TextIO
 
 from ..runtime.supervise import kill_tree
@@ -79,8 +79,10 @@ class Scheduler:
     def __init__(self, spec: PipelineSpec, commands: dict[str, list[str]], jobs: int,
                  stream: TextIO, retries: bool = True, env: Mapping[str, str] | None = None,
                  check: Callable[[str, int], str | None] | None = None,
-                 start: StartStep | None = None, flow: Flow | None = None) -> None:
+                 start: StartStep | None = None, flow: Flow | None = None,
+                 kept: Collection[str] = ()) -> None:
         self.commands = commands
+        self.kept = frozenset(kept)  # steps an earlier run in this folder finished (a resume)
         self.jobs = jobs
         self.stream = stream
         self.results = {s.name: StepResult(s.name) for s in spec.steps}
@@ -148,6 +150,11 @@ class Scheduler:
         held = []
         while self.ready and not self.failed and len(self.running) < self.jobs:
             _, name = heapq.heappop(self.ready)
+            if name in self.kept:
+                self.results[name].status, self.results[name].kept = SUCCEEDED, True
+                self.stream.write(f"[{name}] kept from the earlier run\n")
+                self._release(name)
+                continue
             if name in self.specs and not self._begin(name):
                 continue
             parent = self.parent.get(name)

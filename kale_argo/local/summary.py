@@ -21,6 +21,10 @@ def format_summary(run: LocalRun) -> str:
     for step in run.steps.values():
         duration = "-" if step.duration is None else f"{step.duration:.2f}s"
         status = step.status + (f" ({step.attempts} tries)" if step.attempts > 1 else "")
+        if step.kept:
+            status += " (kept)"
+        if step.cached is not None:
+            status += f" (cached, saved {step.cached:.2f}s)"
         rows.append((step.name, status, duration, _outputs(step)))
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(r[:3], widths, strict=True)) + "  " + r[3]
@@ -29,6 +33,9 @@ def format_summary(run: LocalRun) -> str:
     for step in run.steps.values():
         counts[step.status] = counts.get(step.status, 0) + 1
     tally = ", ".join(f"{n} {status}" for status, n in counts.items())
+    cached = [s.cached for s in run.steps.values() if s.cached is not None]
+    if cached:
+        tally += f" ({len(cached)} from the step cache, {sum(cached):.2f}s saved)"
     lines.append(f"pipeline {run.pipeline!r}: {tally} in {run.duration:.2f}s")
     lines.append(f"marshal dir: {run.marshal_dir}")
     for node, files in run.artifacts.items():

@@ -1,6 +1,7 @@
 """The step command: one argv, built the same way by the local executor and the Argo compiler.
 
-``python -c BOOTSTRAP --script S --marshal-dir D --call JSON [--param NAME=VALUE]... [--item N]``
+``python -c BOOTSTRAP --script S --marshal-dir D --call JSON [--param NAME=VALUE]... [--item N]
+[--cache-dir C]``
 
 :data:`BOOTSTRAP` is ``python -m kale_argo.runtime`` without the working directory on
 ``sys.path``: ``-m`` (and ``-c``) put it first, where a ``json.py`` or ``kale_argo.py`` would
@@ -39,6 +40,7 @@ def step_argv(
     call: Mapping[str, Any],
     params: Mapping[str, str],
     item: str | None = None,
+    cache_dir: str | None = None,
 ) -> list[str]:
     """The argv that runs one step. ``params`` maps each parameter the step reads to its text;
     ``item``: the index of the fan-out instance to run."""
@@ -48,6 +50,8 @@ def step_argv(
         argv += ["--param", f"{name}={params[name]}"]
     if item is not None:
         argv += ["--item", item]
+    if cache_dir is not None:
+        argv += ["--cache-dir", cache_dir]
     return argv
 
 
@@ -78,6 +82,7 @@ class StepCommand:
     call: dict[str, Any]
     params: dict[str, str] = field(default_factory=dict)
     item: int | None = None
+    cache_dir: str | None = None
 
     def step_name(self) -> str:
         """The step's name, ``train[3]`` for an instance of a fan-out."""
@@ -98,6 +103,7 @@ def parse_argv(argv: Sequence[str]) -> StepCommand:
     parser.add_argument("--call", required=True, help="the step call as JSON")
     parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
     parser.add_argument("--item", type=int, default=None, help="the fan-out instance to run")
+    parser.add_argument("--cache-dir", default=None, help="the step cache (see runtime.cache)")
     ns = parser.parse_args(list(argv))
     params: dict[str, str] = {}
     for item in ns.param:
@@ -107,7 +113,7 @@ def parse_argv(argv: Sequence[str]) -> StepCommand:
         params[name] = value
     if ns.item is not None and ns.item < 0:
         parser.error(f"--item {ns.item}: expected an index (0 or more)")
-    return StepCommand(ns.script, ns.marshal_dir, json.loads(ns.call), params, ns.item)
+    return StepCommand(ns.script, ns.marshal_dir, json.loads(ns.call), params, ns.item, ns.cache_dir)
 
 
 def when_literal(value: Any) -> str:

@@ -19,13 +19,16 @@ def record_path(marshal_dir: str, step: str) -> str:
 
 def write_record(marshal_dir: str, step: str, *, status: str, started: float, finished: float,
                  outputs: dict[str, dict[str, Any]], error: str | None,
-                 run_id: str | None = None) -> dict[str, Any]:
+                 run_id: str | None = None, cached: float | None = None) -> dict[str, Any]:
     """Write the record atomically: {step, status, started, finished, outputs, error} (and
-    ``run``, the run's id, when it has one)."""
+    ``run``, the run's id, when it has one; ``cached``, the duration of the run that stored the
+    outputs, when they came from the step cache)."""
     record: dict[str, Any] = {"step": step, "status": status, "started": started,
                               "finished": finished, "outputs": outputs, "error": error}
     if run_id is not None:
         record["run"] = run_id
+    if cached is not None:
+        record["cached"] = cached
     write_json_atomic(record_path(marshal_dir, step), record, sync=False)
     return record
 

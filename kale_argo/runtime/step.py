@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import functools
+import json
 import os
 import sys
 import time
@@ -20,7 +21,7 @@ from typing import Any
 
 from ..errors import KaleArgoError
 from ..params import convert_parameter
-from . import artifacts, marshal
+from . import artifacts, cache, marshal
 from .contract import OUTPUT_DIR_ENV, StepCommand, element_key, export_name, when_literal
 from .marshal.binding import RunBinding
 from .progress import reported
@@ -267,6 +268,11 @@ def run(cmd: StepCommand) -> int:
         print(f"kale-argo: {exc}", file=sys.stderr)
         return 2
     status, error, code, outputs = "succeeded", None, 0, {}
+    key = _cache_key(cmd, binding)
+    if key is not None and cmd.cache_dir is not None:
+        entry = cache.lookup(cmd.cache_dir, key, cmd.marshal_dir, cmd.output_keys(), step, binding)
+        if entry is not None:
+            return _reuse(cmd, step, entry, started, binding)
     try:
         outputs = execute(cmd, binding)
     except UserCodeFailed as exc:
@@ -300,4 +306,39 @@ def run(cmd: StepCommand) -> int:
               f"({exc.strerror or exc}{'; ' + free if free else ''}); its outputs are saved"
               if code == 0 else f"kale-argo: step {step!r}: cannot write its record either "
               f"({exc.strerror or exc})", file=sys.stderr)
+    if code == 0 and key is not None and cmd.cache_dir is not None:
+        cache.publish(cmd.cache_dir, key, cmd.marshal_dir, outputs, time.time() - started)
     return code
+
+
+def _cache_key(cmd: StepCommand, binding: RunBinding) -> str | None:
+    """The step's cache key, None when it does not use the cache (or an input fails
+    verification: the step then runs and reports it)."""
+    if cmd.cache_dir is None or cmd.item is not None or not cache.cacheable(cmd.call):
+        return None
+    try:
+        return cache.step_key(cmd.script, cmd.call, cmd.params, cmd.marshal_dir, binding)
+    except (KaleArgoError, OSError, ValueError, SyntaxError):
+        return None
+
+
+def _reuse(cmd: StepCommand, step: str, entry: dict[str, Any], started: float,
+           binding: RunBinding) -> int:
+    """Finish a step from a cache entry: its exported outputs written, its record saying so."""
+    folder = os.environ.get(OUTPUT_DIR_ENV)
+    exports = dict(cmd.call.get("exports") or {})
+    outputs = dict(entry.get("outputs") or {})
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+        for name, kind in exports.items():
+            recorded = outputs.get(name, {}).get("export")
+            text = (json.dumps(list(range(int(recorded)))) if kind == "items"
+                    else export_text(recorded, kind, step, name)[1])
+            with open(os.path.join(folder, export_name(name, kind)), "w") as fh:
+                fh.write(text)
+    duration = float(entry.get("duration") or 0.0)
+    print(f"kale-argo: step {step!r}: outputs reused from the step cache "
+          f"(saved {duration:.1f}s)", file=sys.stderr)
+    write_record(cmd.marshal_dir, step, status="succeeded", started=started, finished=time.time(),
+                 outputs=outputs, error=None, run_id=binding.run_id, cached=duration)
+    return 0

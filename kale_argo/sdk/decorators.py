@@ -7,6 +7,7 @@ when the pipeline is traced, so ``python script.py`` fails cleanly before any st
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable
 from typing import Any, overload
@@ -14,12 +15,12 @@ from typing import Any, overload
 STEP_OPTIONS = ("name", "image", "limits", "labels", "annotations", "retry_count",
                 "retry_interval", "retry_factor", "retry_max_interval", "timeout", "security_context",
                 "env", "env_from_secret", "env_from_configmap", "requests", "node_selector",
-                "tolerations", "image_pull_policy", "packages", "packages_to_install", "parallelism")
+                "tolerations", "image_pull_policy", "packages", "packages_to_install", "parallelism", "cache")
 PIPELINE_OPTIONS = ("name", "experiment", "description", "marshal_volume", "marshal_volume_size",
                     "marshal_path", "volume_access_mode", "storage_class_name", "volumes",
                     "docker_image", "steps_defaults", "autosnapshot", "timeout", "pod_security_context",
                     "packages", "packages_to_install", "pip_index_urls", "image_pull_secrets", "ttl",
-                    "pod_gc",
+                    "pod_gc", "cache_volume",
                     # Kale 0.7.0's raw PipelineConfig names and its other fields
                     "pipeline_name", "experiment_name", "pipeline_description", "kfp_host",
                     "abs_working_dir", "katib_run", "katib_metadata")
@@ -105,13 +106,16 @@ class Pipeline:
         return trace_pipeline(self, out=sys.stdout)
 
     def run(self, *, jobs: int | None = None, marshal_dir: str | None = None,
-            params: dict[str, Any] | None = None, warm_start: bool | None = None, **kwargs: Any) -> Any:
+            params: dict[str, Any] | None = None, warm_start: bool | None = None,
+            cache: bool = True, resume: Any = None, **kwargs: Any) -> Any:
         """Run locally, one process per step, each step's output streamed with its prefix.
 
         Parameters by name (or ``params={...}`` for one named like an option). ``warm_start=False``
         starts every step as a new Python process (default: forked from one that imported the
-        script's libraries once). Returns the run's handle (``.load(name)``, ``.steps``,
-        ``.logs()``); raises RunFailed (``.handle``) if a step failed.
+        script's libraries once); ``cache=False`` runs every step, reusing no outputs from the
+        step cache; ``resume`` (a run handle or its marshal folder) finishes that earlier run,
+        rerunning only the steps that failed or never ran. Returns the run's handle
+        (``.load(name)``, ``.steps``, ``.logs()``); raises RunFailed (``.handle``) if a step failed.
         """
         from .entry import application
 
@@ -122,7 +126,9 @@ class Pipeline:
             spec = self._ship()
             values = app.resolve(spec, {**(params or {}), **kwargs}, where)
             return app.run_pipeline(spec, values, app.RunOptions(jobs=jobs, marshal_dir=marshal_dir,
-                                                                 warm_start=warm_start))
+                                                                 warm_start=warm_start,
+                                                                 cache=cache,
+                                                                 resume=_run_folder(resume)))
 
         return _api(self, call)
 
@@ -293,12 +299,21 @@ def step(func: Callable[..., Any] | None = None, /, **options: Any) -> Any:
     """Mark a function as a pipeline step: ``@step`` or ``@step(name=..., limits=..., ...)``.
 
     Options (Kale's): name, image, limits, labels, annotations, retry_count, retry_interval,
-    retry_factor, retry_max_interval, timeout.
+    retry_factor, retry_max_interval, timeout; ``cache=False`` always runs the step (never
+    reuses outputs from the step cache).
     """
     location = _caller_location()
     if func is not None:
         return Step(func, {}, location)
     return lambda f: Step(f, options, location)
+
+
+def _run_folder(run: Any) -> str | None:
+    """The marshal folder of a run handle (or a path given as is)."""
+    if run is None:
+        return None
+    folder = getattr(run, "marshal_dir", run)
+    return os.fspath(folder)
 
 
 @overload

@@ -109,6 +109,8 @@ def check_step_types(raw: dict[str, Any], label: str, where: str) -> None:
         from .flow import check_parallelism
 
         check_parallelism(raw["parallelism"], label.removeprefix("step ").rstrip(": ").strip("'"), where)
+    if raw.get("cache") is not None and not isinstance(raw["cache"], bool):
+        raise _type_error(f"{label}cache", raw["cache"], "True or False", where, hint="e.g. cache=False")
     factor = raw.get("retry_factor")
     if factor is not None and not _number(factor):
         raise _type_error(f"{label}retry_factor", factor, "a number", where, hint="e.g. retry_factor=2")
@@ -341,6 +343,8 @@ def pipeline_fields(pipe: Pipeline) -> dict[str, Any]:
             raise PipelineError(f"abs_working_dir {working_dir!r} must be an absolute path",
                                 where=where, hint="e.g. abs_working_dir='/home/jovyan/project'")
         fields["working_dir"] = working_dir
+    if opts.get("cache_volume") is not None:
+        fields["cache_volume"] = _k8s_name(opts["cache_volume"], "cache_volume", where)
     mode = _access_mode(opts.get("volume_access_mode", "rwm"), "volume_access_mode", where)
     storage = opts.get("storage_class_name")
     if storage is not None:

@@ -33,7 +33,7 @@ def test_binary_classification_as_a_script(run_python, tmp_path):
     proc = run_python(EXAMPLES / "binary_classification.py")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "[evaluate_model] accuracy: " in proc.stdout
-    (run_dir,) = (tmp_path / ".kale-runs").iterdir()
+    (run_dir,) = (tmp_path / ".kale-runs").glob("[!.]*")
     assert run_dir.name.startswith("binary-classification-")
     assert marshal.load(str(run_dir), "x").shape == (1000, 20)
 

@@ -297,7 +297,7 @@ def test_parameters_overridden_by_keyword_call(make_script, run_python, tmp_path
     script = make_script(PARAMS)
     proc = run_python(script)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    runs = list((tmp_path / ".kale-runs").iterdir())
+    runs = list((tmp_path / ".kale-runs").glob("[!.]*"))
     assert len(runs) == 1 and runs[0].name.startswith("params-")
     from kale_argo.runtime import marshal
 
@@ -321,7 +321,7 @@ def test_python_m_kale_argo(make_script, run_python, tmp_path):
     assert proc.returncode == 0, proc.stderr
     from kale_argo.runtime import marshal
 
-    run_dir = next((tmp_path / ".kale-runs").iterdir())
+    run_dir = next((tmp_path / ".kale-runs").glob("[!.]*"))
     assert marshal.load(str(run_dir), "shown")["i"] == 5  # the __main__ call did not run
 
 
@@ -545,7 +545,7 @@ def test_an_unguarded_pipeline_call_runs_once(make_script, run_python, run_cli, 
     for proc in (run_python(script), run_cli("run", script)):
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert proc.stdout.count("[one] step ran") == 1
-    assert len(list((tmp_path / ".kale-runs").iterdir())) == 2
+    assert len(list((tmp_path / ".kale-runs").glob("[!.]*"))) == 2
 
 
 LITERALS = '''
