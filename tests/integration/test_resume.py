@@ -83,3 +83,13 @@ def test_resume_of_a_folder_without_a_run_is_a_user_error(tmp_path: Path, failed
     assert result.returncode == 2
     assert "holds no run to resume" in result.stderr and "--resume" in result.stderr
     assert not list((tmp_path / "empty").iterdir())
+
+
+def test_resume_into_another_marshal_dir_is_refused(tmp_path: Path, failed_run: tuple[Path, Path],
+                                                    call_cli: Cli) -> None:
+    script, folder = failed_run
+    other = tmp_path / "elsewhere"
+    result = call_cli("run", script, "--resume", folder, "--marshal-dir", other)
+    assert result.returncode == 2
+    assert "--marshal-dir" in result.stderr and "different folders" in result.stderr
+    assert not other.exists() and runs_of_long(tmp_path) == 1
