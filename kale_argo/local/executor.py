@@ -149,6 +149,7 @@ def run_local(spec: PipelineSpec, params: Mapping[str, Any] | None = None, *, jo
         jobs = os.cpu_count() or 1
     if jobs < 1:
         raise ConfigError(f"--jobs must be at least 1, got {jobs}", where="--jobs")
+    warm = warm_starts(spec, stream, warm_start)  # a bad setting fails before any folder is made
     if resume is not None:
         folder = os.path.abspath(resume)
         if marshal_dir is not None and os.path.abspath(marshal_dir) != folder:
@@ -161,7 +162,6 @@ def run_local(spec: PipelineSpec, params: Mapping[str, Any] | None = None, *, jo
         earlier_run(folder)  # a user error before anything is written there
     else:
         folder = create_marshal_dir(spec.name, marshal_dir)
-    warm = warm_starts(spec, stream, warm_start)
     with claim_marshal_dir(folder, resume=resume is not None) as claimed:
         return _run(spec, values, jobs, claimed, stream, retries, warm,
                     cache_dir(spec.name, folder) if cache else None, resume is not None)
