@@ -90,6 +90,21 @@ def _name_parser(
     return parser
 
 
+def _list_parser(sub: Any, what: str, kind: str, description: str, output: str) -> None:
+    """``list`` (alias ``ls``) of ``what`` objects of ``kind``, with ``-o``."""
+    parser = add_parser(
+        sub,
+        "list",
+        aliases=("ls",),
+        help=f"the namespace's {what}s",
+        description=f"{description} {NEEDS}",
+        examples=[f"kale-argo {what} list", f"kale-argo {what} list -o {output}"],
+    )
+    parser.add_argument("-o", "--output", choices=("table", "name", "json", "yaml"), default="table")
+    add_connection_args(parser)
+    parser.set_defaults(handler=handle_list, kind=kind)
+
+
 def register(subparsers: Any) -> None:
     """Add ``schedule`` (alias ``cron``) and ``template``, each with its verbs."""
     schedule = add_parser(
@@ -144,17 +159,8 @@ def register(subparsers: Any) -> None:
     )
     create.add_argument("--suspend", action="store_true", help="create it suspended (resume it later)")
     create.set_defaults(handler=handle_schedule)
-    listing = add_parser(
-        verbs,
-        "list",
-        aliases=("ls",),
-        help="the namespace's schedules",
-        description=f"List the namespace's schedules (CronWorkflows). {NEEDS}",
-        examples=["kale-argo schedule list", "kale-argo schedule list -o name"],
-    )
-    listing.add_argument("-o", "--output", choices=("table", "name", "json", "yaml"), default="table")
-    add_connection_args(listing)
-    listing.set_defaults(handler=handle_list, kind="CronWorkflow")
+    _list_parser(verbs, "schedule", "CronWorkflow",
+                 "List the namespace's schedules (CronWorkflows).", "name")
     for verb, text in (
         ("suspend", "suspend a schedule: no new runs until resumed (running ones go on)"),
         ("resume", "resume a suspended schedule"),
@@ -196,17 +202,8 @@ def register(subparsers: Any) -> None:
     )
     _publish_args(push)
     push.set_defaults(handler=handle_push)
-    tlist = add_parser(
-        tverbs,
-        "list",
-        aliases=("ls",),
-        help="the namespace's templates",
-        description=f"List the namespace's WorkflowTemplates. {NEEDS}",
-        examples=["kale-argo template list", "kale-argo template list -o yaml"],
-    )
-    tlist.add_argument("-o", "--output", choices=("table", "name", "json", "yaml"), default="table")
-    add_connection_args(tlist)
-    tlist.set_defaults(handler=handle_list, kind="WorkflowTemplate")
+    _list_parser(tverbs, "template", "WorkflowTemplate",
+                 "List the namespace's WorkflowTemplates.", "yaml")
     _name_parser(
         tverbs, "delete", "template", "delete a template and its code and key", aliases=("rm",)
     ).set_defaults(handler=handle_delete, kind="WorkflowTemplate")
