@@ -62,18 +62,22 @@ def object_name(name: str | None, pipeline: str, kind: str) -> str:
     return name
 
 
-def _metadata(workflow: dict[str, Any], name: str) -> dict[str, Any]:
-    meta = workflow.get("metadata") or {}
-    out: dict[str, Any] = {"name": name}
-    for key in ("namespace", "labels", "annotations"):
-        if meta.get(key):
-            out[key] = copy.deepcopy(meta[key])
-    return out
-
-
 def _run_metadata(workflow: dict[str, Any]) -> dict[str, Any]:
+    """The labels and annotations of ``workflow``, which every run it starts carries too."""
     meta = workflow.get("metadata") or {}
     return {k: copy.deepcopy(meta[k]) for k in ("labels", "annotations") if meta.get(k)}
+
+
+def _wrap(kind: str, workflow: dict[str, Any], name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """An object of ``kind`` named after ``name``, in ``workflow``'s namespace, with its labels and
+    annotations, on itself and (``workflowMetadata``) on the runs it starts."""
+    run_meta = _run_metadata(workflow)
+    if run_meta:
+        spec["workflowMetadata"] = run_meta
+    namespace = (workflow.get("metadata") or {}).get("namespace")
+    metadata = {"name": object_name(name, name, kind), **({"namespace": namespace} if namespace else {}),
+                **copy.deepcopy(run_meta)}
+    return {"apiVersion": API_VERSION, "kind": kind, "metadata": metadata, "spec": spec}
 
 
 def cron_workflow(workflow: dict[str, Any], name: str, schedule: Schedule) -> dict[str, Any]:
@@ -86,27 +90,12 @@ def cron_workflow(workflow: dict[str, Any], name: str, schedule: Schedule) -> di
         spec["concurrencyPolicy"] = schedule.concurrency_policy
     if schedule.suspend:
         spec["suspend"] = True
-    if run_meta := _run_metadata(workflow):
-        spec["workflowMetadata"] = run_meta
-    return {
-        "apiVersion": API_VERSION,
-        "kind": CRON_WORKFLOW,
-        "metadata": _metadata(workflow, object_name(name, name, CRON_WORKFLOW)),
-        "spec": spec,
-    }
+    return _wrap(CRON_WORKFLOW, workflow, name, spec)
 
 
 def workflow_template(workflow: dict[str, Any], name: str) -> dict[str, Any]:
     """A WorkflowTemplate of ``workflow``: its parameters' values are the template's defaults."""
-    spec = copy.deepcopy(workflow["spec"])
-    if run_meta := _run_metadata(workflow):
-        spec["workflowMetadata"] = run_meta
-    return {
-        "apiVersion": API_VERSION,
-        "kind": WORKFLOW_TEMPLATE,
-        "metadata": _metadata(workflow, object_name(name, name, WORKFLOW_TEMPLATE)),
-        "spec": spec,
-    }
+    return _wrap(WORKFLOW_TEMPLATE, workflow, name, copy.deepcopy(workflow["spec"]))
 
 
 def as_kind(
