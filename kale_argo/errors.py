@@ -7,7 +7,6 @@ run (local or on the cluster) did not succeed and exits with code 1.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 from typing import Any
 
@@ -94,5 +93,7 @@ class WorkspaceError(UserError):
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     """A hint naming the closest of ``choices`` to ``word``, or None."""
+    import difflib
+
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f"did you mean {close[0]!r}?" if close else None

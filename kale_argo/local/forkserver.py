@@ -141,7 +141,13 @@ def _warm_runtime(libraries: bool) -> None:
     """Import what every step imports; with ``libraries`` (values of their types will be stored),
     read the marshal's codec plug-ins once, as each step storing such a value would."""
     importlib.import_module(f"{MODULE}.step")
-    importlib.import_module(f"{MODULE}.supervise")
+    supervise = importlib.import_module(f"{MODULE}.supervise")
+    supervise.libc()  # ctypes and the C library, loaded once
+    importlib.import_module("runpy")
+    from kale_argo.runtime.contract import parse_argv
+
+    # a step parses its command first: argparse's regular expressions and gettext (locale) warm
+    parse_argv(["--script", "s.py", "--marshal-dir", ".", "--call", "{}", "--param", "p=1"])
     from kale_argo.runtime.marshal import codec
 
     codec._builtins()

@@ -296,7 +296,8 @@ class Scheduler:
         child.deadline = None
         child.result.error = reason
         self.stream.write(f"[{child.result.name}] {reason}: killed\n")
-        kill_tree(child.proc.pid)  # detached grandchildren too: the pipe they hold closes
+        if child.proc.pid > 0:  # 0: a warm start's step that never existed
+            kill_tree(child.proc.pid)  # detached grandchildren too: the pipe they hold closes
 
     def _emit(self, result: StepResult, lines: list[bytes]) -> None:
         prefix = f"[{result.name}] "
@@ -352,7 +353,8 @@ class Scheduler:
             try:
                 code = child.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:  # also what it detached, if it could not end that
-                kill_tree(child.proc.pid)
+                if child.proc.pid > 0:
+                    kill_tree(child.proc.pid)
                 code = child.proc.wait()
             if self.check is not None:
                 self.check(child.result.name, code)
@@ -378,5 +380,7 @@ def exit_text(returncode: int | None) -> str:
 
 
 def _signal_group(proc: StepProcess, signum: int) -> None:
+    if proc.pid <= 0:  # a warm start's step that never existed: never our own group (0)
+        return
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signum)

@@ -117,24 +117,55 @@ def preload_list(spec: PipelineSpec) -> list[list[object]]:
 
 
 class WarmProcess:
-    """A step forked by the server: what the scheduler uses of a :class:`subprocess.Popen`."""
+    """A step forked by the server: what the scheduler uses of a :class:`subprocess.Popen`.
 
-    def __init__(self, pid: int, stdout: IO[bytes], status: IO[bytes], argv: Sequence[str]) -> None:
-        self.pid = pid
+    The executor does not wait for the step to exist: its monitor reports the pid (once the
+    step's session exists) and then its exit code on ``status``; :attr:`pid` reads the first
+    when asked (to signal the step), :meth:`wait` both."""
+
+    def __init__(self, stdout: IO[bytes], status: IO[bytes], argv: Sequence[str]) -> None:
         self.stdout: IO[bytes] | None = stdout
         self.returncode: int | None = None
+        self._pid: int | None = None
         self._status = status
+        self._buffer = b""
         self._argv = list(argv)
+
+    def _line(self, timeout: float | None) -> bytes | None:
+        """The monitor's next line (b"" at its end), or None if none came within ``timeout``."""
+        while b"\n" not in self._buffer:
+            if not readable(self._status, timeout):
+                return None
+            chunk = self._status.read(64)
+            if not chunk:
+                line, self._buffer = self._buffer, b""
+                return line
+            self._buffer += chunk
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        return line
+
+    @property
+    def pid(self) -> int:
+        """The step's pid (its process group's id too); 0 if its monitor ended without one."""
+        if self._pid is None:
+            line = self._line(REPLY_TIMEOUT)
+            self._pid = int(line) if line and line.strip().isdigit() else 0
+        return self._pid
 
     def wait(self, timeout: float | None = None) -> int:
         """The exit code its monitor reports (-N: killed by signal N); 1 if the monitor ended
         without one (only SIGKILL ends it)."""
         if self.returncode is None:
-            if not readable(self._status, timeout):
+            if self._pid is None:
+                if not readable(self._status, timeout):
+                    raise subprocess.TimeoutExpired(self._argv, timeout or 0.0)
+                self.pid  # noqa: B018 - reads the pid line first
+            line = self._line(timeout)
+            if line is None:
                 raise subprocess.TimeoutExpired(self._argv, timeout or 0.0)
-            text = self._status.read().decode("ascii", "replace").strip()
             self._status.close()
-            self.returncode = int(text) if text.lstrip("-").isdigit() else 1
+            text = line.decode("ascii", "replace").strip()
+            self.returncode = int(text) if self._pid and text.lstrip("-").isdigit() else 1
         return self.returncode
 
 
@@ -229,23 +260,17 @@ class WarmStarts:
             os.close(status_w)
         status = os.fdopen(status_r, "rb", buffering=0)
         stdout = os.fdopen(out_r, "rb")
-        first = b""
         # The monitor's "+" says it took the step on; unanswered, closing the pipe makes a late
-        # monitor give up before forking the step (EPIPE), so it never runs twice.
-        if readable(status, REPLY_TIMEOUT) and status.read(1) == b"+":
-            while not first.endswith(b"\n"):
-                chunk = status.read(1)
-                if not chunk:
-                    break
-                first += chunk
-        if not first.strip().isdigit():  # the server could not fork it
+        # monitor give up before forking the step (EPIPE), so it never runs twice. The step's
+        # pid follows once it exists: not waited for here, the next step starts meanwhile.
+        if not (readable(status, REPLY_TIMEOUT) and status.read(1) == b"+"):  # the server could not
             status.close()
             stdout.close()
             self._show_log()
             self._stop("the fork server ended" if self.server and self.server.poll() is not None
                        else "the fork server could not fork a step")
             return None
-        return WarmProcess(int(first), stdout, status, argv)
+        return WarmProcess(stdout, status, argv)
 
     def _show_log(self) -> None:
         """What the server printed since last shown (warnings from the libraries it imported)."""

@@ -8,7 +8,6 @@ A missing file fails the step (exit 2), as in Kale. Standard library only.
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from typing import Any
 
@@ -28,6 +27,8 @@ class ArtifactMissing(KaleArgoError):
 def _copy(source: str, target: str) -> None:
     os.makedirs(os.path.dirname(target), exist_ok=True)
     with open(source, "rb") as src, atomic_writer(target) as out:
+        import shutil
+
         shutil.copyfileobj(src, out, 1 << 20)
 
 

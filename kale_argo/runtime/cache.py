@@ -23,20 +23,20 @@ counts as a miss. Entries are evicted least recently used first when the cache g
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import hashlib
 import json
 import os
-import shutil
 import time
-import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import marshal
 from .marshal import files
 from .marshal.binding import TAG_FIELD, RunBinding
 from .modules import local_modules
+
+if TYPE_CHECKING:
+    import ast
 
 SIZE_ENV = "KALE_ARGO_CACHE_SIZE"
 DEFAULT_SIZE = 5 * 1024**3
@@ -61,6 +61,8 @@ def code_digest(script: str, qualname: str) -> str:
     definitions it uses (transitively), plus every local helper module the script imports."""
     with open(script, "rb") as fh:
         source = fh.read()
+    import ast
+
     tree = ast.parse(source)
     text = source.decode("utf-8", "surrogateescape")
     defined: dict[str, list[ast.stmt]] = {}
@@ -91,6 +93,8 @@ def code_digest(script: str, qualname: str) -> str:
 
 
 def _defines(node: ast.stmt) -> list[str]:
+    import ast
+
     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
         return [node.name]
     if isinstance(node, (ast.Import, ast.ImportFrom)):
@@ -158,6 +162,8 @@ def _adopt(folder: str, meta: dict[str, Any], marshal_dir: str, key: str, step: 
     try:
         os.link(src, tmp)
     except OSError:
+        import shutil
+
         shutil.copyfile(src, tmp)
     os.replace(tmp, dest)
     bound = {**meta, "key": key, "step": step, "run": binding.run_id, "created": time.time()}
@@ -178,7 +184,9 @@ def publish(cache_dir: str, key: str, marshal_dir: str, outputs: dict[str, dict[
         final = os.path.join(cache_dir, key)
         if os.path.exists(final):
             return
-        tmp = os.path.join(cache_dir, f".tmp-{key[:16]}-{uuid.uuid4().hex[:8]}")
+        import shutil
+
+        tmp = os.path.join(cache_dir, f".tmp-{key[:16]}-{os.urandom(4).hex()}")
         os.mkdir(tmp)
         values = {}
         for stored in outputs:
@@ -242,9 +250,11 @@ def evict(cache_dir: str, limit: int | None = None) -> list[str]:
 
 def _remove(folder: str) -> None:
     """Remove an entry: renamed away first, so no reader sees it half deleted."""
-    gone = f"{folder}.gone-{uuid.uuid4().hex[:8]}"
+    gone = f"{folder}.gone-{os.urandom(4).hex()}"
     try:
         os.rename(folder, gone)
     except OSError:
         return
+    import shutil
+
     shutil.rmtree(gone, ignore_errors=True)

@@ -22,8 +22,7 @@ import argparse
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 MODULE = "kale_argo.runtime"
 OUTPUT_DIR_ENV = "KALE_OUTPUT_DIR"
@@ -73,14 +72,13 @@ def export_name(key: str, kind: str) -> str:
     return base if kind == "value" else f"{base}-items"
 
 
-@dataclass(frozen=True)
-class StepCommand:
-    """A parsed step command."""
+class StepCommand(NamedTuple):
+    """A parsed step command (a named tuple: dataclasses would cost every step ~5 ms to import)."""
 
     script: str
     marshal_dir: str
     call: dict[str, Any]
-    params: dict[str, str] = field(default_factory=dict)
+    params: dict[str, str]
     item: int | None = None
     cache_dir: str | None = None
 
@@ -97,7 +95,10 @@ class StepCommand:
 
 def parse_argv(argv: Sequence[str]) -> StepCommand:
     """Parse the arguments after ``-m kale_argo.runtime`` (inverse of :func:`step_argv`)."""
-    parser = argparse.ArgumentParser(prog=f"python -m {MODULE}", description="Run one step.")
+    # A fixed help width: argparse would otherwise import shutil (and bz2, lzma) in every step
+    # to ask the terminal's width, even when no help is printed.
+    parser = argparse.ArgumentParser(prog=f"python -m {MODULE}", description="Run one step.",
+                                     formatter_class=lambda prog: argparse.HelpFormatter(prog, width=88))
     parser.add_argument("--script", required=True)
     parser.add_argument("--marshal-dir", required=True)
     parser.add_argument("--call", required=True, help="the step call as JSON")

@@ -11,7 +11,6 @@ imports of every module found, relative imports included. Imports that resolve e
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import os
 
@@ -53,6 +52,8 @@ def _package_of(path: str, root: str) -> list[str]:
 
 def _imports(source: bytes, package: list[str]) -> list[str]:
     """Dotted names the module imports (``from a import b`` gives ``a`` and ``a.b``)."""
+    import ast
+
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError):

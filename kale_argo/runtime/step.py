@@ -9,7 +9,6 @@ and key come from the environment (:class:`kale_argo.runtime.marshal.RunBinding`
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import functools
 import json
@@ -112,7 +111,11 @@ def _input(spec: Any, cmd: StepCommand, step: str, types: dict[str, str],
                                  where=f"step {step!r}, --param {name}")
     if kind == "const":
         literal = spec.get("literal")
-        return spec.get("value") if literal is None else ast.literal_eval(literal)
+        if literal is None:
+            return spec.get("value")
+        import ast
+
+        return ast.literal_eval(literal)
     if kind == "element":
         source = cmd.call.get("map_over")
         if isinstance(source, dict) and source.get("kind") == "gather" and cmd.item is not None:

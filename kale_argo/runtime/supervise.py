@@ -12,6 +12,7 @@ deleted) is passed to the step and then ends the whole tree.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import signal
 import sys
@@ -25,15 +26,24 @@ PR_SET_CHILD_SUBREAPER = 36
 TERM_GRACE = 3.0  # seconds the step gets after SIGTERM before its tree is killed
 
 
+@functools.lru_cache(maxsize=1)
+def libc() -> Any:
+    """The C library through ctypes (loaded once: a warm-start server loads it for its steps),
+    or None where it cannot be loaded."""
+    try:
+        import ctypes
+
+        return ctypes.CDLL(None, use_errno=True)
+    except (OSError, ImportError):
+        return None
+
+
 def become_subreaper() -> bool:
     """Make orphaned descendants of this process its children (Linux); False where unsupported."""
     if not sys.platform.startswith("linux"):
         return False
     try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+        return libc().prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
     except (OSError, AttributeError):
         return False
 

@@ -114,3 +114,19 @@ def test_importers_names_the_module_that_pulled_a_dependency_in() -> None:
     tree = [(3, "yaml.error"), (2, "yaml"), (2, "yaml.cyaml"), (1, "kale_argo.argo"),
             (0, "kale_argo.cli.main"), (0, "json")]
     assert list(importers(tree)) == ["yaml <- kale_argo.argo <- kale_argo.cli.main"]
+
+
+# What a step process imports before the user's code runs: neither the heavy dependencies nor the
+# standard library's slower modules that the runtime needs only now and then (each costs a step
+# 1-5 ms: dataclasses pulls in inspect; shutil compression modules; uuid platform; ast...).
+STEP_SLOW = ("dataclasses", "inspect", "shutil", "uuid", "difflib", "ast", "platform")
+
+
+def test_a_step_process_imports_no_slow_module_before_user_code():
+    code = ("import sys; import kale_argo.runtime.step, kale_argo.runtime.supervise;"
+            "from kale_argo.runtime.contract import parse_argv;"
+            "parse_argv(['--script', 's.py', '--marshal-dir', '.', '--call', '{}']);"
+            f"print(sorted(m for m in sys.modules if m.split('.')[0] in {STEP_SLOW + HEAVY!r}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=str(REPO))
+    assert out.stdout.strip() == "[]"

@@ -1,0 +1,77 @@
+"""A forked step as the executor sees it: its pid read when needed, its exit code from its monitor,
+and what the fork server loads once for all its steps."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from kale_argo.local.scheduler import _signal_group
+from kale_argo.local.warm import WarmProcess
+
+
+def _process(*lines: bytes, close: bool = True) -> tuple[WarmProcess, int]:
+    status_r, status_w = os.pipe()
+    out_r, out_w = os.pipe()
+    os.close(out_w)
+    for line in lines:
+        os.write(status_w, line)
+    if close:
+        os.close(status_w)
+    proc = WarmProcess(os.fdopen(out_r, "rb"), os.fdopen(status_r, "rb", buffering=0), ["step"])
+    return proc, status_w
+
+
+def test_the_pid_then_the_exit_code_come_from_the_monitor():
+    proc, _ = _process(b"4242\n", b"-9\n")
+    assert proc.pid == 4242
+    assert proc.wait() == -9
+    assert proc.returncode == -9
+
+
+def test_wait_reads_the_pid_first_when_nobody_asked_for_it():
+    proc, _ = _process(b"17\n3\n")
+    assert proc.wait() == 3
+    assert proc.pid == 17
+
+
+def test_a_monitor_that_ends_without_a_pid_is_a_failure_and_no_process_to_signal():
+    proc, _ = _process()
+    assert proc.pid == 0
+    assert proc.wait() == 1
+
+
+def test_the_exit_code_is_waited_for_with_a_timeout():
+    proc, status_w = _process(b"99\n", close=False)
+    assert proc.pid == 99
+    with pytest.raises(subprocess.TimeoutExpired):
+        proc.wait(timeout=0.05)
+    threading.Timer(0.05, lambda: (os.write(status_w, b"0\n"), os.close(status_w))).start()
+    assert proc.wait(timeout=5) == 0
+
+
+def test_a_step_without_a_pid_never_signals_the_executors_own_process_group():
+    got: list[int] = []
+    previous = signal.signal(signal.SIGUSR1, lambda signum, frame: got.append(signum))
+    try:
+        proc, _ = _process()
+        _signal_group(proc, signal.SIGUSR1)  # os.killpg(0, ...) would be this process's group
+        time.sleep(0.05)
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+    assert got == []
+
+
+def test_the_fork_server_loads_once_what_every_step_would_load_again():
+    code = ("import sys; from kale_argo.local import forkserver; forkserver._warm_runtime(False);"
+            "from kale_argo.runtime import supervise;"
+            "print(all(m in sys.modules for m in ('ctypes', 'locale', 'runpy', 'argparse')),"
+            " supervise.libc.cache_info().currsize)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "1"]
