@@ -37,7 +37,7 @@ from .handles import (
 from .manage import connect, delete, list_runs, logs, retry, status, stop, terminate, wait
 from .options import Connection, PublishOptions, RunOptions, SubmitOptions, WorkspaceOptions
 from .pipelines import load_spec, resolve
-from .run import run
+from .run import prestarted, run
 from .schedules import (
                         Published,
                         Schedule,
@@ -82,6 +82,7 @@ __all__ = [
     "pipeline_called",
     "pipeline_html",
     "plan_workspace",
+    "prestarted",
     "push_template",
     "resolve",
     "retry",

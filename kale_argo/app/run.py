@@ -2,21 +2,43 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+import os
+import sys
+from collections.abc import Iterator, Mapping
 from typing import Any, TextIO
 
 from ..local import LocalRun, run_local
+from ..local.scheduler import step_environment
+from ..local.warm import WarmStarts, prestart
 from ..spec import PipelineSpec
 from .options import RunOptions
 
 
 def run(spec: PipelineSpec, params: Mapping[str, Any] | None = None, options: RunOptions | None = None,
-        *, out: TextIO | None = None) -> LocalRun:
+        *, out: TextIO | None = None, server: WarmStarts | None = None) -> LocalRun:
     """Run ``spec`` locally with ``params``; progress to ``out`` (default: the current stdout).
+    ``server``: from :func:`prestarted`, for the script ``spec`` was traced from.
 
     Returns the :class:`~kale_argo.local.LocalRun`; raises RunFailed (carrying the run) if a step failed.
     """
     options = options or RunOptions()
     return run_local(spec, params, jobs=options.jobs, marshal_dir=options.marshal_dir, stream=out,
                      retries=options.retries, warm_start=options.warm_start,
-                     cache=options.cache, resume=options.resume)
+                     cache=options.cache, resume=options.resume, server=server)
+
+
+@contextlib.contextmanager
+def prestarted(script: str, warm_start: bool | None, out: TextIO | None = None
+               ) -> Iterator[WarmStarts | None]:
+    """The run's fork server, started for the Python file ``script`` before the caller traces it:
+    it imports the script's libraries while the tracing imports them too (None: warm starts off,
+    or not a ``.py`` file). Ended on leaving, whatever happened (a run ends it before)."""
+    server = None
+    if script.endswith(".py") and os.path.isfile(script):
+        server = prestart(script, out or sys.stdout, warm_start, sys.executable, step_environment())
+    try:
+        yield server
+    finally:
+        if server is not None:
+            server.close()

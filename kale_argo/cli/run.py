@@ -40,8 +40,9 @@ def handle(args: argparse.Namespace) -> int:
     """Trace, resolve -p overrides, run; RunFailed propagates (exit 1)."""
     from .. import app
 
-    spec, values = load_spec(args)
-    app.run(spec, values, app.RunOptions(jobs=args.jobs, marshal_dir=args.marshal_dir, retries=args.retries,
-                                         warm_start=args.warm_start, cache=args.cache,
-                                         resume=args.resume))
+    with app.prestarted(args.script, args.warm_start) as server:  # imports while the script is traced
+        spec, values = load_spec(args)
+        app.run(spec, values, app.RunOptions(jobs=args.jobs, marshal_dir=args.marshal_dir,
+                                             retries=args.retries, warm_start=args.warm_start,
+                                             cache=args.cache, resume=args.resume), server=server)
     return 0

@@ -125,7 +125,7 @@ def _write_spec(spec: PipelineSpec, marshal_dir: str) -> None:
 def run_local(spec: PipelineSpec, params: Mapping[str, Any] | None = None, *, jobs: int | None = None,
               marshal_dir: str | None = None, stream: TextIO | None = None,
               retries: bool = True, warm_start: bool | None = None, cache: bool = True,
-              resume: str | None = None) -> LocalRun:
+              resume: str | None = None, server: WarmStarts | None = None) -> LocalRun:
     """Run ``spec`` on this machine: each step in its own process, independent steps in parallel.
 
     ``params`` override the pipeline's defaults (values or CLI strings); ``jobs`` caps concurrent
@@ -140,16 +140,33 @@ def run_local(spec: PipelineSpec, params: Mapping[str, Any] | None = None, *, jo
     steps whose code, inputs and parameters are unchanged reuse earlier outputs from the step
     cache in ``.kale-runs/.cache/`` (:func:`.rundir.cache_dir`, :mod:`kale_argo.runtime.cache`).
     ``resume``: the marshal folder of an earlier run to finish, rerunning only the steps that did not succeed
-    there or whose values fail verification (:mod:`.resume`).
+    there or whose values fail verification (:mod:`.resume`). ``server``: a fork server
+    :func:`.warm.prestart` started for the script while it was traced (ended when the run ends).
     """
-    stream = stream if stream is not None else sys.stdout
-    values = spec.resolve_parameters(dict(params or {}))
-    check_packages(spec)
-    if jobs is None:
-        jobs = os.cpu_count() or 1
-    if jobs < 1:
-        raise ConfigError(f"--jobs must be at least 1, got {jobs}", where="--jobs")
-    warm = warm_starts(spec, stream, warm_start)  # a bad setting fails before any folder is made
+    try:
+        stream = stream if stream is not None else sys.stdout
+        values = spec.resolve_parameters(dict(params or {}))
+        check_packages(spec)
+        if jobs is None:
+            jobs = os.cpu_count() or 1
+        if jobs < 1:
+            raise ConfigError(f"--jobs must be at least 1, got {jobs}", where="--jobs")
+        # a bad setting fails before any folder is made
+        warm = warm_starts(spec, stream, warm_start, server)
+    except BaseException:
+        if server is not None:
+            server.close()
+        raise
+    try:
+        return _start(spec, values, jobs, marshal_dir, stream, retries, warm, cache, resume)
+    finally:
+        if warm is not None:
+            warm.close()
+
+
+def _start(spec: PipelineSpec, values: dict[str, Any], jobs: int, marshal_dir: str | None,
+           stream: TextIO, retries: bool, warm: WarmStarts | None, cache: bool,
+           resume: str | None) -> LocalRun:
     if resume is not None:
         folder = os.path.abspath(resume)
         if marshal_dir is not None and os.path.abspath(marshal_dir) != folder:

@@ -299,7 +299,7 @@ def main(config: dict[str, Any]) -> None:
     for stream in (sys.stdout, sys.stderr):
         stream.flush()
     gc.freeze()  # a step's collections then leave the preloaded objects' pages shared, uncopied
-    server.send(json.dumps({"ready": True, "left_out": config["left_out"]}).encode())
+    server.send(json.dumps({"ready": True, "left_out": config["left_out"], "env": dict(os.environ)}).encode())
     serve(server)
 
 

@@ -108,7 +108,7 @@ class Scheduler:
         self.running: dict[int, _Child] = {}
         self.failed = False
         self.selector = selectors.DefaultSelector()
-        self.env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        self.env = step_environment(env)
         # check(step, returncode) after a step's processes ended: an error if it did not finish
         self.check = check
         self.start = start
@@ -364,6 +364,11 @@ class Scheduler:
             child.result.returncode = code
             child.result.duration = time.monotonic() - child.started
         self.running.clear()
+
+
+def step_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment steps run in: this process's, unbuffered output, and ``extra``."""
+    return {**os.environ, "PYTHONUNBUFFERED": "1", **(extra or {})}
 
 
 def printable(text: str) -> str:

@@ -17,6 +17,11 @@ back to new processes: off Linux (macOS' system frameworks do not survive a fork
 the server cannot vet runs (see :func:`.forkserver.unsafe_thread`; the module that started it is
 left out of the preload, said in one line), and from the moment the server ends unexpectedly.
 
+``kale-argo run`` starts the server before it traces the script (:func:`prestart`): a script that
+imports its libraries at the top has them imported by the CLI and by the server at once, on two
+CPUs. If tracing changed the environment beyond what the libraries set themselves (the script set
+``OMP_NUM_THREADS``, say), that server is replaced by one started under the steps' environment.
+
 Off with ``--no-warm-start``, ``Pipeline.run(warm_start=False)`` or ``KALE_ARGO_WARM_START=0``.
 """
 
@@ -31,10 +36,11 @@ import socket
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import IO, TextIO
 
 from ..errors import ConfigError
+from ..runtime.marshal.binding import KEY_FILE_ENV, RUN_ID_ENV
 from ..spec import PipelineSpec
 from . import forkserver
 from .forkserver import SERVER_BOOTSTRAP, accepts, folder_names
@@ -44,6 +50,13 @@ READY_TIMEOUT = 120.0   # seconds the server may take to import the libraries
 REPLY_TIMEOUT = 60.0    # seconds the server may take to take a step on (its monitor's first byte)
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 _NOT_PRELOADED = frozenset({"kale_argo", "__future__", "__main__"})
+_PER_RUN = (RUN_ID_ENV, KEY_FILE_ENV)  # set per request: the server's own environment lacks them
+
+
+def server_env(env: Mapping[str, str]) -> dict[str, str]:
+    """The environment the server imports in for steps of environment ``env``: ``env`` without
+    what each run sets (its id, its key file), which every forked step gets with its request."""
+    return {k: v for k, v in env.items() if k not in _PER_RUN}
 
 
 def warm_start_wanted(option: bool | None, environ: Mapping[str, str] | None = None) -> bool:
@@ -99,10 +112,16 @@ def module_imports(source: str | bytes) -> dict[str, list[str]]:
 def preload_list(spec: PipelineSpec) -> list[list[object]]:
     """``[module, [names]]`` for each library the script and its modules import: not kale_argo,
     not the script's own modules (nor any name a file or folder beside the script provides)."""
-    folder = os.path.dirname(os.path.abspath(spec.script.path))
+    return script_preload(spec.script.path, spec.script.modules)
+
+
+def script_preload(script: str, modules: Iterable[str]) -> list[list[object]]:
+    """:func:`preload_list` of the script at ``script`` whose local modules are ``modules``
+    (paths relative to its folder)."""
+    folder = os.path.dirname(os.path.abspath(script))
     local = folder_names(folder)
     found: dict[str, list[str]] = {}
-    for path in [spec.script.path, *(os.path.join(folder, m) for m in spec.script.modules)]:
+    for path in [script, *(os.path.join(folder, m) for m in modules)]:
         try:
             with open(path, "rb") as fh:
                 imports = module_imports(fh.read())
@@ -182,19 +201,49 @@ class WarmStarts:
         self.server: subprocess.Popen[bytes] | None = None
         self.sock: socket.socket | None = None
         self.env: dict[str, str] | None = None
+        self.loaded_env: dict[str, str] | None = None  # the server's, once it imported the libraries
+        self.prestarted = False  # started before the script was traced (:meth:`spawn`)
         self.python: str | None = None
         self.stopped: str | None = None  # why steps start cold from now on
         self.ready = False
         self._log: IO[bytes] | None = None
         self._log_shown = 0
 
+    def spawn(self, python: str, env: Mapping[str, str]) -> None:
+        """Start the server now, to import the libraries while the caller goes on (traces the
+        script); the first :meth:`start` waits until it is ready, and starts it again if the
+        steps' environment is not the one it imported in."""
+        if self.server is None and self.stopped is None:
+            self._spawn(python, server_env(env))
+            self.prestarted = True
+
+    def _serves(self, python: str, env: dict[str, str]) -> bool:
+        """Whether the server imported its libraries under ``env``: the one it started with, or
+        the one it had after importing them (libraries set variables such as KMP_INIT_AT_FORK, as
+        they did in the process that traced the script)."""
+        return python == self.python and env in (self.env, self.loaded_env)
+
+    def _end_server(self) -> None:
+        """End the server, to start another."""
+        self.close()
+        self.server, self.ready, self.loaded_env, self.prestarted = None, False, None, False
+
     def start(self, argv: Sequence[str], env: Mapping[str, str]) -> WarmProcess | None:
         """Fork the step ``argv`` with ``env``; None: start it as a new process."""
         if self.stopped is not None or not accepts(argv, argv[0]):
             return None
+        wanted = server_env(env)
         if self.server is None:
-            self._start_server(argv[0], dict(env))
-        if self.sock is None or env != self.env or argv[0] != self.python:
+            self._spawn(argv[0], wanted)
+        if not self.ready and self.sock is not None:
+            self._await_ready()
+        if self.sock is not None and not self._serves(argv[0], wanted) and self.prestarted:
+            # started before the script was traced, which changed the environment (it set
+            # OMP_NUM_THREADS, say): the libraries must be imported under the steps' environment
+            self._end_server()
+            self._spawn(argv[0], wanted)
+            self._await_ready()
+        if self.sock is None or not self._serves(argv[0], wanted):
             return None
         try:
             return self._fork(argv, env)
@@ -202,7 +251,7 @@ class WarmStarts:
             self._stop(f"the fork server stopped answering ({exc})")
             return None
 
-    def _start_server(self, python: str, env: dict[str, str]) -> None:
+    def _spawn(self, python: str, env: dict[str, str]) -> None:
         try:
             ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         except OSError as exc:
@@ -222,12 +271,16 @@ class WarmStarts:
         finally:
             theirs.close()
         self.sock, self.env, self.python = ours, env, python
+
+    def _await_ready(self) -> None:
         reply = self._receive(READY_TIMEOUT)
         self._show_log()
         if not reply.get("ready"):
             self._stop(str(reply.get("error") or "the fork server ended before it was ready"))
             return
         self.ready = True
+        loaded = reply.get("env")
+        self.loaded_env = server_env(loaded) if isinstance(loaded, dict) else None
         left_out = reply.get("left_out")
         if isinstance(left_out, dict) and left_out:
             self.stream.write("kale-argo: not preloaded for warm starts (each step imports them itself): "
@@ -238,7 +291,7 @@ class WarmStarts:
         if not readable(self.sock, timeout):
             return {"error": f"the fork server was not ready after {timeout:g}s"}
         try:
-            data = self.sock.recv(1 << 16)
+            data = self.sock.recv(1 << 20)
             reply = json.loads(data) if data else {}
         except (OSError, ValueError):
             reply = {}
@@ -308,8 +361,36 @@ class WarmStarts:
             self._log = None
 
 
-def warm_starts(spec: PipelineSpec, stream: TextIO, option: bool | None) -> WarmStarts | None:
-    """The run's warm starts, or None when they are off (see :func:`warm_start_wanted`)."""
+def warm_starts(spec: PipelineSpec, stream: TextIO, option: bool | None,
+                started: WarmStarts | None = None) -> WarmStarts | None:
+    """The run's warm starts, or None when they are off (see :func:`warm_start_wanted`).
+    ``started``: a server :func:`prestart` started for this script, used if it preloads what
+    this spec needs (else ended)."""
+    if not warm_start_wanted(option):
+        if started is not None:
+            started.close()
+        return None
+    preload = preload_list(spec)
+    if started is not None:
+        same = os.path.realpath(started.script) == os.path.realpath(spec.script.path)
+        if same and started.preload == preload and started.stopped is None:
+            started.stream = stream
+            return started
+        started.close()
+    return WarmStarts(preload, spec.script.path, stream)
+
+
+def prestart(script: str, stream: TextIO, option: bool | None, python: str,
+             env: Mapping[str, str]) -> WarmStarts | None:
+    """Start the fork server for the script at ``script`` before it is traced, so that the server
+    imports its libraries while the caller imports them to trace it (two CPUs: about one import
+    time instead of two). None when warm starts are off. Pass it to :func:`warm_starts`; close
+    it if no run follows."""
     if not warm_start_wanted(option):
         return None
-    return WarmStarts(preload_list(spec), spec.script.path, stream)
+    from ..runtime.modules import local_modules
+
+    path = os.path.abspath(script)
+    warm = WarmStarts(script_preload(path, local_modules(path)), path, stream)
+    warm.spawn(python, env)
+    return warm

@@ -501,3 +501,85 @@ def test_a_step_the_server_is_too_slow_to_take_on_runs_once_as_a_new_process(lib
     result, _ = run(path, tmp_path)
     time.sleep(0.5)  # a monitor the executor gave up on would start the step about now
     assert result.load("x") == 1 and len(ran.read_text().split()) == 1
+
+
+# Records each process that imports it in $ENVLIB_LOG, sets a variable as scikit-learn does
+# (KMP_INIT_AT_FORK), and keeps what $SCRIPT_SETS was when it was imported.
+ENVLIB = '''
+import os
+with open(os.environ["ENVLIB_LOG"], "a") as fh:
+    fh.write(f"{os.getpid()}\\n")
+os.environ["ENVLIB_SET"] = "1"
+IMPORTED_BY = os.getpid()
+SEEN = os.environ.get("SCRIPT_SETS")
+'''
+
+PRESTARTED = '''
+import os, time
+{before}
+import envlib
+from kale_argo import pipeline, step
+
+# Traced by `kale-argo run`: wait until another process (the fork server) imported envlib too.
+deadline = time.time() + 20
+while True:
+    pids = open(os.environ["ENVLIB_LOG"]).read().split()
+    if any(pid != str(os.getpid()) for pid in pids):
+        break
+    if time.time() > deadline:
+        raise SystemExit("nothing else imported envlib while the script was traced")
+    time.sleep(0.05)
+{after}
+
+@step(name="report")
+def report():
+    print("envlib", envlib.IMPORTED_BY, os.getpid(), envlib.SEEN)
+
+@pipeline(name="prestarted")
+def prestarted():
+    report()
+'''
+
+
+@pytest.fixture
+def envlib(libs, tmp_path, monkeypatch):
+    (libs / "envlib.py").write_text(ENVLIB)
+    log = tmp_path / "envlib.log"
+    log.write_text("")
+    monkeypatch.setenv("ENVLIB_LOG", str(log))
+    return log
+
+
+def _reported(stdout: str) -> list[str]:
+    return next(line for line in stdout.splitlines() if line.startswith("[report] envlib ")).split()[2:]
+
+
+def test_the_cli_starts_the_fork_server_while_it_traces_the_script(envlib, tmp_path, run_cli):
+    path = pipeline_file(tmp_path, PRESTARTED.format(before="", after=""))
+    proc = run_cli("run", path, "--no-cache", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    imported_by, pid, seen = _reported(proc.stdout)
+    assert imported_by != pid and seen == "None"  # forked: the variable envlib set does not matter
+    assert envlib.read_text().split().count(imported_by) == 1  # the server that started first
+
+
+def test_a_script_that_changes_the_environment_gets_a_server_importing_under_it(envlib, tmp_path,
+                                                                                 run_cli):
+    path = pipeline_file(tmp_path, PRESTARTED.format(before='os.environ["SCRIPT_SETS"] = "7"', after=""))
+    proc = run_cli("run", path, "--no-cache", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    imported_by, pid, seen = _reported(proc.stdout)
+    assert seen == "7", "the step's envlib was imported without the variable the script sets"
+    assert imported_by != pid  # still forked, from a server started again under that environment
+    assert len(set(envlib.read_text().split())) == 3  # the CLI, the first server, the second
+
+
+def test_a_script_that_fails_to_trace_leaves_no_fork_server(envlib, tmp_path, run_cli):
+    path = pipeline_file(tmp_path, PRESTARTED.format(before="", after='raise ValueError("broken")'))
+    proc = run_cli("run", path, cwd=tmp_path)
+    assert proc.returncode != 0 and "broken" in proc.stdout + proc.stderr
+    pids = [int(p) for p in envlib.read_text().split()]
+    assert len(pids) == 2  # the CLI and the server
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
