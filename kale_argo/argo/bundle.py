@@ -229,7 +229,7 @@ def zip_bytes(files: dict[str, bytes]) -> bytes:
             info = zipfile.ZipInfo(name, date_time=_EPOCH)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
-            archive.writestr(info, files[name], compresslevel=9)
+            archive.writestr(info, files[name], compresslevel=6)  # 9: 0.1% smaller, 30% slower
     return buffer.getvalue()
 
 
