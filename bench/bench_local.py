@@ -1,5 +1,8 @@
 """Local runs: trivial steps through ``run_local``, and the seed example against Kale's in-process way.
 
+The step cache is off in every run (``cache=False``, ``--no-cache``): each step runs, as Kale's do;
+a run in which a step came from the cache fails the benchmark.
+
 - the seed example (``examples/binary_classification.py``: numpy + scikit-learn) run by
   ``kale-argo run`` as a whole command vs the same four functions called in one process with Kale's
   marshalling between them (``bench/kale_inprocess.py``, also a whole command): <= 1.5x. Each step
@@ -28,6 +31,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -39,8 +43,9 @@ from kale_argo.local.executor import step_commands
 from kale_argo.sdk.loader import load_pipeline
 
 # Why a step started as a new process costs more than a bare start of the runtime's package.
-COLD_STEP = ("beyond a bare start each step imports the rest of the runtime (~30-45 ms), forks its "
-             "supervised worker, saves its value and record with fsync; warm starts avoid the imports")
+COLD_STEP = ("beyond a bare start each step imports the rest of the runtime (~15-20 ms), forks its "
+             "supervised worker, imports the script, saves its value and record with fsync; warm "
+             "starts avoid the imports")
 KALE_ARGO = os.path.join(os.path.dirname(sys.executable), "kale-argo")
 BENCH = Path(__file__).resolve().parent
 EXAMPLE = BENCH.parent / "examples" / "binary_classification.py"
@@ -56,6 +61,14 @@ def inc(x):
 def leaf(i):
     return None
 '''
+
+
+def local(spec: Any, **options: Any) -> Any:
+    """``run_local(spec)`` without the step cache, quietly; every step must have run (a cache hit
+    would time the cache, not the step)."""
+    run = run_local(spec, stream=io.StringIO(), cache=False, **options)
+    assert not any(step.cached for step in run.steps.values()), "a step came from the step cache"
+    return run
 
 
 def write_script(folder: str, name: str, steps: int, chain: bool) -> str:
@@ -89,8 +102,7 @@ def main() -> None:
 
         # the executor's own cost: each step the step command as a new process (no warm starts)
         chains = paired_samples({
-            "ours": lambda: run_local(chain, jobs=2, marshal_dir=fresh(), stream=io.StringIO(),
-                                      warm_start=False),
+            "ours": lambda: local(chain, jobs=2, marshal_dir=fresh(), warm_start=False),
             "reference": sequential_starts}, repeat)
         rows.append(samples_row(f"local chain of {steps} steps, --no-warm-start, vs the same {steps} "
                                 "step commands run one after another", chains, "ours", "reference", 1.3))
@@ -99,7 +111,7 @@ def main() -> None:
 
         def fan_with(jobs: int) -> float:
             start = time.perf_counter()
-            run = run_local(fan, jobs=jobs, marshal_dir=fresh(), stream=io.StringIO(), warm_start=False)
+            run = local(fan, jobs=jobs, marshal_dir=fresh(), warm_start=False)
             wall = time.perf_counter() - start
             if jobs == 2:
                 busy.append(sum(s.duration or 0 for s in run.steps.values()) / (wall * jobs))
@@ -138,11 +150,11 @@ def step_start_rows(quick: bool, repeat: int) -> list[Row]:
                 subprocess.run(bare, check=True)
 
         def inside(warm: bool) -> None:
-            run_local(chain, jobs=2, marshal_dir=fresh(), stream=io.StringIO(), warm_start=warm)
+            local(chain, jobs=2, marshal_dir=fresh(), warm_start=warm)
 
         def command(*flags: str) -> None:
-            subprocess.run([KALE_ARGO, "run", script, *flags, "--marshal-dir", fresh()], check=True,
-                           capture_output=True)
+            subprocess.run([KALE_ARGO, "run", script, "--no-cache", *flags, "--marshal-dir", fresh()],
+                           check=True, capture_output=True)
 
         samples = paired_samples({
             "inside": lambda: inside(True), "inside cold": lambda: inside(False),
@@ -150,7 +162,7 @@ def step_start_rows(quick: bool, repeat: int) -> list[Row]:
             "bare": starts}, repeat)
 
         def fan_out(jobs: int, warm: bool) -> None:
-            run_local(fan, jobs=jobs, marshal_dir=fresh(), stream=io.StringIO(), warm_start=warm)
+            local(fan, jobs=jobs, marshal_dir=fresh(), warm_start=warm)
 
         fans = paired_samples({
             "two": lambda: fan_out(2, True), "one": lambda: fan_out(1, True),
@@ -171,9 +183,11 @@ def step_start_rows(quick: bool, repeat: int) -> list[Row]:
                     f"command, vs {steps} bare step-runtime starts", samples, "command cold", "bare", 1.3,
                     f"includes the CLI's own start and the script's tracing; {COLD_STEP}"),
         samples_row(f"local fan-out of {width} steps, --jobs 2 vs --jobs 1", fans, "two", "one", 0.6,
-                    f"{cpus}; a forked trivial step takes ~15 ms, so the run's fixed costs (its fork "
-                    "server's start, ~0.1 s, and the executor's ~5 ms per step, both serial) weigh as "
-                    "much as the steps themselves; the --no-warm-start row shows the executor's scaling"),
+                    f"{cpus}; a forked trivial step costs ~12 ms of CPU over its processes (three "
+                    "forks: its monitor, the step, its supervised worker, each copying the pages it "
+                    "writes), and the run starts with its fork server (~50 ms, serial): the two "
+                    "cores are busy ~1.3x on average; the --no-warm-start row shows the executor's "
+                    "scaling"),
         samples_row(f"local fan-out of {width} steps, --no-warm-start, --jobs 2 vs --jobs 1", fans,
                     "two cold", "one cold", 0.6, cpus),
     ]
@@ -188,7 +202,7 @@ def seed_example_row(quick: bool, repeat: int) -> Row:
         def fresh() -> str:
             return os.path.join(tmp, f"run-{next(counter)}")
 
-        ours = [KALE_ARGO, "run", str(EXAMPLE)]
+        ours = [KALE_ARGO, "run", str(EXAMPLE), "--no-cache"]  # every step runs, as Kale's do
         samples = paired_samples({
             "warm": lambda: subprocess.run([*ours, "--marshal-dir", fresh()], check=True,
                                            capture_output=True),
