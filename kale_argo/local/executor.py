@@ -143,6 +143,7 @@ def run_local(spec: PipelineSpec, params: Mapping[str, Any] | None = None, *, jo
     there or whose values fail verification (:mod:`.resume`). ``server``: a fork server
     :func:`.warm.prestart` started for the script while it was traced (ended when the run ends).
     """
+    warm = None
     try:
         stream = stream if stream is not None else sys.stdout
         values = spec.resolve_parameters(dict(params or {}))
@@ -153,15 +154,11 @@ def run_local(spec: PipelineSpec, params: Mapping[str, Any] | None = None, *, jo
             raise ConfigError(f"--jobs must be at least 1, got {jobs}", where="--jobs")
         # a bad setting fails before any folder is made
         warm = warm_starts(spec, stream, warm_start, server)
-    except BaseException:
-        if server is not None:
-            server.close()
-        raise
-    try:
         return _start(spec, values, jobs, marshal_dir, stream, retries, warm, cache, resume)
     finally:
-        if warm is not None:
-            warm.close()
+        for started in (warm, server):  # closing twice is harmless
+            if started is not None:
+                started.close()
 
 
 def _start(spec: PipelineSpec, values: dict[str, Any], jobs: int, marshal_dir: str | None,
