@@ -296,8 +296,7 @@ class Scheduler:
         child.deadline = None
         child.result.error = reason
         self.stream.write(f"[{child.result.name}] {reason}: killed\n")
-        if child.proc.pid > 0:  # 0: a warm start's step that never existed
-            kill_tree(child.proc.pid)  # detached grandchildren too: the pipe they hold closes
+        kill_tree(child.proc.pid)  # detached grandchildren too: the pipe they hold closes
 
     def _emit(self, result: StepResult, lines: list[bytes]) -> None:
         prefix = f"[{result.name}] "
@@ -353,8 +352,7 @@ class Scheduler:
             try:
                 code = child.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:  # also what it detached, if it could not end that
-                if child.proc.pid > 0:
-                    kill_tree(child.proc.pid)
+                kill_tree(child.proc.pid)
                 code = child.proc.wait()
             if self.check is not None:
                 self.check(child.result.name, code)

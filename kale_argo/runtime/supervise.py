@@ -84,7 +84,10 @@ def descendants(pid: int) -> list[int]:
 
 def kill_tree(pid: int, *, include_self: bool = True, rounds: int = 3) -> None:
     """SIGKILL ``pid``'s process group, ``pid`` and all its descendants (a few sweeps, for
-    processes forked while sweeping)."""
+    processes forked while sweeping). A ``pid`` of 0 or less names no process (to the kernel it
+    would mean this process's own group): nothing is killed."""
+    if pid <= 0:
+        return
     for _ in range(rounds):
         victims = descendants(pid)
         if include_self:

@@ -75,3 +75,10 @@ def test_the_fork_server_loads_once_what_every_step_would_load_again():
             " supervise.libc.cache_info().currsize)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["True", "1"]
+
+
+def test_killing_the_tree_of_no_process_kills_nothing():
+    code = "from kale_argo.runtime.supervise import kill_tree; kill_tree(0); print('alive')"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         start_new_session=True, timeout=60)  # its own group: os.killpg(0) hits only it
+    assert (out.returncode, out.stdout.strip()) == (0, "alive")
