@@ -3,11 +3,12 @@
 The frame: float64 and int64 columns, a pandas ``str`` column, an object column of Python strings
 (from a vocabulary of 5,000: repeated objects, as after a lookup or a groupby), a categorical, a
 nullable Int64 column, a timezone-aware datetime column; sized so our file is about 256 MiB (and
-1 GiB, full runs only). Round trip = save in this process (fsync included, with a run key: SHA-256
-and HMAC, as steps run) + load in a *fresh* process that then touches every numeric page and
-reads every string column. References, alternated with ours (A B A B ...): pickle protocol 5 to a
-file + fsync, loaded with ``pickle.load`` in a fresh process; and a raw write+fsync and read of as
-many bytes as our file has. Targets: <= 0.6x pickle 5, <= 1.3x raw.
+1 GiB, full runs only). Round trip = save in this process (fsync included, with a run key: the
+checksum a local run's steps use, BLAKE3 with ``blake3`` installed, else SHA-256, and HMAC) + load
+in a *fresh* process that then touches every numeric page and reads every string column.
+References, alternated with ours (A B A B ...): pickle protocol 5 to a file + fsync, loaded with
+``pickle.load`` in a fresh process; and a raw write+fsync and read of as many bytes as our file has.
+Targets: <= 0.6x pickle 5, <= 1.3x raw.
 """
 
 from __future__ import annotations
@@ -26,11 +27,19 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
-from common import Row, emit, main_args, paired_samples, samples_row  # noqa: E402
+from common import (  # noqa: E402
+    Row,
+    checksum_name,
+    emit,
+    main_args,
+    paired_samples,
+    run_binding,
+    samples_row,
+)
 
 from kale_argo.runtime import marshal  # noqa: E402
 
-KEYED = marshal.RunBinding("bench", b"k" * 64)
+KEYED = run_binding()
 DATA = HERE / ".data" / f"frames-{os.getpid()}"
 MiB = 1 << 20
 
@@ -146,9 +155,9 @@ def bench_size(target_bytes: int, repeat: int) -> list[Row]:
     samples = paired_samples({"ours": ours, "pickle": pickled, "raw": raw}, repeat)
     clean()
     label = f"mixed DataFrame ({size / MiB:.0f} MiB file, {len(df):,} rows, 12 column kinds)"
-    note = ("run key: SHA-256 of every byte on save and on load, HMAC; pickle 5 writes about as many "
-            "bytes (pandas' str columns are Arrow-backed, repeated strings memoized), so 0.6x of it "
-            "asks for less than a raw write+fsync+read of those bytes")
+    note = (f"run key: {checksum_name(KEYED)} of every byte on save and on load, HMAC; pickle 5 "
+            "writes about as many bytes (pandas' str columns are Arrow-backed, repeated strings "
+            "memoized), so 0.6x of it asks for less than a raw write+fsync+read of those bytes")
     return [samples_row(f"{label} round trip vs pickle 5 + fsync", samples, "ours", "pickle", 0.6,
                         note),
             samples_row(f"{label} round trip vs raw write+fsync+read of its bytes", samples, "ours",

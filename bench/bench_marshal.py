@@ -41,12 +41,12 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
-from common import Row, emit, main_args, ratio_row  # noqa: E402
+from common import Row, checksum_name, emit, main_args, ratio_row, run_binding  # noqa: E402
 
 from kale_argo.runtime import marshal  # noqa: E402
 from kale_argo.runtime.script import import_script  # noqa: E402
 
-KEYED = marshal.RunBinding("bench", b"k" * 64)  # as the local executor and Argo pods store values
+KEYED = run_binding()  # as a local run's steps store values (Argo pods: SHA-256)
 
 DATA = HERE / ".data" / f"marshal-{os.getpid()}"  # per process: smoke runs may overlap
 GiB = 1 << 30
@@ -181,7 +181,7 @@ def bench_array(n: int, repeat: int) -> list[Row]:
                   note=phase_note(p, "ours", "raw") + "; CRC-32 over every byte on load"),
         ratio_row(f"array {size} round trip with a run key vs raw write+fsync+read", t["keyed"],
                   t["raw"], 1.0, note=phase_note(p, "keyed", "raw")
-                  + "; SHA-256 over every byte on load, as steps run"),
+                  + f"; {checksum_name(KEYED)} over every byte on load, as steps run"),
         ratio_row(f"array {size} round trip vs np.save/np.load", t["ours"], t["np"], 1.0,
                   note=phase_note(p, "ours", "np")),
     ]
@@ -219,19 +219,20 @@ def bench_frame(n: int, repeat: int) -> list[Row]:
     t, p = round_trips({
         "raw": (lambda: raw_save(memoryview(block).cast("B"), DATA / "raw.bin"), "raw",
                 DATA / "raw.bin"),
-        "ours": (lambda: marshal.save(d, "df", df), "ours_frame", DATA / "df"),
+        "ours": (lambda: marshal.save(d, "df", df, binding=KEYED), "ours_frame", DATA / "df"),
         "pickle": (to_pickle, "read_pickle", DATA / "df.pkl"),
         "parquet": (parquet, "parquet", DATA / "df.parquet"),
     }, repeat)
     size = f"{block.nbytes / GiB:.3g} GiB"
+    keyed = f"; with a run key ({checksum_name(KEYED)} and HMAC), as steps run"
     parquet_row = ratio_row(f"DataFrame {size} round trip vs parquet (alternative considered)",
                             t["ours"], t["parquet"], 1.0,
                             note="informational; " + phase_note(p, "ours", "parquet"))
     return [
         ratio_row(f"DataFrame {size} round trip vs raw write+fsync+read", t["ours"], t["raw"], 1.3,
-                  note=phase_note(p, "ours", "raw")),
+                  note=phase_note(p, "ours", "raw") + keyed),
         ratio_row(f"DataFrame {size} round trip vs to_pickle/read_pickle", t["ours"], t["pickle"], 0.5,
-                  note=phase_note(p, "ours", "pickle")),
+                  note=phase_note(p, "ours", "pickle") + keyed),
         parquet_row,
     ]
 

@@ -1,8 +1,8 @@
 """Small values and generic objects: the fixed cost per value, an 8 MiB
 array, a fitted scikit-learn model.
 
-Each round trip is save (fsync included) + load in this process, with a run key (SHA-256 and
-HMAC, as steps run), alternated with its reference (A B A B ...):
+Each round trip is save (fsync included) + load in this process, with a run key (the checksum
+a local run's steps use, and HMAC), alternated with its reference (A B A B ...):
 
 - fixed cost: an int, against a bare write+fsync+read of the same bytes in the same directory;
   target: at most 5 ms above it (metadata, checksum, tag, record-free path, fsyncs of the data
@@ -30,11 +30,19 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
-from common import Row, emit, main_args, paired_samples, samples_row, spread_of  # noqa: E402
+from common import (  # noqa: E402
+    Row,
+    emit,
+    main_args,
+    paired_samples,
+    run_binding,
+    samples_row,
+    spread_of,
+)
 
 from kale_argo.runtime import marshal  # noqa: E402
 
-KEYED = marshal.RunBinding("bench", b"k" * 64)
+KEYED = run_binding()
 DATA = HERE / ".data" / f"small-{os.getpid()}"
 BUDGET = 0.005
 

@@ -12,6 +12,7 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import Any
 
 
 @dataclass
@@ -30,6 +31,19 @@ class Row:
     @property
     def ratio(self) -> float:
         return self.ours / self.reference if self.reference else float("inf")
+
+
+def run_binding() -> Any:
+    """The binding a local run's steps save under: a run key, the checksum the executor chooses."""
+    from kale_argo.runtime.marshal import RunBinding
+    from kale_argo.runtime.marshal.files import best_keyed
+
+    return RunBinding("bench", b"k" * 64, best_keyed())
+
+
+def checksum_name(binding: Any) -> str:
+    """``BLAKE3`` or ``SHA-256``: the keyed checksum ``binding`` records."""
+    return {"blake3": "BLAKE3", "sha256": "SHA-256"}.get(binding.algorithm, binding.algorithm)
 
 
 def median_time(fn: Callable[[], object], repeat: int = 5, setup: Callable[[], object] | None = None

@@ -19,8 +19,8 @@ from typing import Any, TextIO
 from ..errors import ConfigError, RunFailed
 from ..params import parameter_text
 from ..runtime.contract import step_argv
-from ..runtime.marshal.binding import KEY_FILE_ENV, RUN_ID_ENV
-from ..runtime.marshal.files import remove_temp_files, write_json_atomic
+from ..runtime.marshal.binding import CHECKSUM_ENV, KEY_FILE_ENV, RUN_ID_ENV
+from ..runtime.marshal.files import best_keyed, remove_temp_files, write_json_atomic
 from ..runtime.record import missing_outputs, read_record
 from ..spec import PipelineSpec
 from .flow import LocalFlow, stored_keys
@@ -190,7 +190,8 @@ def _run(spec: PipelineSpec, values: dict[str, Any], jobs: int, claimed: RunFold
     _write_spec(spec, folder)
     write_json_atomic(os.path.join(folder, PARAMS_FILE), texts, sync=False)
     run = LocalRun(spec.name, folder, values, {}, script=spec.script.path, run_id=claimed.run_id)
-    env = {RUN_ID_ENV: claimed.run_id, KEY_FILE_ENV: claimed.key_file}
+    # Steps run in this interpreter: the fastest keyed checksum it has is one they all have.
+    env = {RUN_ID_ENV: claimed.run_id, KEY_FILE_ENV: claimed.key_file, CHECKSUM_ENV: best_keyed()}
     scheduler = Scheduler(spec, step_commands(spec, values, folder, cache_dir=cache), jobs, stream, retries,
                           env=env, check=_checker(spec, claimed), start=warm.start if warm else None,
                           flow=LocalFlow(spec, values, folder, texts, sys.executable), kept=kept)

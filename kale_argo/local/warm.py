@@ -40,7 +40,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import IO, TextIO
 
 from ..errors import ConfigError
-from ..runtime.marshal.binding import KEY_FILE_ENV, RUN_ID_ENV
+from ..runtime.marshal.binding import CHECKSUM_ENV, KEY_FILE_ENV, RUN_ID_ENV
 from ..spec import PipelineSpec
 from . import forkserver
 from .forkserver import SERVER_BOOTSTRAP, accepts, folder_names
@@ -50,7 +50,7 @@ READY_TIMEOUT = 120.0   # seconds the server may take to import the libraries
 REPLY_TIMEOUT = 60.0    # seconds the server may take to take a step on (its monitor's first byte)
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 _NOT_PRELOADED = frozenset({"kale_argo", "__future__", "__main__"})
-_PER_RUN = (RUN_ID_ENV, KEY_FILE_ENV)  # set per request: the server's own environment lacks them
+_PER_RUN = (RUN_ID_ENV, KEY_FILE_ENV, CHECKSUM_ENV)  # set per request, not in the server's own
 
 
 def server_env(env: Mapping[str, str]) -> dict[str, str]:

@@ -113,7 +113,7 @@ def step_key(script: str, call: dict[str, Any], params: dict[str, str], marshal_
     for spec in inputs:
         if spec.get("kind") == "value":
             meta = marshal.verify(marshal_dir, spec["key"], step=str(call["step"]), binding=binding)
-            checksums[spec["key"]] = [meta.get(files.SHA256), meta.get(files.CRC32)]
+            checksums[spec["key"]] = list(marshal.recorded_checksum(meta))
     used = {k: v for k, v in call.items() if k not in ("step", "cache")}
     body = {"code": code_digest(script, str(call["function"])), "call": used,
             "params": {p: params.get(p) for p in sorted(call.get("params") or {})},
@@ -153,8 +153,8 @@ def _adopt(folder: str, meta: dict[str, Any], marshal_dir: str, key: str, step: 
     metadata to this run (the tag is computed with this run's key)."""
     name = os.path.basename(str(meta["file"]))
     src = os.path.join(folder, name)
-    algorithm = files.SHA256 if isinstance(meta.get(files.SHA256), str) else files.CRC32
-    if files.file_digest(src, int(meta["bytes"]), algorithm) != meta[algorithm] \
+    algorithm, checksum = marshal.recorded_checksum(meta)
+    if files.file_digest(src, int(meta["bytes"]), algorithm) != checksum \
             or os.stat(src).st_size != int(meta["bytes"]):
         raise ValueError(f"cached {key} is damaged")
     dest = os.path.join(marshal_dir, name)

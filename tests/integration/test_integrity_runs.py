@@ -264,3 +264,27 @@ def test_no_temp_file_survives_a_step_killed_by_its_timeout(make_script, tmp_pat
                   marshal_dir=str(folder), stream=out)
     assert "[slow] writing" in out.getvalue() and "timed out after 1s" in out.getvalue()
     assert [p.name for p in folder.rglob("*.tmp")] == []
+
+
+def _checksums(folder: Path) -> set[str]:
+    return {algorithm for meta in marshal.list_values(str(folder))
+            for algorithm in ("crc32", "sha256", "blake3") if algorithm in meta}
+
+
+@pytest.mark.parametrize("blake3_installed", [True, False])
+def test_local_runs_checksum_with_blake3_when_installed_and_sha256_without(
+        make_script, subprocess_env, tmp_path, blake3_installed):
+    script = make_script(TWO_STEPS, "pipe.py")
+    env = dict(subprocess_env)
+    if not blake3_installed:  # every process of the run (CLI, server, steps) fails to import it
+        shim = tmp_path / "shim"
+        shim.mkdir()
+        (shim / "blake3.py").write_text("raise ImportError('blake3 is not installed here')\n")
+        env["PYTHONPATH"] = os.pathsep.join([str(shim), env["PYTHONPATH"]])
+    folder = tmp_path / "m"
+    done = subprocess.run([sys.executable, "-m", "kale_argo.cli.main", "run", str(script),
+                           "--marshal-dir", str(folder), "-p", "version=v1"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "consumed value-from-v1" in done.stdout
+    assert _checksums(folder) == {"blake3" if blake3_installed else "sha256"}

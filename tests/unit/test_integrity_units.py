@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 
+import blake3
 import numpy as np
 import pytest
 
@@ -14,22 +16,23 @@ from kale_argo.runtime.marshal import files
 from kale_argo.runtime.marshal.binding import RunBinding, create_key_file, read_key
 
 
-def test_keyed_checksum_is_sha256_over_chunk_digests(monkeypatch):
+@pytest.mark.parametrize("algorithm, new", [("sha256", hashlib.sha256), ("blake3", blake3.blake3)])
+def test_keyed_checksum_is_a_hash_over_chunk_digests(monkeypatch, algorithm, new):
     monkeypatch.setattr(files, "CHUNK", 1000)
     data = os.urandom(4500)
-    expected = hashlib.sha256(b"".join(hashlib.sha256(data[i:i + 1000]).digest()
-                                       for i in range(0, 4500, 1000))).hexdigest()
-    assert files.digest_of_view(memoryview(data), files.SHA256) == expected
+    expected = new(b"".join(new(data[i:i + 1000]).digest() for i in range(0, 4500, 1000))).hexdigest()
+    assert files.digest_of_view(memoryview(data), algorithm) == expected
     monkeypatch.setattr(files, "HASH_THREADS", 1)
-    assert files.digest_of_view(memoryview(data), files.SHA256) == expected
+    assert files.digest_of_view(memoryview(data), algorithm) == expected
 
 
+@pytest.mark.parametrize("algorithm", ["sha256", "blake3"])
 @pytest.mark.parametrize("where", [0.1, 0.5, 0.9])
-def test_a_flipped_byte_in_a_keyed_multi_chunk_array_fails(tmp_path, monkeypatch, where):
+def test_a_flipped_byte_in_a_keyed_multi_chunk_array_fails(tmp_path, monkeypatch, where, algorithm):
     monkeypatch.setattr(files, "CHUNK", 1 << 16)
-    binding = RunBinding("r", b"secret")
+    binding = RunBinding("r", b"secret", None if algorithm == "sha256" else algorithm)
     meta = marshal.save(str(tmp_path), "x", np.ones(1 << 17), step="make", binding=binding)
-    assert meta["sha256"] and meta["hmac"] and "crc32" not in meta
+    assert meta[algorithm] and meta["hmac"] and {"crc32", "sha256", "blake3"} & set(meta) == {algorithm}
     path = tmp_path / meta["file"]
     with open(path, "r+b") as fh:
         fh.seek(int(meta["bytes"] * where))
@@ -61,6 +64,28 @@ def test_binding_from_env(tmp_path):
     assert RunBinding.from_env({}) == RunBinding()
     with pytest.raises(marshal.MarshalError, match="cannot read it"):
         RunBinding.from_env({"KALE_ARGO_MARSHAL_KEY_FILE": str(tmp_path / "missing")})
+    keyed = {"KALE_ARGO_MARSHAL_KEY_FILE": path}
+    assert RunBinding.from_env(keyed).algorithm == "sha256"
+    assert RunBinding.from_env({**keyed, "KALE_ARGO_CHECKSUM": "blake3"}).algorithm == "blake3"
+    assert RunBinding(None, None, "blake3").algorithm == "crc32"  # no key: a checksum, not a MAC input
+    for bad in ("crc32", "md5"):  # a forgeable checksum under a key, or an unknown one
+        with pytest.raises(marshal.MarshalError, match=f"KALE_ARGO_CHECKSUM='{bad}'"):
+            RunBinding.from_env({**keyed, "KALE_ARGO_CHECKSUM": bad})
+
+
+def test_without_blake3_runs_use_sha256_and_a_blake3_value_fails_in_one_line(tmp_path, monkeypatch):
+    binding = RunBinding("r", b"secret", "blake3")
+    marshal.save(str(tmp_path), "x", [1, 2], step="make", binding=binding)
+    assert files.best_keyed() == "blake3"
+    monkeypatch.setitem(sys.modules, "blake3", None)  # as where the package is not installed
+    assert files.best_keyed() == "sha256"
+    with pytest.raises(marshal.MarshalError, match="blake3"):
+        RunBinding.from_env({"KALE_ARGO_CHECKSUM": "blake3"})
+    with pytest.raises(marshal.MarshalError,
+                       match=r"step 'use', variable 'x'.*cannot verify it.*hint: pip install blake3"):
+        marshal.load(str(tmp_path), "x", step="use", binding=binding)
+    with pytest.raises(marshal.MarshalError, match="cannot verify it"):
+        marshal.verify(str(tmp_path), "x", binding=binding)
 
 
 @pytest.mark.parametrize("raw, shown", [

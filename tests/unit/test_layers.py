@@ -22,9 +22,10 @@ REPO = Path(__file__).resolve().parents[2]
 PACKAGE = "kale_argo"
 
 LEAVES = ("errors", "names", "units", "params", "labels", "choices", "version", "cron")
-# Third-party packages the step runtime may use; the heavy ones only lazily (inside a function).
-RUNTIME_THIRD_PARTY = frozenset({"dill", "numpy", "pandas", "pyarrow"})
-RUNTIME_LAZY_THIRD_PARTY = frozenset({"numpy", "pandas", "pyarrow"})
+# Third-party packages the step runtime may use, only lazily (inside a function) but dill; each
+# optional where the runtime ships to a pod (blake3: a checksum with a standard-library fallback).
+RUNTIME_THIRD_PARTY = frozenset({"dill", "numpy", "pandas", "pyarrow", "blake3"})
+RUNTIME_LAZY_THIRD_PARTY = frozenset({"numpy", "pandas", "pyarrow", "blake3"})
 # Never imported by the runtime, anywhere (every step process would pay for them).
 RUNTIME_BANNED = frozenset({"hera", "kubernetes", "pydantic", "yaml", "requests"})
 

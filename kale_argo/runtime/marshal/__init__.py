@@ -16,7 +16,8 @@ Arrow tables included, and for those the format's header.
 Threat model: the checksum alone (CRC-32 without a key) catches torn, truncated and corrupted
 files, not tampering. With a per-run key (``KALE_ARGO_MARSHAL_KEY_FILE``: locally a 0600 file in
 the run's folder, on Argo a Secret owned by the Workflow and mounted only into its step pods) the
-metadata is authenticated and the checksum is SHA-256, so someone who can write the marshal
+metadata is authenticated and the checksum is cryptographic (SHA-256, or BLAKE3 in local runs
+where the ``blake3`` package is installed), so someone who can write the marshal
 storage but cannot read the key (another workload on a shared volume, a file planted or left
 from an earlier run) cannot make a step load a forged value or run code through pickle. Whoever
 can read the key or runs code in the run's own steps is trusted; values are not encrypted.
@@ -44,8 +45,9 @@ from .codec import (
 )
 from .files import (
     CRC32,
-    SHA256,
+    KEYED,
     atomic_writer,
+    check_algorithm,
     file_digest,
     free_space,
     fsync_directory,
@@ -55,7 +57,7 @@ from .files import (
 
 __all__ = [
     "ENTRY_POINT_GROUP", "Codec", "MarshalError", "RunBinding", "describe", "list_values", "load",
-    "register_codec", "reset_entry_points", "save", "unregister_codec", "verify",
+    "recorded_checksum", "register_codec", "reset_entry_points", "save", "unregister_codec", "verify",
 ]
 
 META_DIR = os.path.join(".kale", "values")
@@ -103,7 +105,7 @@ def save(directory: str, key: str, value: Any, *, step: str | None = None,
         raise _os_error(exc, step, key, mpath) from None
     codec = codec_for_value(value)
     path = os.path.join(directory, key + codec.suffix)
-    algorithm = SHA256 if binding.key is not None else CRC32
+    algorithm = binding.algorithm
     try:
         codec, extra, out = _write(codec, directory, key, value, algorithm)
     except OSError as exc:
@@ -249,13 +251,25 @@ def check_binding(meta: dict[str, Any], binding: RunBinding, step: str | None, p
                 "tag: refused unread (it was not stored by this run's steps, or was changed since)")
 
 
-def _checksum(meta: dict[str, Any]) -> tuple[str, int | str]:
-    if isinstance(meta.get(SHA256), str):
-        return SHA256, meta[SHA256]
+def recorded_checksum(meta: dict[str, Any]) -> tuple[str, int | str]:
+    """(algorithm, checksum) a value's metadata records (ValueError if none, or if this
+    interpreter cannot compute it)."""
+    for algorithm in KEYED:
+        if isinstance(meta.get(algorithm), str):
+            check_algorithm(algorithm)
+            return algorithm, meta[algorithm]
     crc = meta.get(CRC32)
     if isinstance(crc, int) and not isinstance(crc, bool):
         return CRC32, crc
     raise ValueError("metadata records no checksum")
+
+
+def _verifiable(meta: dict[str, Any], step: str | None, key: str, path: str
+                ) -> tuple[str, int | str]:
+    try:
+        return recorded_checksum(meta)
+    except ValueError as exc:
+        raise MarshalError(f"{_where(step, key, path)}: cannot verify it: {exc}") from None
 
 
 def load(directory: str, key: str, *, step: str | None = None,
@@ -274,8 +288,8 @@ def load(directory: str, key: str, *, step: str | None = None,
                            f"{meta['codec']!r}, which is not installed (hint: install the package "
                            f"providing it in entry-point group {ENTRY_POINT_GROUP!r})")
     path = _data_path(directory, key, meta, step)
+    algorithm, checksum = _verifiable(meta, step, key, path)
     try:
-        algorithm, checksum = _checksum(meta)
         if codec.lazy:
             if file_digest(path, int(meta["bytes"]), algorithm) != checksum:
                 raise ValueError("checksum mismatch")
@@ -298,8 +312,8 @@ def verify(directory: str, key: str, *, step: str | None = None,
     path = _data_path(directory, key, meta, step)
     if binding is not None:
         check_binding(meta, binding, step, path)
+    algorithm, checksum = _verifiable(meta, step, key, path)
     try:
-        algorithm, checksum = _checksum(meta)
         ok = file_digest(path, int(meta["bytes"]), algorithm) == checksum
     except (OSError, ValueError, EOFError):
         ok = False

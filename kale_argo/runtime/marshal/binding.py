@@ -5,6 +5,9 @@ id per run; Argo pods get ``{{workflow.uid}}``) and ``KALE_ARGO_MARSHAL_KEY_FILE
 file holding the run's secret key (locally inside the run's marshal folder, mode 0600; on Argo a
 Secret mounted at :data:`POD_KEY_FILE`). With a key, each value's metadata carries an HMAC-SHA256
 tag over its canonical JSON (codec, file, size, checksum, run id, step, variable...).
+``KALE_ARGO_CHECKSUM`` names the keyed checksum the run's values use (``blake3``: the local
+executor sets it when the package is installed, its steps running in the same interpreter); without
+it, SHA-256, which every Python has (a pod's image may lack ``blake3``).
 """
 
 from __future__ import annotations
@@ -17,28 +20,50 @@ from ...errors import MarshalError
 
 RUN_ID_ENV = "KALE_ARGO_RUN_ID"
 KEY_FILE_ENV = "KALE_ARGO_MARSHAL_KEY_FILE"
+CHECKSUM_ENV = "KALE_ARGO_CHECKSUM"
 POD_KEY_FILE = "/var/run/kale-argo/marshal-key/key"
 TAG_FIELD = "hmac"
 KEY_BYTES = 32
 
 
 class RunBinding(NamedTuple):
-    """The run a step belongs to (``run_id``) and its key (``key``); either may be absent.
-    (A named tuple: every step process imports this, and dataclasses costs it ~5 ms.)"""
+    """The run a step belongs to (``run_id``), its key (``key``) and the keyed checksum its values
+    use (``checksum``, default SHA-256); any may be absent. (A named tuple: every step process
+    imports this, and dataclasses costs it ~5 ms.)"""
 
     run_id: str | None = None
     key: bytes | None = None
+    checksum: str | None = None
 
     def __repr__(self) -> str:
-        return f"RunBinding(run_id={self.run_id!r}, key={'<set>' if self.key else None})"
+        return (f"RunBinding(run_id={self.run_id!r}, key={'<set>' if self.key else None}, "
+                f"checksum={self.checksum!r})")
+
+    @property
+    def algorithm(self) -> str:
+        """The checksum a value saved under this binding records: CRC-32 without a key."""
+        from .files import CRC32, SHA256
+
+        return (self.checksum or SHA256) if self.key is not None else CRC32
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> RunBinding:
-        """The binding the environment gives this process (MarshalError if the key is unreadable)."""
+        """The binding the environment gives this process (MarshalError if the key is unreadable
+        or the checksum unknown or not installed)."""
         env = os.environ if environ is None else environ
         run_id = env.get(RUN_ID_ENV) or None
         key_file = env.get(KEY_FILE_ENV)
-        return cls(run_id, read_key(key_file) if key_file else None)
+        checksum = env.get(CHECKSUM_ENV) or None
+        if checksum is not None:
+            from .files import KEYED, check_algorithm
+
+            try:
+                if checksum not in KEYED:
+                    raise ValueError(f"not one of {', '.join(KEYED)}")
+                check_algorithm(checksum)
+            except ValueError as exc:
+                raise MarshalError(f"{CHECKSUM_ENV}={checksum!r}: {exc}") from None
+        return cls(run_id, read_key(key_file) if key_file else None, checksum)
 
     def tag(self, meta: dict[str, Any]) -> str | None:
         """The HMAC-SHA256 tag of ``meta`` (without its own tag field), or None without a key."""
