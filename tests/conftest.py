@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -21,6 +21,15 @@ def _env() -> dict[str, str]:
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     env.setdefault("PYTHONDONTWRITEBYTECODE", "1")
     return env
+
+
+@pytest.fixture(autouse=True)
+def _no_kept_fork_server() -> Iterator[None]:
+    """A local run keeps its fork server for the process's next run: each test starts without one."""
+    yield
+    warm = sys.modules.get("kale_argo.local.warm")
+    if warm is not None:
+        warm.end_kept_server()
 
 
 @pytest.fixture(scope="session")

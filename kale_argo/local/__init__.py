@@ -6,5 +6,6 @@
 
 from .executor import run_local
 from .result import LocalRun, StepResult
+from .warm import end_kept_server
 
-__all__ = ["LocalRun", "StepResult", "run_local"]
+__all__ = ["LocalRun", "StepResult", "end_kept_server", "run_local"]

@@ -30,7 +30,7 @@ from .resume import PARAMS_FILE, kept_steps
 from .rundir import RunFolder, cache_dir, claim_marshal_dir, create_marshal_dir, earlier_run
 from .scheduler import Scheduler, exit_text
 from .summary import format_summary
-from .warm import WarmStarts, warm_starts
+from .warm import WarmStarts, keep, warm_starts
 
 
 def step_commands(spec: PipelineSpec, values: Mapping[str, Any], marshal_dir: str,
@@ -141,7 +141,8 @@ def run_local(spec: PipelineSpec, params: Mapping[str, Any] | None = None, *, jo
     cache in ``.kale-runs/.cache/`` (:func:`.rundir.cache_dir`, :mod:`kale_argo.runtime.cache`).
     ``resume``: the marshal folder of an earlier run to finish, rerunning only the steps that did not succeed
     there or whose values fail verification (:mod:`.resume`). ``server``: a fork server
-    :func:`.warm.prestart` started for the script while it was traced (ended when the run ends).
+    :func:`.warm.prestart` started for the script while it was traced. The run's fork server is
+    kept for this process's next run (:func:`.warm.keep`).
     """
     warm = None
     try:
@@ -156,9 +157,10 @@ def run_local(spec: PipelineSpec, params: Mapping[str, Any] | None = None, *, jo
         warm = warm_starts(spec, stream, warm_start, server)
         return _start(spec, values, jobs, marshal_dir, stream, retries, warm, cache, resume)
     finally:
-        for started in (warm, server):  # closing twice is harmless
-            if started is not None:
-                started.close()
+        if server is not None and server is not warm:
+            server.close()
+        if warm is not None:
+            keep(warm)  # for this process's next run
 
 
 def _start(spec: PipelineSpec, values: dict[str, Any], jobs: int, marshal_dir: str | None,
@@ -207,14 +209,14 @@ def _run(spec: PipelineSpec, values: dict[str, Any], jobs: int, claimed: RunFold
     try:
         scheduler.run()
     except KeyboardInterrupt:
+        if warm is not None:  # Ctrl-C ends the run's processes, its server too
+            warm.close()
         run.duration = time.monotonic() - started
         _collect_records(run, spec)
         stream.write("interrupted: running steps terminated\n" + format_summary(run) + "\n")
         stream.flush()
         raise
     finally:
-        if warm is not None:
-            warm.close()
         if restore is not None:
             signal.signal(signal.SIGTERM, restore)
     run.duration = time.monotonic() - started

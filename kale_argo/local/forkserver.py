@@ -13,7 +13,9 @@ never imported into it, nor into the steps forked from it. In order, it
    loaded may bear a name that the script's folder holds (the step would import that file instead).
    A module that fails, or whose import raises, is left out: the server runs itself again without
    it (``exec``, at most :data:`MAX_RESTARTS` times), so no trace of it stays;
-2. sends ``{"ready": true, "left_out": {module: reason}}`` on its socket (a SOCK_SEQPACKET pair);
+2. sends ``{"ready": true, "left_out": {module: reason}, "env": {...}}`` on its socket (a
+   SOCK_SEQPACKET pair), and notes the size and modification time of every file it loaded modules
+   from;
 3. for each request (``{"argv", "env", "cwd"}`` with two file descriptors: the step's output pipe
    and a status pipe) forks a monitor that says ``+`` (taken on), forks the step's process, writes
    its pid (once the step has its session, so its process group can be signalled) and, once it
@@ -25,7 +27,10 @@ never imported into it, nor into the steps forked from it. In order, it
    directory, ``sys.argv`` (and ``sys.orig_argv``) as ``python -c`` sets them, numpy's global
    generator reseeded (Python's ``random`` reseeds itself after a fork), what the server imported
    frozen for the garbage collector (``gc.freeze``: a step's collections do not copy those pages),
-   and then ``kale_argo.runtime`` run as ``__main__``: the same supervision, records and exit codes;
+   and then ``kale_argo.runtime`` run as ``__main__``: the same supervision, records and exit codes.
+   A request ``{"check": folder}`` (no descriptors), from a process that kept the server for
+   another run, gets ``{"fresh": true}``, or false and why: a file it loaded changed since (a
+   library upgraded), or ``folder`` now holds a name it loaded (the step would import that file);
 4. exits when the socket closes (the run ended, or the process that started it died), at once
    (``os._exit``: no clean-up of what it imported, which would hold up the end of the run).
 """
@@ -42,7 +47,7 @@ import signal
 import socket
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from kale_argo.runtime.contract import BOOTSTRAP, MODULE
@@ -135,6 +140,36 @@ def preload(module: str, names: Sequence[str], local: set[str]) -> str | None:
         return f"it loads {shadowed[0]!r}, a name the script's folder holds"
     thread = unsafe_thread()
     return f"it started a {thread}: forking after that is unsafe" if thread else None
+
+
+def file_stamps(paths: Iterable[str]) -> dict[str, list[int]]:
+    """path -> [mtime_ns, size] of each of ``paths`` (a missing file: [0, -1])."""
+    stamps = {}
+    for path in paths:
+        try:
+            st = os.stat(path)
+            stamps[path] = [st.st_mtime_ns, st.st_size]
+        except OSError:
+            stamps[path] = [0, -1]
+    return stamps
+
+
+def loaded(before: set[str]) -> tuple[list[str], set[str]]:
+    """The files this process loaded modules from, and the top-level names of the modules it
+    loaded since ``before`` was noted (not the standard library's)."""
+    files = {p for m in list(sys.modules.values()) if isinstance(p := getattr(m, "__file__", None), str)}
+    names = {n.partition(".")[0] for n in set(sys.modules) - before}
+    return sorted(files), names - sys.stdlib_module_names
+
+
+def staleness(stamps: dict[str, list[int]], names: set[str], folder: str) -> str | None:
+    """Why a server that loaded the files of ``stamps`` (modules ``names``) must not serve a run of
+    a script in ``folder``; None if it may."""
+    changed = next((p for p, now in file_stamps(stamps).items() if now != stamps[p]), None)
+    if changed is not None:
+        return f"{changed} changed since it was loaded"
+    shadowed = sorted(names & folder_names(folder))
+    return f"{shadowed[0]!r} is now a name the script's folder holds" if shadowed else None
 
 
 def _warm_runtime(libraries: bool) -> None:
@@ -252,8 +287,9 @@ def _monitor(request: dict[str, Any], out: int, status: int, server: socket.sock
         os._exit(code)
 
 
-def serve(server: socket.socket) -> None:
-    """Fork a monitored step per request until the socket closes."""
+def serve(server: socket.socket, stale: Callable[[str], str | None]) -> None:
+    """Fork a monitored step per request until the socket closes; answer a check whether this
+    server may serve a script in a folder with ``stale(folder)``."""
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # monitors are reaped by the kernel
     while True:
         try:
@@ -264,6 +300,10 @@ def serve(server: socket.socket) -> None:
             if not data:
                 return
             request = json.loads(data)
+            if "check" in request and not fds:
+                why = stale(str(request["check"]))
+                server.send(json.dumps({"fresh": why is None, "why": why}).encode())
+                continue
             if len(fds) != 2 or not accepts(request["argv"], sys.executable):
                 raise ValueError("not a step-runtime command with its two pipes")
             for stream in (sys.stdout, sys.stderr):
@@ -290,6 +330,7 @@ def main(config: dict[str, Any]) -> None:
         server.send(json.dumps({"ready": False, "error": f"a {problem} runs at start"}).encode())
         return
     local = folder_names(os.path.dirname(os.path.abspath(config["script"])))
+    before = set(sys.modules)
     for index, (module, names) in enumerate(config["preload"]):
         if module in config["left_out"]:
             continue
@@ -299,8 +340,10 @@ def main(config: dict[str, Any]) -> None:
     for stream in (sys.stdout, sys.stderr):
         stream.flush()
     gc.freeze()  # a step's collections then leave the preloaded objects' pages shared, uncopied
+    files, names = loaded(before)
+    stamps = file_stamps(files)
     server.send(json.dumps({"ready": True, "left_out": config["left_out"], "env": dict(os.environ)}).encode())
-    serve(server)
+    serve(server, lambda folder: staleness(stamps, names, folder))
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ Off with ``--no-warm-start``, ``Pipeline.run(warm_start=False)`` or ``KALE_ARGO_
 from __future__ import annotations
 
 import ast
+import atexit
 import contextlib
 import json
 import os
@@ -36,6 +37,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from typing import IO, TextIO
 
@@ -48,6 +50,7 @@ from .forkserver import SERVER_BOOTSTRAP, accepts, folder_names
 ENV_VAR = "KALE_ARGO_WARM_START"
 READY_TIMEOUT = 120.0   # seconds the server may take to import the libraries
 REPLY_TIMEOUT = 60.0    # seconds the server may take to take a step on (its monitor's first byte)
+CHECK_TIMEOUT = 10.0    # seconds a kept server may take to check the files it loaded
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 _NOT_PRELOADED = frozenset({"kale_argo", "__future__", "__main__"})
 _PER_RUN = (RUN_ID_ENV, KEY_FILE_ENV, CHECKSUM_ENV)  # set per request, not in the server's own
@@ -202,8 +205,11 @@ class WarmStarts:
         self.sock: socket.socket | None = None
         self.env: dict[str, str] | None = None
         self.loaded_env: dict[str, str] | None = None  # the server's, once it imported the libraries
-        self.prestarted = False  # started before the script was traced (:meth:`spawn`)
+        # started before the steps' environment was known (:meth:`spawn`, or for an earlier run):
+        # started again if the steps' environment is not the one it imported in
+        self.early = False
         self.python: str | None = None
+        self.cwd: str | None = None
         self.stopped: str | None = None  # why steps start cold from now on
         self.ready = False
         self._log: IO[bytes] | None = None
@@ -215,7 +221,7 @@ class WarmStarts:
         steps' environment is not the one it imported in."""
         if self.server is None and self.stopped is None:
             self._spawn(python, server_env(env))
-            self.prestarted = True
+            self.early = True
 
     def _serves(self, python: str, env: dict[str, str]) -> bool:
         """Whether the server imported its libraries under ``env``: the one it started with, or
@@ -226,7 +232,7 @@ class WarmStarts:
     def _end_server(self) -> None:
         """End the server, to start another."""
         self.close()
-        self.server, self.ready, self.loaded_env, self.prestarted = None, False, None, False
+        self.server, self.ready, self.loaded_env, self.early = None, False, None, False
 
     def start(self, argv: Sequence[str], env: Mapping[str, str]) -> WarmProcess | None:
         """Fork the step ``argv`` with ``env``; None: start it as a new process."""
@@ -237,9 +243,10 @@ class WarmStarts:
             self._spawn(argv[0], wanted)
         if not self.ready and self.sock is not None:
             self._await_ready()
-        if self.sock is not None and not self._serves(argv[0], wanted) and self.prestarted:
+        if self.sock is not None and not self._serves(argv[0], wanted) and self.early:
             # started before the script was traced, which changed the environment (it set
-            # OMP_NUM_THREADS, say): the libraries must be imported under the steps' environment
+            # OMP_NUM_THREADS, say), or for an earlier run: the libraries must be imported under
+            # the steps' environment
             self._end_server()
             self._spawn(argv[0], wanted)
             self._await_ready()
@@ -270,7 +277,26 @@ class WarmStarts:
             return
         finally:
             theirs.close()
-        self.sock, self.env, self.python = ours, env, python
+        self.sock, self.env, self.python, self.cwd = ours, env, python, os.getcwd()
+
+    def may_serve(self, preload: list[list[object]], script: str) -> bool:
+        """Whether this server may serve a run of ``script`` that preloads ``preload``: the same
+        script and libraries, not stopped; one that served a run already must still be serving,
+        from the same working directory, and (its own check) must have seen no file it loaded
+        change since (a library upgraded) and no name it loaded appear in the script's folder."""
+        if (self.stopped is not None or self.preload != preload
+                or os.path.realpath(self.script) != os.path.realpath(script)):
+            return False
+        if not self.ready:
+            return True
+        if self.sock is None or self.server is None or self.server.poll() is not None \
+                or self.cwd != os.getcwd():
+            return False
+        try:
+            self.sock.send(json.dumps({"check": os.path.dirname(os.path.abspath(script))}).encode())
+        except OSError:
+            return False
+        return self._receive(CHECK_TIMEOUT).get("fresh") is True
 
     def _await_ready(self) -> None:
         reply = self._receive(READY_TIMEOUT)
@@ -364,20 +390,60 @@ class WarmStarts:
 def warm_starts(spec: PipelineSpec, stream: TextIO, option: bool | None,
                 started: WarmStarts | None = None) -> WarmStarts | None:
     """The run's warm starts, or None when they are off (see :func:`warm_start_wanted`).
-    ``started``: a server :func:`prestart` started for this script, used if it preloads what
-    this spec needs (else ended)."""
-    if not warm_start_wanted(option):
-        if started is not None:
-            started.close()
-        return None
-    preload = preload_list(spec)
-    if started is not None:
-        same = os.path.realpath(started.script) == os.path.realpath(spec.script.path)
-        if same and started.preload == preload and started.stopped is None:
-            started.stream = stream
-            return started
-        started.close()
-    return WarmStarts(preload, spec.script.path, stream)
+    ``started``: a server :func:`prestart` started for this script; else the server this process
+    kept from its last run (:func:`keep`). Either is used if it may serve this run
+    (:meth:`WarmStarts.may_serve`), else ended."""
+    candidates = [c for c in (started, _take_kept()) if c is not None]
+    chosen = None
+    if warm_start_wanted(option):
+        preload = preload_list(spec)
+        chosen = next((c for c in candidates if c.may_serve(preload, spec.script.path)), None)
+        if chosen is None:
+            chosen = WarmStarts(preload, spec.script.path, stream)
+    for other in candidates:
+        if other is not chosen:
+            other.close()
+    if chosen is not None:
+        chosen.stream = stream
+        chosen.early = chosen.early or chosen.ready  # a kept one imported under an earlier run's environment
+    return chosen
+
+
+_kept: WarmStarts | None = None  # the server of this process's last run, for its next one
+_kept_lock = threading.Lock()
+
+
+def keep(warm: WarmStarts) -> None:
+    """After a run: keep its server for this process's next run (a notebook's next
+    ``Pipeline.run()`` then skips the imports), ending the one kept before; end it instead if it
+    stopped serving. At most one is kept; it ends when the process exits, or with
+    :func:`end_kept_server`."""
+    global _kept
+    serving = warm.ready and warm.stopped is None and warm.server is not None \
+        and warm.server.poll() is None
+    with _kept_lock:
+        previous, _kept = _kept, (warm if serving else None)
+    if previous is not None and previous is not warm:
+        previous.close()
+    if not serving:
+        warm.close()
+
+
+def _take_kept() -> WarmStarts | None:
+    global _kept
+    with _kept_lock:
+        kept, _kept = _kept, None
+    return kept
+
+
+def end_kept_server() -> None:
+    """End the fork server this process kept from its last run, if any (its memory is freed)."""
+    kept = _take_kept()
+    if kept is not None:
+        kept.close()
+
+
+atexit.register(end_kept_server)
 
 
 def prestart(script: str, stream: TextIO, option: bool | None, python: str,

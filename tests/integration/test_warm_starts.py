@@ -14,6 +14,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,7 @@ from kale_argo.errors import ConfigError, RunFailed
 from kale_argo.local import run_local
 from kale_argo.local.executor import step_commands
 from kale_argo.local.forkserver import accepts
-from kale_argo.local.warm import preload_list, warm_start_wanted
+from kale_argo.local.warm import end_kept_server, preload_list, warm_start_wanted
 from kale_argo.sdk.loader import load_pipeline
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="warm starts need Linux")
@@ -30,6 +31,7 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="wa
 STATELIB = '''
 import os
 IMPORTED_BY = os.getpid()
+SEEN = os.environ.get("STATELIB_SEEN")
 STATE = []
 print("statelib imported")
 '''
@@ -122,8 +124,9 @@ def test_steps_are_forked_from_one_server_and_start_from_the_libraries_fresh_sta
     assert "[first] started" in text and "[second] succeeded" in text
     # what a preloaded library prints when imported is shown once, before the steps
     assert text.count("statelib imported") == 1 and "(warm start) statelib imported\n" in text
-    with pytest.raises(ProcessLookupError):  # the server ended with the run
-        os.kill(server, 0)
+    os.kill(server, 0)  # kept for this process's next run ...
+    end_kept_server()
+    assert _gone(server)  # ... until ended
 
 
 @pytest.mark.parametrize("how", ["option", "environment", "cli"])
@@ -315,8 +318,9 @@ def test_a_timeout_kills_a_forked_step_and_what_it_detached(libs, tmp_path):
     server, step_pid, detached = _pids(out.getvalue())
     assert server != step_pid  # forked
     assert "[slow] step 'slow' timed out after 1s (its timeout): killed" in out.getvalue()
-    for pid in (step_pid, detached, server):
+    for pid in (step_pid, detached):
         assert _gone(pid), pid
+    assert not _gone(server)  # kept for the next run: the step's timeout is not the server's
 
 
 def test_ctrl_c_ends_forked_steps_what_they_detached_and_the_server(libs, tmp_path, subprocess_env):
@@ -583,3 +587,87 @@ def test_a_script_that_fails_to_trace_leaves_no_fork_server(envlib, tmp_path, ru
     for pid in pids:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+KEPT = '''
+import os
+from kale_argo import pipeline, step
+
+@step(name="probe")
+def probe():
+    import statelib
+    statelib.STATE.append("probe")
+    return (statelib.IMPORTED_BY, os.getpid(), list(statelib.STATE), getattr(statelib, "VERSION", 1),
+            statelib.SEEN)
+
+@pipeline(name="kept")
+def kept():
+    seen = probe()
+'''
+
+
+def kept_runs(tmp_path: Path, between: Callable[[int], object] = lambda server: None
+              ) -> tuple[tuple, tuple]:
+    """What the step saw in two runs of KEPT in this process; ``between(first run's server)`` is
+    called between them."""
+    path = pipeline_file(tmp_path, KEPT)
+    first = tuple(run(path, tmp_path / "one")[0].load("seen"))
+    between(first[0])
+    result, text = run(path, tmp_path / "two")
+    assert "steps start as new processes" not in text
+    return first, tuple(result.load("seen"))
+
+
+def test_the_next_run_in_the_process_is_forked_from_the_server_the_last_one_kept(libs, tmp_path):
+    first, second = kept_runs(tmp_path)
+    assert first[0] == second[0] != second[1]  # the same server, forked
+    assert first[1] != second[1] and first[2] == second[2] == ["probe"]  # each step fresh
+    end_kept_server()
+    assert _gone(first[0])
+
+
+def test_a_library_changed_between_runs_is_imported_again_by_a_new_server(libs, tmp_path):
+    def upgrade(server: int) -> None:
+        (libs / "statelib.py").write_text(textwrap.dedent(STATELIB) + "VERSION = 2\n")
+
+    first, second = kept_runs(tmp_path, upgrade)
+    assert first[3] == 1 and second[3] == 2, "the step ran the library as it was before the upgrade"
+    assert second[0] not in (first[0], second[1]) and _gone(first[0])  # a new server, forked
+
+
+def test_a_kept_server_that_died_is_replaced(libs, tmp_path):
+    first, second = kept_runs(tmp_path, lambda server: os.kill(server, signal.SIGKILL))
+    assert second[0] not in (first[0], second[1])  # a new server, forked
+
+
+def test_an_environment_changed_between_runs_gets_a_server_importing_under_it(libs, tmp_path,
+                                                                             monkeypatch):
+    first, second = kept_runs(tmp_path, lambda server: monkeypatch.setenv("STATELIB_SEEN", "x"))
+    assert first[4] is None and second[4] == "x"
+    assert second[0] not in (first[0], second[1])  # a new server, forked
+
+
+def test_a_name_the_script_folder_now_holds_is_not_served_by_the_kept_server(libs, tmp_path):
+    (libs / "statelib.py").write_text(textwrap.dedent(STATELIB) + "import helperlib\n")
+    (libs / "helperlib.py").write_text("WHERE = 'site'\n")
+
+    def shadow(server: int) -> None:  # the script still imports only statelib: the same preload list
+        (tmp_path / "project" / "helperlib.py").write_text("WHERE = 'project'\n")
+
+    first, second = kept_runs(tmp_path, shadow)
+    assert second[0] != first[0] and _gone(first[0])
+
+
+def test_a_process_that_ran_a_pipeline_leaves_no_server_when_it_exits(libs, tmp_path, subprocess_env):
+    path = pipeline_file(tmp_path, KEPT)
+    code = ("import io; from kale_argo.local import run_local; "
+            "from kale_argo.sdk.loader import load_pipeline; "
+            f"r = run_local(load_pipeline({str(path)!r}).trace(), stream=io.StringIO(), cache=False, "
+            f"marshal_dir={str(tmp_path / 'm')!r}); print(r.load('seen')[0], r.load('seen')[1])")
+    env = {**subprocess_env,
+           "PYTHONPATH": os.pathsep.join([os.environ["PYTHONPATH"], subprocess_env["PYTHONPATH"]])}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    server, step = (int(p) for p in done.stdout.split()[-2:])
+    assert server != step and _gone(server)
