@@ -172,3 +172,27 @@ def test_a_local_run_names_the_pickled_columns_in_its_summary(make_script, tmp_p
     lines = [line for line in out.getvalue().splitlines() if "pickled, not Arrow" in line]
     assert lines == ["step 'make', variable 'frame': columns pickled, not Arrow (Arrow cannot hold "
                      "them exactly): 'mixed' (object)"]
+
+
+@pytest.mark.parametrize("distinct", [50, 300])
+def test_a_column_of_repeated_string_objects_round_trips_with_its_sharing(tmp_path, distinct):
+    rng = np.random.default_rng(1)
+    words = np.array([f"w{i}" for i in range(distinct)] + [None], dtype=object)
+    frame = pd.DataFrame({"o": pd.Series(words[rng.integers(0, distinct + 1, 100_000)], dtype=object),
+                          "x": np.arange(100_000.0)})
+    frame.iloc[3, 0] = "w1" + ""  # an equal string that is another object: kept apart, as pickle does
+    meta = marshal.save(str(tmp_path), "df", frame, binding=KEYED)
+    assert meta["codec"] == "arrow" and "fallback" not in meta
+    loaded = marshal.load(str(tmp_path), "df", binding=KEYED)
+    assert_exact(loaded, frame)
+    column, original = loaded["o"].to_numpy(), frame["o"].to_numpy()
+    for i, j in [(0, 1), (0, 2), (1, 2), (3, 5), (7, 99_999)]:  # shared objects stay shared, and only those
+        assert (column[i] is column[j]) == (original[i] is original[j])
+    pointers = {id(v) for v in original}
+    assert len({id(v) for v in column}) == len(pointers)
+    # the rows are stored as Arrow codes of the smallest type, not pickled one by one
+    import pyarrow as pa
+
+    with pa.memory_map(str(tmp_path / "df.arrow")) as source:
+        codes = pa.ipc.open_file(source.read_buffer(meta["arrow_bytes"])).schema.field("c0").type
+    assert codes == (pa.int8() if distinct < 120 else pa.int16())

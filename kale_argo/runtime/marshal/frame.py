@@ -10,8 +10,9 @@ and in the run's summary). The metadata records where the Arrow part ends (``arr
 
 Written as Arrow: numpy numeric, bool, datetime64 and timedelta64 columns (from pandas' own memory,
 NaN and NaT kept as values), pandas' string dtypes, object columns holding only ``str`` (and
-``None``; when most rows share a few string objects, those are pickled instead: pickle's memo
-writes each once, faster and as exact), nullable integers, floats and booleans (their values and
+``None``; when most rows share a few string objects, as after a lookup, each distinct object is
+pickled once and the rows are Arrow integer codes: as exact as pickle's memo, loaded with one
+``take``), nullable integers, floats and booleans (their values and
 their mask, as two fields), timezone-aware
 datetimes, categoricals (their codes; the categories travel with the dtype), ``pd.ArrowDtype``.
 Everything else (periods, intervals, sparse, complex, mixed objects) is pickled in the skeleton.
@@ -67,9 +68,11 @@ class FrameCodec(Codec):
                 fallback[i] = column.array
                 fallback_names.append(f"{_label(frame.columns[i])} ({column.dtype})")
                 kinds.append("pickle")
-            elif encoded[1] is None:  # exact either way, pickled for speed: not a fallback
-                fallback[i] = column.array
-                kinds.append(encoded[0])
+            elif encoded[0] == "refs":  # codes as Arrow, the distinct objects pickled: not a fallback
+                kinds.append("refs")
+                fields.append(f"c{i}")
+                arrays.append(encoded[1][0])
+                fallback[i] = encoded[1][1]
             elif encoded[0] == "masked":
                 kinds.append("masked")
                 fields += [f"c{i}", f"m{i}"]
@@ -139,6 +142,7 @@ class FrameCodec(Codec):
     def load_path(self, path: str, meta: dict[str, Any]) -> Any:
         import mmap
 
+        import numpy as np
         import pandas as pd
         import pyarrow as pa
 
@@ -153,8 +157,12 @@ class FrameCodec(Codec):
         positions = pd.RangeIndex(rows)
         data: dict[int, Any] = {}
         for i, (kind, dtype) in enumerate(zip(skeleton["kinds"], skeleton["dtypes"], strict=True)):
-            if kind in ("pickle", "strings"):
+            if kind in ("pickle", "strings"):  # "strings": the layout's earlier way for "refs"
                 values = skeleton["fallback"][i]
+            elif kind == "refs":
+                column = table.column(f"c{i}")
+                codes = _in_place(column, np.dtype(column.type.to_pandas_dtype()), mapped, base)
+                values = skeleton["fallback"][i].take(codes)
             elif kind == "masked":
                 values = _decode_masked(table.column(f"c{i}"), table.column(f"m{i}"), dtype,
                                         mapped, base, pd)
@@ -200,7 +208,8 @@ def _encode(values: Any, dtype: Any, pa: Any, pd: Any) -> tuple[str, Any] | None
                 return "numpy", pa.array(array.view(f"<i{dtype.itemsize}"))
             return "numpy", pa.array(array, from_pandas=False)
         if dtype.kind == "O" and _repeats(array) and _only_strings(array[:4096], pd):
-            return "strings", None  # pickle's memo stores a repeated object once: faster, as exact
+            codes, distinct = _by_identity(array, pd)  # each object stored once, as pickle's memo does
+            return "refs", (pa.array(codes, from_pandas=False), distinct)
         if dtype.kind == "O" and _only_strings(array, pd):
             return "object", pa.array(array, type=pa.large_string(), from_pandas=False)
         return None
@@ -232,6 +241,23 @@ def _repeats(array: Any, sample: int = 16384) -> bool:
     step = max(1, len(array) // sample)
     picked = array[::step]
     return len(picked) > 64 and len({id(v) for v in picked}) * 2 < len(picked)
+
+
+def _by_identity(array: Any, pd: Any) -> tuple[Any, Any]:
+    """(codes, distinct objects) of an object array, by identity (not equality: as exact as
+    pickle's memo, and hashing pointers is ~10x faster than hashing strings); the codes in the
+    smallest integer type that holds them."""
+    import ctypes
+
+    import numpy as np
+
+    array = np.ascontiguousarray(array)
+    pointers = np.ctypeslib.as_array((ctypes.c_size_t * len(array)).from_address(array.ctypes.data))
+    codes, uniques = pd.factorize(pointers)
+    distinct = np.empty(len(uniques), dtype=object)
+    distinct[codes] = array  # every row of a code holds the same object
+    small = next(t for t in (np.int8, np.int16, np.int32, np.int64) if len(uniques) <= np.iinfo(t).max)
+    return codes.astype(small), distinct
 
 
 def _only_strings(array: Any, pd: Any) -> bool:
