@@ -12,7 +12,8 @@ a run in which a step came from the cache fails the benchmark.
 - a 20-step chain inside the run (``run_local``) and as a whole command (``kale-argo run``), with
   warm starts and without, vs twenty bare step-runtime starts (``python -c "import
   kale_argo.runtime"``, one after another): <= 1.3x; a 16-way fan-out at ``--jobs 2`` vs
-  ``--jobs 1``: <= 0.6x.
+  ``--jobs 1``: <= 0.6x. Warm runs inside a process either start a new fork server (the one the
+  last run kept is ended first, untimed) or use the kept one (a notebook's next run).
 
 - chain: 100 steps, each reading the previous one's output, vs the same 100 step commands run one
   after another with ``subprocess.run`` (steps x one step-runtime start, the limit): ratio <= 1.3x.
@@ -38,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from common import Row, emit, main_args, paired_samples, samples_row, spread_of
 
-from kale_argo.local import run_local
+from kale_argo.local import end_kept_server, run_local, warm
 from kale_argo.local.executor import step_commands
 from kale_argo.sdk.loader import load_pipeline
 
@@ -132,8 +133,9 @@ def main() -> None:
 
 
 def step_start_rows(quick: bool, repeat: int) -> list[Row]:
-    """The 20-step chain against 20 bare step-runtime starts, and the 16-way fan-out, with warm
-    starts and without."""
+    """The 20-step chain against 20 bare step-runtime starts, and the 16-way fan-out: warm starts
+    from a new fork server each run (as `kale-argo run` and a process's first run), from the server
+    the process kept from its last run (a notebook's next ``Pipeline.run()``), and cold."""
     steps, width = (3, 4) if quick else (20, 16)
     bare = [sys.executable, "-c", "import kale_argo.runtime"]
     with tempfile.TemporaryDirectory(prefix="kale-bench-starts-") as tmp:
@@ -149,30 +151,44 @@ def step_start_rows(quick: bool, repeat: int) -> list[Row]:
             for _ in range(steps):
                 subprocess.run(bare, check=True)
 
-        def inside(warm: bool) -> None:
-            local(chain, jobs=2, marshal_dir=fresh(), warm_start=warm)
+        def inside(spec: Any, jobs: int, warm: str) -> float:
+            """One run's wall time; ``warm``: "new" (the kept server ended first, untimed), "kept"
+            (the server the last run of ``spec`` kept, run untimed first if there is none) or
+            "cold"."""
+            if warm == "new":
+                end_kept_server()
+            elif warm == "kept" and not kept_for(spec):
+                local(spec, jobs=jobs, marshal_dir=fresh())
+            start = time.perf_counter()
+            local(spec, jobs=jobs, marshal_dir=fresh(), warm_start=warm != "cold")
+            return time.perf_counter() - start
 
         def command(*flags: str) -> None:
             subprocess.run([KALE_ARGO, "run", script, "--no-cache", *flags, "--marshal-dir", fresh()],
                            check=True, capture_output=True)
 
         samples = paired_samples({
-            "inside": lambda: inside(True), "inside cold": lambda: inside(False),
+            "inside": lambda: inside(chain, 2, "new"), "inside kept": lambda: inside(chain, 2, "kept"),
+            "inside cold": lambda: inside(chain, 2, "cold"),
             "command": command, "command cold": lambda: command("--no-warm-start"),
             "bare": starts}, repeat)
-
-        def fan_out(jobs: int, warm: bool) -> None:
-            local(fan, jobs=jobs, marshal_dir=fresh(), warm_start=warm)
-
         fans = paired_samples({
-            "two": lambda: fan_out(2, True), "one": lambda: fan_out(1, True),
-            "two cold": lambda: fan_out(2, False), "one cold": lambda: fan_out(1, False)}, repeat)
+            "two": lambda: inside(fan, 2, "new"), "one": lambda: inside(fan, 1, "new"),
+            "two kept": lambda: inside(fan, 2, "kept"), "one kept": lambda: inside(fan, 1, "kept"),
+            "two cold": lambda: inside(fan, 2, "cold"), "one cold": lambda: inside(fan, 1, "cold")},
+            repeat)
+        end_kept_server()
     cpus = f"{os.cpu_count()} CPUs shared with the machine's other load"
+    forked = ("a forked trivial step costs ~12 ms of CPU over its processes (three forks: its "
+              "monitor, the step, its supervised worker, each copying the pages it writes)")
     return [
         samples_row(f"local chain of {steps} trivial steps, inside the run, vs {steps} bare "
                     "step-runtime starts", samples, "inside", "bare", 1.3,
-                    "each step its own supervised process (forked from the run's server), run key, "
-                    "fsynced values and record"),
+                    "each step its own supervised process (forked from the run's new server), run "
+                    "key, fsynced values and record"),
+        samples_row(f"local chain of {steps} trivial steps, the process's next run (its kept fork "
+                    f"server), vs {steps} bare step-runtime starts", samples, "inside kept", "bare",
+                    1.3, "as a notebook's next Pipeline.run(): the server the last run kept"),
         samples_row(f"local chain of {steps} trivial steps, inside the run, --no-warm-start, vs "
                     f"{steps} bare step-runtime starts", samples, "inside cold", "bare", 1.3,
                     f"each step a new Python process, as in a pod: {COLD_STEP}"),
@@ -182,15 +198,21 @@ def step_start_rows(quick: bool, repeat: int) -> list[Row]:
         samples_row(f"local chain of {steps} trivial steps, `kale-argo run --no-warm-start` as a whole "
                     f"command, vs {steps} bare step-runtime starts", samples, "command cold", "bare", 1.3,
                     f"includes the CLI's own start and the script's tracing; {COLD_STEP}"),
-        samples_row(f"local fan-out of {width} steps, --jobs 2 vs --jobs 1", fans, "two", "one", 0.6,
-                    f"{cpus}; a forked trivial step costs ~12 ms of CPU over its processes (three "
-                    "forks: its monitor, the step, its supervised worker, each copying the pages it "
-                    "writes), and the run starts with its fork server (~50 ms, serial): the two "
-                    "cores are busy ~1.3x on average; the --no-warm-start row shows the executor's "
-                    "scaling"),
+        samples_row(f"local fan-out of {width} steps, a new fork server each run, --jobs 2 vs --jobs 1",
+                    fans, "two", "one", 0.6,
+                    f"{cpus}; {forked}, and the run starts its fork server (~50 ms, serial)"),
+        samples_row(f"local fan-out of {width} steps, the process's next run (its kept fork server), "
+                    "--jobs 2 vs --jobs 1", fans, "two kept", "one kept", 0.6,
+                    f"{cpus}; {forked}; as a notebook's next Pipeline.run()"),
         samples_row(f"local fan-out of {width} steps, --no-warm-start, --jobs 2 vs --jobs 1", fans,
                     "two cold", "one cold", 0.6, cpus),
     ]
+
+
+def kept_for(spec: Any) -> bool:
+    """Whether this process kept a fork server from a run of ``spec``'s script."""
+    kept = warm._kept
+    return kept is not None and kept.script == spec.script.path
 
 
 def seed_example_row(quick: bool, repeat: int) -> Row:
