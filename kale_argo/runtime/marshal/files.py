@@ -8,11 +8,12 @@ next run's start removes, :func:`remove_temp_files`).
 Checksums: CRC-32 (``zlib.crc32``, about 4 GB/s here) guards against torn and corrupted files;
 when the run has a key, a cryptographic hash instead, whose digest the HMAC-tagged metadata
 records, so the data cannot be changed to match (a CRC-32 can be forged): SHA-256 (standard
-library, about 1.8 GB/s a core with the CPU's SHA instructions) or BLAKE3 (the optional ``blake3``
-package, about 4.3 GB/s a core), hashed in 4 MiB chunks on two cores (the digest of the chunks'
-digests). The run chooses (:func:`best_keyed`); a value records which it has. Either is computed
-from the written file (page cache, memory-mapped: no extra copy) while the fsync waits for the
-disk, and over every byte again before a value is used.
+library, about 1.8 GB/s a core with the CPU's SHA instructions) or BLAKE3 (the ``blake3`` package,
+about 4.3 GB/s a core: installed with kale-argo, not in a pod's image unless put there), hashed
+in 4 MiB chunks on two cores (the digest of the chunks' digests). The run chooses
+(:func:`best_keyed`); a value records which it has. Either is computed from the written file (page
+cache, memory-mapped: no extra copy) while the fsync waits for the disk, and over every byte again
+before a value is used.
 """
 
 from __future__ import annotations
