@@ -23,7 +23,7 @@ from kale_argo.errors import ConfigError, RunFailed
 from kale_argo.local import run_local
 from kale_argo.local.executor import step_commands
 from kale_argo.local.forkserver import accepts
-from kale_argo.local.warm import end_kept_server, preload_list, warm_start_wanted
+from kale_argo.local.warm import end_kept_server, preload_list, warm_start_wanted, warm_starts
 from kale_argo.sdk.loader import load_pipeline
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="warm starts need Linux")
@@ -671,3 +671,21 @@ def test_a_process_that_ran_a_pipeline_leaves_no_server_when_it_exits(libs, tmp_
     assert done.returncode == 0, done.stderr
     server, step = (int(p) for p in done.stdout.split()[-2:])
     assert server != step and _gone(server)
+
+
+def test_a_process_forked_after_a_run_neither_uses_nor_ends_the_kept_server(libs, tmp_path):
+    path = pipeline_file(tmp_path, KEPT)
+    first = run(path, tmp_path / "one")[0].load("seen")
+    spec = load_pipeline(str(path)).trace()
+    child = os.fork()
+    if child == 0:  # as a notebook's multiprocessing worker would: it gets a server of its own
+        code = 1
+        try:
+            got = warm_starts(spec, io.StringIO(), None)
+            code = 0 if got is not None and not got.ready and got.server is None else 3
+            end_kept_server()  # what its exit would do
+        finally:
+            os._exit(code)
+    assert os.waitpid(child, 0)[1] == 0, "the forked process took its parent's server"
+    second = run(path, tmp_path / "two")[0].load("seen")
+    assert second[0] == first[0] != second[1]  # the parent's server, still kept, still serving
