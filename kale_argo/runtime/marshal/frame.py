@@ -10,11 +10,11 @@ and in the run's summary). The metadata records where the Arrow part ends (``arr
 
 Written as Arrow: numpy numeric, bool, datetime64 and timedelta64 columns (from pandas' own memory,
 NaN and NaT kept as values), pandas' string dtypes, object columns holding only ``str`` (and
-``None``; when most rows share a few string objects, as after a lookup, each distinct object is
-pickled once and the rows are Arrow integer codes: as exact as pickle's memo, loaded with one
-``take``), nullable integers, floats and booleans (their values and
-their mask, as two fields), timezone-aware
-datetimes, categoricals (their codes; the categories travel with the dtype), ``pd.ArrowDtype``.
+``None``; when most rows share a few string objects, as after a lookup, the skeleton holds each
+distinct object once and an integer code a row, found by identity while Arrow writes the other
+columns: as exact as pickle's memo, loaded with one ``take``), nullable integers, floats and
+booleans (their values and their mask, as two fields), timezone-aware datetimes, categoricals
+(their codes; the categories travel with the dtype), ``pd.ArrowDtype``.
 Everything else (periods, intervals, sparse, complex, mixed objects) is pickled in the skeleton.
 
 Loading memory-maps the file copy-on-write and wraps each numeric, datetime and categorical-code
@@ -60,6 +60,7 @@ class FrameCodec(Codec):
         series = isinstance(value, pd.Series)
         frame = value.to_frame() if series else value
         fields, arrays, kinds, dtypes, fallback, fallback_names = [], [], [], [], {}, []
+        by_identity: dict[int, Any] = {}
         for i in range(frame.shape[1]):
             column = frame.iloc[:, i]
             encoded = _encode(column.array, column.dtype, pa, pd)
@@ -68,11 +69,9 @@ class FrameCodec(Codec):
                 fallback[i] = column.array
                 fallback_names.append(f"{_label(frame.columns[i])} ({column.dtype})")
                 kinds.append("pickle")
-            elif encoded[0] == "refs":  # codes as Arrow, the distinct objects pickled: not a fallback
+            elif encoded[0] == "refs":  # coded while Arrow writes the rest: not a fallback
                 kinds.append("refs")
-                fields.append(f"c{i}")
-                arrays.append(encoded[1][0])
-                fallback[i] = encoded[1][1]
+                by_identity[i] = encoded[1]
             elif encoded[0] == "masked":
                 kinds.append("masked")
                 fields += [f"c{i}", f"m{i}"]
@@ -109,6 +108,8 @@ class FrameCodec(Codec):
         writer_thread = threading.Thread(target=write_arrow, daemon=True)
         writer_thread.start()
         try:
+            for i, objects in by_identity.items():
+                fallback[i] = _by_identity(objects, pd)
             pickled = pickle.dumps(skeleton, protocol=5)
         finally:
             writer_thread.join()
@@ -142,7 +143,6 @@ class FrameCodec(Codec):
     def load_path(self, path: str, meta: dict[str, Any]) -> Any:
         import mmap
 
-        import numpy as np
         import pandas as pd
         import pyarrow as pa
 
@@ -160,9 +160,8 @@ class FrameCodec(Codec):
             if kind in ("pickle", "strings"):  # "strings": the layout's earlier way for "refs"
                 values = skeleton["fallback"][i]
             elif kind == "refs":
-                column = table.column(f"c{i}")
-                codes = _in_place(column, np.dtype(column.type.to_pandas_dtype()), mapped, base)
-                values = skeleton["fallback"][i].take(codes)
+                codes, distinct = skeleton["fallback"][i]
+                values = distinct.take(codes)
             elif kind == "masked":
                 values = _decode_masked(table.column(f"c{i}"), table.column(f"m{i}"), dtype,
                                         mapped, base, pd)
@@ -208,8 +207,7 @@ def _encode(values: Any, dtype: Any, pa: Any, pd: Any) -> tuple[str, Any] | None
                 return "numpy", pa.array(array.view(f"<i{dtype.itemsize}"))
             return "numpy", pa.array(array, from_pandas=False)
         if dtype.kind == "O" and _repeats(array) and _only_strings(array[:4096], pd):
-            codes, distinct = _by_identity(array, pd)  # each object stored once, as pickle's memo does
-            return "refs", (pa.array(codes, from_pandas=False), distinct)
+            return "refs", array  # each object stored once, as pickle's memo does, and a code a row
         if dtype.kind == "O" and _only_strings(array, pd):
             return "object", pa.array(array, type=pa.large_string(), from_pandas=False)
         return None
