@@ -58,7 +58,8 @@ _PER_RUN = (RUN_ID_ENV, KEY_FILE_ENV, CHECKSUM_ENV)  # set per request, not in t
 
 def server_env(env: Mapping[str, str]) -> dict[str, str]:
     """The environment the server imports in for steps of environment ``env``: ``env`` without
-    what each run sets (its id, its key file), which every forked step gets with its request."""
+    what each run sets (its id, its key file, its checksum), which every forked step gets with its
+    request."""
     return {k: v for k, v in env.items() if k not in _PER_RUN}
 
 
@@ -279,6 +280,12 @@ class WarmStarts:
             theirs.close()
         self.sock, self.env, self.python, self.cwd = ours, env, python, os.getcwd()
 
+    @property
+    def serving(self) -> bool:
+        """Ready and still answering: not stopped or closed, its process alive."""
+        return (self.ready and self.stopped is None and self.sock is not None
+                and self.server is not None and self.server.poll() is None)
+
     def may_serve(self, preload: list[list[object]], script: str) -> bool:
         """Whether this server may serve a run of ``script`` that preloads ``preload``: the same
         script and libraries, not stopped; one that served a run already must still be serving,
@@ -289,9 +296,9 @@ class WarmStarts:
             return False
         if not self.ready:
             return True
-        if self.sock is None or self.server is None or self.server.poll() is not None \
-                or self.cwd != os.getcwd():
+        if not self.serving or self.cwd != os.getcwd():
             return False
+        assert self.sock is not None  # serving
         try:
             self.sock.send(json.dumps({"check": os.path.dirname(os.path.abspath(script))}).encode())
         except OSError:
@@ -419,8 +426,7 @@ def keep(warm: WarmStarts) -> None:
     stopped serving. At most one is kept; it ends when the process exits, or with
     :func:`end_kept_server`."""
     global _kept
-    serving = warm.ready and warm.stopped is None and warm.server is not None \
-        and warm.server.poll() is None
+    serving = warm.serving
     with _kept_lock:
         previous, _kept = _kept, (warm if serving else None)
     if previous is not None and previous is not warm:
