@@ -17,17 +17,19 @@ never imported into it, nor into the steps forked from it. In order, it
    SOCK_SEQPACKET pair), and notes the size and modification time of every file it loaded modules
    from;
 3. for each request (``{"argv", "env", "cwd"}`` with two file descriptors: the step's output pipe
-   and a status pipe) forks a monitor that says ``+`` (taken on), forks the step's process, writes
-   its pid (once the step has its session, so its process group can be signalled) and, once it
-   ended, its exit code (as :attr:`subprocess.Popen.returncode` has it) to the status pipe. The
-   monitor keeps that report
-   independent of the server: a step that kills the server still reports. The step's process is
-   what ``argv`` (the step-runtime command, :func:`accepts`) would start: a session of its own,
-   stdin from /dev/null, stdout and stderr to the pipe, the request's environment and working
-   directory, ``sys.argv`` (and ``sys.orig_argv``) as ``python -c`` sets them, numpy's global
-   generator reseeded (Python's ``random`` reseeds itself after a fork), what the server imported
-   frozen for the garbage collector (``gc.freeze``: a step's collections do not copy those pages),
-   and then ``kale_argo.runtime`` run as ``__main__``: the same supervision, records and exit codes.
+   and a status pipe) forks the step's process, which says ``+`` (taken on) and, once it has its
+   own session (so its process group can be signalled), its pid on the status pipe. The step's
+   process is what ``argv`` (the step-runtime command, :func:`accepts`) would start: a session of
+   its own, stdin from /dev/null, stdout and stderr to the pipe, no other descriptor of the
+   server's, the request's environment and working directory, ``sys.argv`` (and
+   ``sys.orig_argv``) as ``python -c`` sets them, numpy's global generator reseeded (Python's
+   ``random`` reseeds itself after a fork), what the server imported frozen for the garbage
+   collector (``gc.freeze``: a step's collections do not copy those pages), and then
+   ``kale_argo.runtime`` run as ``__main__``: the same supervision, records and exit codes. Its
+   exit code (as :attr:`subprocess.Popen.returncode` has it) reaches the status pipe as ``=N``
+   twice over: from the step itself as it exits, so a step that kills the server still reports,
+   and from the server, which reaps it, so a step killed by a signal reports too; the executor
+   takes the first.
    A request ``{"check": folder}`` (no descriptors), from a process that kept the server for
    another run, gets ``{"fresh": true}``, or false and why: a file it loaded changed since (a
    library upgraded), or ``folder`` now holds a name it loaded (the step would import that file);
@@ -43,6 +45,7 @@ import importlib
 import importlib.util
 import json
 import os
+import select
 import signal
 import socket
 import sys
@@ -52,9 +55,11 @@ from typing import Any
 
 from kale_argo.runtime.contract import BOOTSTRAP, MODULE
 
-#: Runs this file as ``__main__`` without importing its package (``{path}``: this file).
-SERVER_BOOTSTRAP = ("import sys;getattr(sys.flags,'safe_path',0) or sys.path.pop(0);import runpy;"
-                    "runpy.run_path({path!r},run_name='__main__')")
+#: Runs this file as ``__main__`` without importing its package (``{path}``: this file), from its
+#: cached bytecode (the executor imported it) rather than compiling it again.
+SERVER_BOOTSTRAP = ("import sys;getattr(sys.flags,'safe_path',0) or sys.path.pop(0);"
+                    "from importlib.machinery import SourceFileLoader as L;"
+                    "exec(L('__main__',{path!r}).get_code('__main__'),{{'__name__':'__main__','__file__':{path!r}}})")
 #: Threads known to be re-created after a fork by the library that started them.
 FORK_AWARE_THREADS = frozenset({"jemalloc_bg_thd"})
 MAX_RESTARTS = 2
@@ -183,9 +188,10 @@ def _warm_runtime(libraries: bool) -> None:
 
     # a step parses its command first: argparse's regular expressions and gettext (locale) warm
     parse_argv(["--script", "s.py", "--marshal-dir", ".", "--call", "{}", "--param", "p=1"])
-    from kale_argo.runtime.marshal import codec
+    from kale_argo.runtime.marshal import codec, files
 
     codec._builtins()
+    files.best_keyed()  # imports blake3, which local steps checksum their values and records with
     if libraries:
         codec.entry_point_codecs()
 
@@ -231,14 +237,20 @@ def _run_runtime() -> int:
     return 0
 
 
-def _become_step(request: dict[str, Any], out: int, started: int) -> None:
-    """In the forked step process: take on the request's process state and run it (never returns).
-    A byte on ``started`` says its session (so its process group) exists."""
-    code = 1
+def _become_step(request: dict[str, Any], out: int, status: int, inherited: Iterable[int]) -> None:
+    """In the forked step process: report ``+`` and its pid on ``status``, take on the request's
+    process state, run the step runtime and report its exit code (never returns)."""
+    code, reported = 1, False
     try:
-        os.setsid()
-        os.write(started, b".")
-        os.close(started)
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        for fd in inherited:
+            os.close(fd)
+        os.write(status, b"+")  # taken on; EPIPE if the executor stopped waiting: no step then
+        os.setsid()  # its process group exists before anyone may signal it
+        os.write(status, f"{os.getpid()}\n".encode())
+        reported = True
+        _close_in_children(status)
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
         os.dup2(out, 1)
@@ -259,39 +271,61 @@ def _become_step(request: dict[str, Any], out: int, started: int) -> None:
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(Exception):
                 stream.flush()
+        if reported:
+            with contextlib.suppress(OSError):
+                os.write(status, f"={code}\n".encode())
         os._exit(code)
 
 
-def _monitor(request: dict[str, Any], out: int, status: int, server: socket.socket) -> None:
-    """In the forked monitor: fork the step, report its pid and exit code (never returns)."""
-    code = 1
-    try:
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        server.close()
-        os.write(status, b"+")  # taken on; EPIPE if the executor stopped waiting: no step then
-        started, started_w = os.pipe()
-        pid = os.fork()
-        if pid == 0:
-            os.close(status)
-            os.close(started)
-            _become_step(request, out, started_w)
-        os.close(out)
-        os.close(started_w)
-        os.read(started, 1)  # its process group exists before anyone may signal it (or it died)
-        os.close(started)
-        os.write(status, f"{pid}\n".encode())
-        status_code = os.waitpid(pid, 0)[1]
-        os.write(status, f"{os.waitstatus_to_exitcode(status_code)}\n".encode())
-        code = 0
-    finally:
-        os._exit(code)
+def _close_in_children(fd: int) -> None:
+    """Close ``fd`` in this process's forked children (not in theirs, where the number may be reused)."""
+    open_fds = [fd]
+
+    def close() -> None:
+        while open_fds:
+            with contextlib.suppress(OSError):
+                os.close(open_fds.pop())
+
+    os.register_at_fork(after_in_child=close)
+
+
+def _reap(running: dict[int, int]) -> None:
+    """Report the exit code of each ended step on its status pipe (a step reports its own too;
+    this one counts where it was killed before it could)."""
+    while running:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if not pid:
+            return
+        fd = running.pop(pid, None)
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.write(fd, f"={os.waitstatus_to_exitcode(status)}\n".encode())
+            os.close(fd)
 
 
 def serve(server: socket.socket, stale: Callable[[str], str | None]) -> None:
-    """Fork a monitored step per request until the socket closes; answer a check whether this
-    server may serve a script in a folder with ``stale(folder)``."""
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # monitors are reaped by the kernel
+    """Fork a step per request until the socket closes, reporting each one's exit code as it is
+    reaped; answer a check whether this server may serve a script in a folder with ``stale(folder)``."""
+    wake_r, wake_w = os.pipe()  # SIGCHLD writes a byte here (signal.set_wakeup_fd)
+    os.set_blocking(wake_r, False)
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
+    signal.signal(signal.SIGCHLD, lambda signum, frame: None)  # only the wake-up byte matters
+    poller = select.poll()
+    poller.register(server, select.POLLIN)
+    poller.register(wake_r, select.POLLIN)
+    running: dict[int, int] = {}  # step pid -> its status pipe
     while True:
+        events = dict(poller.poll())
+        if wake_r in events:
+            with contextlib.suppress(OSError):
+                os.read(wake_r, 4096)
+            _reap(running)  # here, not in the handler: a step is in ``running`` before it is reaped
+        if server.fileno() not in events:
+            continue
         try:
             data, fds, _, _ = socket.recv_fds(server, MAX_REQUEST, 2)
         except OSError:
@@ -308,8 +342,10 @@ def serve(server: socket.socket, stale: Callable[[str], str | None]) -> None:
                 raise ValueError("not a step-runtime command with its two pipes")
             for stream in (sys.stdout, sys.stderr):
                 stream.flush()
-            if _fork_quietly() == 0:
-                _monitor(request, fds[0], fds[1], server)
+            pid = _fork_quietly()
+            if pid == 0:
+                _become_step(request, fds[0], fds[1], [server.fileno(), wake_r, wake_w, *running.values()])
+            running[pid] = fds.pop()  # the status pipe, kept until the step is reaped
         except Exception as exc:  # the executor starts this step as a new process instead
             print(f"kale-argo: fork server: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
         finally:

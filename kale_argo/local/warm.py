@@ -49,7 +49,7 @@ from .forkserver import SERVER_BOOTSTRAP, accepts, folder_names
 
 ENV_VAR = "KALE_ARGO_WARM_START"
 READY_TIMEOUT = 120.0   # seconds the server may take to import the libraries
-REPLY_TIMEOUT = 60.0    # seconds the server may take to take a step on (its monitor's first byte)
+REPLY_TIMEOUT = 60.0    # seconds the server may take to take a step on (the step's first byte)
 CHECK_TIMEOUT = 10.0    # seconds a kept server may take to check the files it loaded
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 _NOT_PRELOADED = frozenset({"kale_argo", "__future__", "__main__"})
@@ -142,9 +142,10 @@ def script_preload(script: str, modules: Iterable[str]) -> list[list[object]]:
 class WarmProcess:
     """A step forked by the server: what the scheduler uses of a :class:`subprocess.Popen`.
 
-    The executor does not wait for the step to exist: its monitor reports the pid (once the
-    step's session exists) and then its exit code on ``status``; :attr:`pid` reads the first
-    when asked (to signal the step), :meth:`wait` both."""
+    The executor does not wait for the step to exist: ``status`` carries its pid (once its
+    session exists) and then its exit code (``=N``, from the step and from the server that
+    reaps it: the first counts); :attr:`pid` reads the first when asked (to signal the step),
+    :meth:`wait` both."""
 
     def __init__(self, stdout: IO[bytes], status: IO[bytes], argv: Sequence[str]) -> None:
         self.stdout: IO[bytes] | None = stdout
@@ -155,7 +156,7 @@ class WarmProcess:
         self._argv = list(argv)
 
     def _line(self, timeout: float | None) -> bytes | None:
-        """The monitor's next line (b"" at its end), or None if none came within ``timeout``."""
+        """The next status line (b"" at its end), or None if none came within ``timeout``."""
         while b"\n" not in self._buffer:
             if not readable(self._status, timeout):
                 return None
@@ -169,15 +170,15 @@ class WarmProcess:
 
     @property
     def pid(self) -> int:
-        """The step's pid (its process group's id too); 0 if its monitor ended without one."""
+        """The step's pid (its process group's id too); 0 if it ended without saying it."""
         if self._pid is None:
             line = self._line(REPLY_TIMEOUT)
             self._pid = int(line) if line and line.strip().isdigit() else 0
         return self._pid
 
     def wait(self, timeout: float | None = None) -> int:
-        """The exit code its monitor reports (-N: killed by signal N); 1 if the monitor ended
-        without one (only SIGKILL ends it)."""
+        """The exit code reported (-N: killed by signal N); 1 if none came (the step and the
+        server both ended without one) or the step ended before its pid."""
         if self.returncode is None:
             if self._pid is None:
                 if not readable(self._status, timeout):
@@ -188,7 +189,8 @@ class WarmProcess:
                 raise subprocess.TimeoutExpired(self._argv, timeout or 0.0)
             self._status.close()
             text = line.decode("ascii", "replace").strip()
-            self.returncode = int(text) if self._pid and text.lstrip("-").isdigit() else 1
+            code = text[1:] if text.startswith("=") else ""
+            self.returncode = int(code) if self._pid and code.lstrip("-").isdigit() else 1
         return self.returncode
 
 
@@ -346,9 +348,9 @@ class WarmStarts:
             os.close(status_w)
         status = os.fdopen(status_r, "rb", buffering=0)
         stdout = os.fdopen(out_r, "rb")
-        # The monitor's "+" says it took the step on; unanswered, closing the pipe makes a late
-        # monitor give up before forking the step (EPIPE), so it never runs twice. The step's
-        # pid follows once it exists: not waited for here, the next step starts meanwhile.
+        # The step's "+" says it was forked; unanswered, closing the pipe makes a late step give
+        # up before it runs (EPIPE), so it never runs twice. Its pid follows once its session
+        # exists: not waited for here, the next step starts meanwhile.
         if not (readable(status, REPLY_TIMEOUT) and status.read(1) == b"+"):  # the server could not
             status.close()
             stdout.close()

@@ -278,6 +278,43 @@ def test_a_step_that_kills_the_server_reports_and_later_steps_start_cold(libs, t
     assert "steps start as new processes from now on" in text
 
 
+DESCRIPTORS = '''
+import os, time
+from kale_argo import pipeline, step
+
+def _held(pid):
+    """What each descriptor ``pid`` holds is (the one that listed them was closed meanwhile)."""
+    held = {}
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            held[int(fd)] = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except FileNotFoundError:
+            pass
+    return held
+
+@step(name="held")
+def held(i):
+    import statelib
+    time.sleep(0.3)  # the other step runs meanwhile: the server holds both status pipes
+    return statelib.IMPORTED_BY, sorted(_held(os.getpid())), _held(os.getppid())
+
+@pipeline(name="descriptors")
+def descriptors():
+    a = held(1)
+    b = held(2)
+'''
+
+
+def test_a_forked_step_holds_no_descriptor_of_the_servers_or_of_other_steps(libs, tmp_path):
+    result, _ = run(pipeline_file(tmp_path, DESCRIPTORS), tmp_path, jobs=2)
+    for name in ("a", "b"):
+        server, worker, supervisor = result.load(name)
+        assert server != os.getpid()  # forked from the server
+        assert worker == [0, 1, 2]  # as in a new process: stdin, stdout, stderr
+        extra = {fd: what for fd, what in supervisor.items() if fd > 2}
+        assert len(extra) == 1 and next(iter(extra.values())).startswith("pipe:")  # its status pipe
+
+
 SLOW = '''
 import os, subprocess, sys, time
 from kale_argo import pipeline, step
@@ -503,7 +540,7 @@ def test_a_step_the_server_is_too_slow_to_take_on_runs_once_as_a_new_process(lib
             x = once()
         ''')
     result, _ = run(path, tmp_path)
-    time.sleep(0.5)  # a monitor the executor gave up on would start the step about now
+    time.sleep(0.5)  # a step the executor gave up on would run about now
     assert result.load("x") == 1 and len(ran.read_text().split()) == 1
 
 

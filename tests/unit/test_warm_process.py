@@ -1,5 +1,6 @@
-"""A forked step as the executor sees it: its pid read when needed, its exit code from its monitor,
-and what the fork server loads once for all its steps."""
+"""A forked step as the executor sees it: its pid read when needed, then its exit code (``=N``, from
+the step and from the server that reaps it: the first counts), and what the fork server loads once
+for all its steps."""
 
 from __future__ import annotations
 
@@ -28,22 +29,40 @@ def _process(*lines: bytes, close: bool = True) -> tuple[WarmProcess, int]:
     return proc, status_w
 
 
-def test_the_pid_then_the_exit_code_come_from_the_monitor():
-    proc, _ = _process(b"4242\n", b"-9\n")
+def test_the_pid_then_the_exit_code_come_on_the_status_pipe():
+    proc, _ = _process(b"4242\n", b"=-9\n")
     assert proc.pid == 4242
     assert proc.wait() == -9
     assert proc.returncode == -9
 
 
 def test_wait_reads_the_pid_first_when_nobody_asked_for_it():
-    proc, _ = _process(b"17\n3\n")
+    proc, _ = _process(b"17\n=3\n")
     assert proc.wait() == 3
     assert proc.pid == 17
 
 
-def test_a_monitor_that_ends_without_a_pid_is_a_failure_and_no_process_to_signal():
+def test_the_first_of_the_steps_and_the_servers_exit_codes_counts():
+    proc, _ = _process(b"17\n=0\n=0\n")
+    assert (proc.wait(), proc.pid) == (0, 17)
+
+
+def test_a_step_that_ends_without_a_pid_is_a_failure_and_no_process_to_signal():
     proc, _ = _process()
     assert proc.pid == 0
+    assert proc.wait() == 1
+
+
+@pytest.mark.parametrize("code", [b"=1\n", b"=0\n"])
+def test_an_exit_code_before_any_pid_is_never_taken_for_a_pid(code):
+    proc, _ = _process(code)  # the server reaped a step killed before it said its pid
+    assert proc.pid == 0
+    assert proc.wait() == 1
+
+
+def test_a_status_line_that_is_not_an_exit_code_is_a_failure():
+    proc, _ = _process(b"17\n", b"3\n")
+    assert proc.pid == 17
     assert proc.wait() == 1
 
 
@@ -52,7 +71,7 @@ def test_the_exit_code_is_waited_for_with_a_timeout():
     assert proc.pid == 99
     with pytest.raises(subprocess.TimeoutExpired):
         proc.wait(timeout=0.05)
-    threading.Timer(0.05, lambda: (os.write(status_w, b"0\n"), os.close(status_w))).start()
+    threading.Timer(0.05, lambda: (os.write(status_w, b"=0\n"), os.close(status_w))).start()
     assert proc.wait(timeout=5) == 0
 
 
@@ -71,10 +90,10 @@ def test_a_step_without_a_pid_never_signals_the_executors_own_process_group():
 def test_the_fork_server_loads_once_what_every_step_would_load_again():
     code = ("import sys; from kale_argo.local import forkserver; forkserver._warm_runtime(False);"
             "from kale_argo.runtime import supervise;"
-            "print(all(m in sys.modules for m in ('ctypes', 'locale', 'runpy', 'argparse')),"
+            "print(all(m in sys.modules for m in ('ctypes', 'locale', 'runpy', 'argparse', 'blake3')),"
             " supervise.libc.cache_info().currsize)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["True", "1"]
+    assert out.stdout.split() == ["True", "1"]  # blake3: a dependency, as local steps' checksum
 
 
 def test_killing_the_tree_of_no_process_kills_nothing():
