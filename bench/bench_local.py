@@ -179,8 +179,8 @@ def step_start_rows(quick: bool, repeat: int) -> list[Row]:
             repeat)
         end_kept_server()
     cpus = f"{os.cpu_count()} CPUs shared with the machine's other load"
-    forked = ("a forked trivial step costs ~12 ms of CPU over its processes (three forks: its "
-              "monitor, the step, its supervised worker, each copying the pages it writes)")
+    forked = ("a forked trivial step costs ~11 ms of CPU over its two processes (the step and "
+              "its supervised worker, each copying the pages it writes)")
     return [
         samples_row(f"local chain of {steps} trivial steps, inside the run, vs {steps} bare "
                     "step-runtime starts", samples, "inside", "bare", 1.3,
