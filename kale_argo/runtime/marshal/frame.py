@@ -99,8 +99,9 @@ class FrameCodec(Codec):
         failed: list[BaseException] = []
 
         def write_arrow() -> None:  # Arrow writes without the GIL: the skeleton pickles meanwhile
-            try:
-                with pa.OSFile(out.path, "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+            try:  # appended to the new, empty file: truncating it ("wb") would make ext4 write it
+                # all back at close (auto_da_alloc), before the hashing that overlaps the fsync
+                with pa.OSFile(out.path, "ab") as sink, pa.ipc.new_file(sink, table.schema) as writer:
                     writer.write_table(table)
             except BaseException as exc:  # re-raised in the caller's thread
                 failed.append(exc)
