@@ -38,14 +38,10 @@ lint: install
 golden: install  ## regenerate tests/golden/*.yaml (every example compiled); review and commit the diff
 	$(PY) tests/golden/update.py
 
-# Byte-compiled as a wheel install is, also where PYTHONDONTWRITEBYTECODE is set: a benchmark
-# times the package's start, not the compiling of modules edited since they were last imported.
 bench: install  ## the benchmarks; writes bench/RESULTS.md
-	$(PY) -m compileall -q kale_argo
 	$(PY) bench/run_all.py
 
 bench-quick: install
-	$(PY) -m compileall -q kale_argo
 	$(PY) bench/run_all.py --quick
 
 e2e: install  ## the kind e2e suite: needs Docker, kind's image and the internet

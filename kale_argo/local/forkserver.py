@@ -1,8 +1,8 @@
 """The fork server of a local run: imports the steps' libraries once, then forks each step's process.
 
 :mod:`.warm` starts it (``python -c`` :data:`SERVER_BOOTSTRAP` ``CONFIG``) with the run's
-environment. It runs this file by path, so that ``kale_argo.local`` (the executor, pydantic) is
-never imported into it, nor into the steps forked from it. In order, it
+environment. It runs this file by path (its cached bytecode), so that ``kale_argo.local`` (the
+executor, pydantic) is never imported into it, nor into the steps forked from it. In order, it
 
 1. takes the working directory off ``sys.path`` as the step bootstrap does, imports the step
    runtime and then each module of ``preload`` (what the script and its modules import, library
@@ -21,7 +21,8 @@ never imported into it, nor into the steps forked from it. In order, it
    own session (so its process group can be signalled), its pid on the status pipe. The step's
    process is what ``argv`` (the step-runtime command, :func:`accepts`) would start: a session of
    its own, stdin from /dev/null, stdout and stderr to the pipe, no other descriptor of the
-   server's, the request's environment and working directory, ``sys.argv`` (and
+   server's (the status pipe stays with it, not with the worker it forks to run the step's code),
+   the request's environment and working directory, ``sys.argv`` (and
    ``sys.orig_argv``) as ``python -c`` sets them, numpy's global generator reseeded (Python's
    ``random`` reseeds itself after a fork), what the server imported frozen for the garbage
    collector (``gc.freeze``: a step's collections do not copy those pages), and then
