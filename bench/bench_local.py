@@ -200,7 +200,9 @@ def step_start_rows(quick: bool, repeat: int) -> list[Row]:
                     f"includes the CLI's own start and the script's tracing; {COLD_STEP}"),
         samples_row(f"local fan-out of {width} steps, a new fork server each run, --jobs 2 vs --jobs 1",
                     fans, "two", "one", 0.6,
-                    f"{cpus}; {forked}, and the run starts its fork server (~50 ms, serial)"),
+                    f"{cpus}; {forked}; the run first starts its fork server (a new Python and "
+                    "what every step imports, ~50-70 ms), which takes as long at --jobs 2 as at "
+                    "--jobs 1"),
         samples_row(f"local fan-out of {width} steps, the process's next run (its kept fork server), "
                     "--jobs 2 vs --jobs 1", fans, "two kept", "one kept", 0.6,
                     f"{cpus}; {forked}; as a notebook's next Pipeline.run()"),
