@@ -109,8 +109,7 @@ def digest_of_view(view: memoryview, algorithm: str = CRC32, mapped: mmap.mmap |
     of the digests of its :data:`CHUNK`-sized chunks, hashed by two threads on two or more CPUs).
     Each chunk of ``mapped`` is unmapped once read (the page cache keeps it): RSS stays at a chunk
     or two."""
-    if algorithm not in (CRC32, *KEYED):
-        raise ValueError(f"unknown checksum {algorithm!r}")
+    check_algorithm(algorithm)
     size = len(view)
 
     def done(start: int) -> None:
