@@ -118,6 +118,61 @@ def test_ordinary_objects_use_pickle(tmp_path, value):
     assert marshal.load(str(tmp_path), "v") == value
 
 
+def _mapped_base(array):
+    """The object at the bottom of ``array``'s ``base`` chain (a memoryview's ``obj`` followed)."""
+    base = array
+    while True:
+        nxt = base.obj if isinstance(base, memoryview) else getattr(base, "base", None)
+        if nxt is None:
+            return base
+        base = nxt
+
+
+def test_large_buffers_of_a_pickle_are_stored_after_it_and_loaded_in_place(tmp_path):
+    import mmap
+    import pickle
+
+    from kale_argo.runtime.marshal.pickled import ALIGN, OUT_OF_BAND_MIN
+
+    big = np.arange(OUT_OF_BAND_MIN // 8 + 3, dtype=np.float64)  # not a multiple of ALIGN
+    frozen = np.arange(20_000, dtype=np.int32)
+    frozen.flags.writeable = False
+    value = {"big": big, "fortran": np.asfortranarray(np.ones((300, 50))), "frozen": frozen,
+             "small": np.arange(10), "strided": np.arange(40_000.0)[::2], "text": "kept"}
+    meta = marshal.save(str(tmp_path), "v", value)
+    assert meta["codec"] == "pickle"
+    sizes = [big.nbytes, 300 * 50 * 8, frozen.nbytes]
+    assert sorted(meta["buffers"]) == sorted(sizes)  # small and strided arrays stay in the stream
+    data = (tmp_path / "v.pkl").read_bytes()
+    assert meta["pickle_bytes"] < len(data) - sum(sizes) and len(data) == meta["bytes"]
+    with pytest.raises(pickle.UnpicklingError):  # the stream refers to its buffers
+        pickle.loads(data[:meta["pickle_bytes"]])
+
+    loaded = marshal.load(str(tmp_path), "v")
+    assert loaded.keys() == value.keys() and loaded["text"] == "kept"
+    for name, array in value.items():
+        if name != "text":
+            np.testing.assert_array_equal(loaded[name], array)
+            assert loaded[name].dtype == array.dtype
+    assert loaded["fortran"].flags.f_contiguous
+    assert not loaded["frozen"].flags.writeable  # a read-only array stays read-only
+    assert isinstance(_mapped_base(loaded["big"]), mmap.mmap)  # in place, not copied
+    assert loaded["big"].ctypes.data % ALIGN == 0
+    loaded["big"][0] = -1.0  # writable and private: the stored value does not change
+    assert marshal.load(str(tmp_path), "v")["big"][0] == 0.0
+    marshal.verify(str(tmp_path), "v")
+
+
+def test_a_pickle_without_large_buffers_is_the_stream_alone(tmp_path):
+    import pickle
+
+    value = {"a": np.arange(100), "b": list(range(50_000))}
+    meta = marshal.save(str(tmp_path), "v", value)
+    assert "buffers" not in meta and "pickle_bytes" not in meta
+    loaded = pickle.loads((tmp_path / "v.pkl").read_bytes())
+    assert loaded["b"] == value["b"] and (loaded["a"] == value["a"]).all()
+
+
 def make_closure(n):
     return lambda x: x + n
 

@@ -155,6 +155,24 @@ def test_array_header_disagreeing_with_metadata_fails(tmp_path):
         marshal.load(d, "v")
 
 
+@pytest.mark.parametrize("change", [
+    {"buffers": [8]}, {"buffers": ["8"]}, {"buffers": [-1, 1 << 20]}, {"pickle_bytes": 10**9},
+    {"pickle_bytes": True}, {"buffers": None},
+], ids=["short", "text", "negative", "beyond", "bool", "none"])
+def test_a_pickle_whose_buffer_layout_disagrees_with_its_file_fails(tmp_path, change):
+    d = str(tmp_path)
+    marshal.save(d, "v", {"a": np.ones(1 << 17)})
+    mpath = marshal.meta_path(d, "v")
+    meta = json.loads(Path(mpath).read_text())
+    assert meta["buffers"] == [1 << 20]
+    meta.update(change)
+    with open(mpath, "w") as fh:
+        json.dump(meta, fh)
+    with pytest.raises(MarshalError, match=r"variable 'v'.*corrupt or unloadable pickle value "
+                                           r"\(its (metadata's buffer layout|buffers end)"):
+        marshal.load(d, "v", step="use")
+
+
 def test_unreadable_metadata_fails_loudly(tmp_path):
     d = str(tmp_path)
     marshal.save(d, "v", 1)

@@ -261,12 +261,13 @@ def write_json_atomic(path: str, data: Any, *, sync: bool = True) -> None:
 
 
 def map_verified(path: str, size: int, checksum: int | str, algorithm: str = CRC32) -> memoryview:
-    """The file's bytes, memory-mapped read-only, after checking their checksum (ValueError if not)."""
+    """The file's bytes, memory-mapped copy-on-write (what a value loaded in place writes stays
+    in its process), after checking their checksum (ValueError if not)."""
     if not size:
         view = memoryview(b"")
     else:
         with open(path, "rb") as fh:
-            mapped = mmap.mmap(fh.fileno(), size, access=mmap.ACCESS_READ)
+            mapped = mmap.mmap(fh.fileno(), size, access=mmap.ACCESS_COPY)
         view = memoryview(mapped)
     if digest_of_view(view, algorithm) != checksum:
         raise ValueError("checksum mismatch")
