@@ -73,16 +73,19 @@ def spread_of(ours: list[float], reference: list[float], unit: str = "s") -> str
     return f"{one(ours)} vs {one(reference)} {unit}"
 
 
-def paired_samples(variants: dict[str, Callable[[], float | None]], repeat: int
-                   ) -> dict[str, list[float]]:
+def paired_samples(variants: dict[str, Callable[[], float | None]], repeat: int,
+                   after: Callable[[], None] | None = None) -> dict[str, list[float]]:
     """Each variant run in turn (A B A B ...) ``repeat`` times; a variant returning a number gives
-    its own timing (e.g. a fresh process's), else its wall time is taken."""
+    its own timing (e.g. a fresh process's), else its wall time is taken. ``after`` runs after
+    each, untimed."""
     samples: dict[str, list[float]] = {name: [] for name in variants}
     for _ in range(repeat):
         for name, fn in variants.items():
             start = time.perf_counter()
             got = fn()
             samples[name].append(got if isinstance(got, float) else time.perf_counter() - start)
+            if after is not None:
+                after()
     return samples
 
 
