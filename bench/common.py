@@ -74,7 +74,7 @@ def spread_of(ours: list[float], reference: list[float], unit: str = "s") -> str
 
 
 def paired_samples(variants: dict[str, Callable[[], float | None]], repeat: int,
-                   after: Callable[[], None] | None = None) -> dict[str, list[float]]:
+                   after: Callable[[], object] | None = None) -> dict[str, list[float]]:
     """Each variant run in turn (A B A B ...) ``repeat`` times; a variant returning a number gives
     its own timing (e.g. a fresh process's), else its wall time is taken. ``after`` runs after
     each, untimed."""
