@@ -14,9 +14,9 @@ a local run's steps use, and HMAC), alternated with its reference (A B A B ...):
 Every save, ours and the references', writes a new file (a new key), as a step does in its run's
 folder: none pays for replacing (freeing) an earlier file of the same name. Each round trip's files
 are removed after it, untimed, so that every write goes to page-cache memory the machine has used
-before: on the virtual machine these figures come from, writing into memory it never used costs ~40
-us a page (the kernel's copy into the page cache), which swung both sides' times by up to 8x from
-one run to the next.
+before: on the virtual machine these figures come from, writing into memory not used recently costs
+~40 us a page (the kernel's copy into the page cache), which swung both sides' times by up to 8x
+from one run to the next.
 """
 
 from __future__ import annotations
