@@ -10,7 +10,9 @@ The key is a SHA-256 over
   uses, transitively (by name), plus the content of every helper module the script imports
   (:func:`kale_argo.runtime.modules.local_modules`): editing another step leaves it unchanged;
 - its call (function, outputs, constants, parameter types) and its parameters' texts;
-- its inputs by the checksums their metadata records (verified in full before they count).
+- its inputs by the checksums their metadata records (verified in full before they count);
+- the values' format (:data:`kale_argo.runtime.marshal.FORMAT`): an entry in a layout an earlier
+  version cannot read is never offered to it.
 
 An entry is a folder ``<key>/`` holding the value files and ``entry.json`` (their metadata
 without run binding, the step's duration, its exported outputs). It is written into a temporary
@@ -117,7 +119,7 @@ def step_key(script: str, call: dict[str, Any], params: dict[str, str], marshal_
     used = {k: v for k, v in call.items() if k not in ("step", "cache")}
     body = {"code": code_digest(script, str(call["function"])), "call": used,
             "params": {p: params.get(p) for p in sorted(call.get("params") or {})},
-            "inputs": checksums}
+            "inputs": checksums, "format": marshal.FORMAT}
     text = json.dumps(body, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
 

@@ -49,3 +49,25 @@ def test_an_imported_module_beside_the_script_counts(tmp_path: Path) -> None:
     before = code_digest(str(path), "train")
     (tmp_path / "helpers.py").write_text("def f():\n    return 2\n")
     assert code_digest(str(path), "train") != before
+
+
+def test_the_values_format_is_part_of_the_key(tmp_path: Path, monkeypatch) -> None:
+    """An entry written in a newer layout is never offered to a version that cannot read it."""
+    from kale_argo.runtime import marshal
+    from kale_argo.runtime.cache import step_key
+    from kale_argo.runtime.marshal import RunBinding
+
+    script = tmp_path / "s.py"
+    script.write_text("def use(x):\n    return x\n")
+    folder = str(tmp_path / "values")
+    marshal.save(folder, "x", 1)
+    call = {"step": "use", "function": "use", "args": [{"kind": "value", "key": "x"}],
+            "outputs": ["y"]}
+
+    def key() -> str:
+        return step_key(str(script), call, {}, folder, RunBinding())
+
+    first = key()
+    assert key() == first
+    monkeypatch.setattr(marshal, "FORMAT", marshal.FORMAT + 1)
+    assert key() != first

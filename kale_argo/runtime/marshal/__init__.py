@@ -61,7 +61,7 @@ __all__ = [
 ]
 
 META_DIR = os.path.join(".kale", "values")
-FORMAT = 1
+FORMAT = 2  # 2: a pickle may keep its large buffers after its stream (format 1 readers cannot load it)
 _KEY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\Z")
 
 
