@@ -17,20 +17,19 @@ executor, pydantic) is never imported into it, nor into the steps forked from it
    SOCK_SEQPACKET pair), and notes the size and modification time of every file it loaded modules
    from;
 3. for each request (``{"argv", "env", "cwd"}`` with two file descriptors: the step's output pipe
-   and a status pipe) forks the step's process, which says ``+`` (taken on) and, once it has its
-   own session (so its process group can be signalled), its pid on the status pipe. The step's
-   process is what ``argv`` (the step-runtime command, :func:`accepts`) would start: a session of
-   its own, stdin from /dev/null, stdout and stderr to the pipe, no other descriptor of the
-   server's (the status pipe stays with it, not with the worker it forks to run the step's code),
-   the request's environment and working directory, ``sys.argv`` (and
-   ``sys.orig_argv``) as ``python -c`` sets them, numpy's global generator reseeded (Python's
-   ``random`` reseeds itself after a fork), what the server imported frozen for the garbage
-   collector (``gc.freeze``: a step's collections do not copy those pages), and then
-   ``kale_argo.runtime`` run as ``__main__``: the same supervision, records and exit codes. Its
-   exit code (as :attr:`subprocess.Popen.returncode` has it) reaches the status pipe as ``=N``
-   twice over: from the step itself as it exits, so a step that kills the server still reports,
-   and from the server, which reaps it, so a step killed by a signal reports too; the executor
-   takes the first.
+   and a status pipe) forks the step's process, which says ``+`` (taken on) and, once it has its own
+   session (so its process group can be signalled), its pid on the status pipe. The step's process
+   is what ``argv`` (the step-runtime command, :func:`accepts`) would start: a session of its own,
+   stdin from /dev/null, stdout and stderr to the pipe, no other descriptor of the server's (the
+   status pipe stays with it, not with the worker it forks to run the step's code), the request's
+   environment and working directory, ``sys.argv`` (and ``sys.orig_argv``) as ``python -c`` sets
+   them, numpy's global generator reseeded (Python's ``random`` reseeds itself after a fork), what
+   the server imported frozen for the garbage collector (``gc.freeze``: a step's collections do not
+   copy those pages), and then ``kale_argo.runtime`` run as ``__main__``: the same supervision,
+   records and exit codes. Its exit code (as :attr:`subprocess.Popen.returncode` has it) reaches the
+   status pipe as ``=N`` twice over: from the step itself as it exits, so a step that kills the
+   server still reports, and from the server, which reaps it, so a step killed by a signal reports
+   too; the executor takes the first.
    A request ``{"check": folder}`` (no descriptors), from a process that kept the server for
    another run, gets ``{"fresh": true}``, or false and why: a file it loaded changed since (a
    library upgraded), or ``folder`` now holds a name it loaded (the step would import that file);

@@ -26,8 +26,9 @@ class Codec:
 
     ``claims`` must be cheap and must not import heavy libraries (check ``sys.modules`` first:
     a value of a library's type implies the library is imported). A codec is either eager
-    (``loads`` gets the file's bytes, already size- and checksum-verified) or ``lazy`` (``load_path``
-    maps the file; only the size, the header and a sampled checksum are verified eagerly).
+    (``loads`` gets the file's bytes, size- and checksum-verified, mapped copy-on-write) or ``lazy``
+    (``load_path`` maps the file, after its size, its checksum over every byte and
+    ``verify_header`` passed).
     """
 
     name: ClassVar[str] = ""
