@@ -19,3 +19,5 @@ BACKENDS = ("auto", "argo-server", "kubernetes")
 OUTPUTS = ("table", "yaml", "json")
 #: ``graph --format``.
 GRAPH_FORMATS = ("text", "mermaid", "dot")
+#: The account Argo's executor runs as unless told otherwise (``manifests/`` create it).
+DEFAULT_EXECUTOR_SERVICE_ACCOUNT = "kale-argo-executor"

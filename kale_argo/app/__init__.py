@@ -11,46 +11,68 @@ orchestration of its own. Options are typed frozen dataclasses (:mod:`.options`)
   :func:`list_published`, :func:`suspend_schedule`, :func:`delete_published`;
 - manage runs: :func:`connect`, :func:`status`, :func:`wait`, :func:`logs`, :func:`list_runs`,
   :func:`stop`, :func:`terminate`, :func:`retry`, :func:`delete`.
+
+Names are loaded on first use, each from its module: importing the package (or a light module of
+it, :mod:`.running`) does not import the compiler, the clients or pydantic.
 """
 
 from __future__ import annotations
 
-from .compiling import (
-    CompileOptions,
-    compile,
-    compile_dict,
-    compile_kind,
-    compile_notes,
-    compiled_path,
-    write_atomic,
-)
-from .handles import (
-                      ClusterRunHandle,
-                      LocalRunHandle,
-                      RunHandle,
-                      StepRow,
-                      get_run,
-                      pipeline_html,
-                      run_pipeline,
-                      submit_pipeline,
-)
-from .manage import connect, delete, list_runs, logs, retry, status, stop, terminate, wait
-from .options import Connection, PublishOptions, RunOptions, SubmitOptions, WorkspaceOptions
-from .pipelines import load_spec, resolve
-from .run import prestarted, run
-from .schedules import (
-                        Published,
-                        Schedule,
-                        delete_published,
-                        get_published,
-                        list_published,
-                        push_template,
-                        schedule,
-                        suspend_schedule,
-)
-from .script import pipeline_called
-from .submit import Submission, plan_workspace, submit
+from typing import TYPE_CHECKING
 
+from ..lazy import lazy_getattr
+
+if TYPE_CHECKING:
+    from .compiling import (
+        CompileOptions,
+        compile,
+        compile_dict,
+        compile_kind,
+        compile_notes,
+        compiled_path,
+        write_atomic,
+    )
+    from .handles import (
+        ClusterRunHandle,
+        LocalRunHandle,
+        RunHandle,
+        StepRow,
+        get_run,
+        pipeline_html,
+        run_pipeline,
+        submit_pipeline,
+    )
+    from .manage import connect, delete, list_runs, logs, retry, status, stop, terminate, wait
+    from .options import Connection, PublishOptions, RunOptions, SubmitOptions, WorkspaceOptions
+    from .pipelines import load_spec, resolve
+    from .running import prestarted, run
+    from .schedules import (
+        Published,
+        Schedule,
+        delete_published,
+        get_published,
+        list_published,
+        push_template,
+        schedule,
+        suspend_schedule,
+    )
+    from .script import pipeline_called
+    from .submitting import Submission, plan_workspace, submit
+
+_MODULES = {
+    "compiling": ("CompileOptions", "compile", "compile_dict", "compile_kind", "compile_notes",
+                  "compiled_path", "write_atomic"),
+    "handles": ("ClusterRunHandle", "LocalRunHandle", "RunHandle", "StepRow", "get_run", "pipeline_html",
+                "run_pipeline", "submit_pipeline"),
+    "manage": ("connect", "delete", "list_runs", "logs", "retry", "status", "stop", "terminate", "wait"),
+    "options": ("Connection", "PublishOptions", "RunOptions", "SubmitOptions", "WorkspaceOptions"),
+    "pipelines": ("load_spec", "resolve"),
+    "running": ("prestarted", "run"),
+    "schedules": ("Published", "Schedule", "delete_published", "get_published", "list_published",
+                  "push_template", "schedule", "suspend_schedule"),
+    "script": ("pipeline_called",),
+    "submitting": ("Submission", "plan_workspace", "submit"),
+}
 __all__ = [
     "ClusterRunHandle",
     "CompileOptions",
@@ -98,3 +120,4 @@ __all__ = [
     "wait",
     "write_atomic",
 ]
+__getattr__ = lazy_getattr(__name__, _MODULES)

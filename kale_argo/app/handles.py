@@ -325,7 +325,7 @@ def run_pipeline(spec: PipelineSpec, params: Mapping[str, Any] | None, options: 
 
     A failed run raises RunFailed with the handle as ``.handle``.
     """
-    from .run import run
+    from .running import run
 
     stream = _StepLogs(out or sys.stdout)
     try:
@@ -341,7 +341,7 @@ def run_pipeline(spec: PipelineSpec, params: Mapping[str, Any] | None, options: 
 def submit_pipeline(spec: PipelineSpec, params: Mapping[str, Any] | None, options: SubmitOptions,
                     connection: Connection, *, out: TextIO | None = None) -> ClusterRunHandle:
     """Submit as ``kale-argo submit`` does; with ``options.watch``, follow it in one live display."""
-    from .submit import submit
+    from .submitting import submit
 
     created = submit(spec, params, replace(options, watch=False), connection, out=out)
     handle = ClusterRunHandle(connect(connection), created.name, created.link, created.workflow)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..argo.options import DEFAULT_EXECUTOR_SERVICE_ACCOUNT
+from ..choices import DEFAULT_EXECUTOR_SERVICE_ACCOUNT
 
 
 @dataclass(frozen=True)

@@ -205,7 +205,7 @@ def _existing(backend: Backend, plural: str, name: str) -> dict[str, Any] | None
 
 
 def _kube(backend: Backend) -> Any:
-    from .submit import _kube as kube
+    from .submitting import _kube as kube
 
     return kube(backend)
 

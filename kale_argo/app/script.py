@@ -10,15 +10,19 @@ In a notebook or a library the call runs locally and errors raise.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..errors import ConfigError, PipelineError
+from ..local.warm import WarmStarts
 from .options import Connection, RunOptions, SubmitOptions
 from .report import report_errors
+from .running import prestarted
 
 MODES = ("run", "compile", "submit")
 DRY_RUN_NOTE = ("kale-argo: note: --dry-run without --kfp runs the pipeline locally, as Kale does "
@@ -140,11 +144,14 @@ def pipeline_called(pipe: Any, args: tuple[Any, ...], params: Mapping[str, Any],
         if args:
             raise PipelineError(f"pipeline {pipe.name!r} was called with positional arguments", where=where,
                                 hint=f"pass parameters by name: {pipe.func.__name__}(name=value)")
-        spec = pipe.trace()
-        values = dict(params)
-        values.update(flags.params)  # the command line's -p wins over the call's keywords
-        return dispatch(spec, values, flags.mode, where=None if flags.params else where,
-                        run=flags.run, submit=flags.submit, connection=flags.connection)
+        script = getattr(sys.modules.get(pipe.func.__module__), "__file__", None)
+        with server_for(script if as_script else None, flags) as server:
+            spec = pipe.trace()
+            values = dict(params)
+            values.update(flags.params)  # the command line's -p wins over the call's keywords
+            return dispatch(spec, values, flags.mode, where=None if flags.params else where,
+                            run=flags.run, submit=flags.submit, connection=flags.connection,
+                            server=server)
 
     if not as_script:
         return call()
@@ -160,13 +167,22 @@ def pipeline_called(pipe: Any, args: tuple[Any, ...], params: Mapping[str, Any],
     return result[0]
 
 
+def server_for(script: str | None, flags: ScriptFlags) -> AbstractContextManager[WarmStarts | None]:
+    """The fork server of a local run of the file ``script``, started before the pipeline is traced
+    (:func:`.running.prestarted`); None for another mode, or no script."""
+    if script is None or flags.mode != "run":
+        return contextlib.nullcontext()
+    return prestarted(script, flags.run.warm_start)
+
+
 def dispatch(spec: Any, params: Mapping[str, Any] | None, mode: str, *, where: str | None = None,
              run: RunOptions | None = None, submit: SubmitOptions | None = None,
-             connection: Connection | None = None) -> Any:
+             connection: Connection | None = None, server: WarmStarts | None = None) -> Any:
     """Run (``"run"``), compile next to the script (``"compile"``) or submit (``"submit"``) ``spec``.
 
     Returns the LocalRun, the YAML's path, or the submitted run's name. A bad parameter is reported
-    at ``where`` (the pipeline call's ``file:line``), else as ``-p NAME``.
+    at ``where`` (the pipeline call's ``file:line``), else as ``-p NAME``. ``server``: a local run's
+    fork server, from :func:`server_for`.
     """
     from . import compiling
     from .pipelines import resolve
@@ -179,9 +195,9 @@ def dispatch(spec: Any, params: Mapping[str, Any] | None, mode: str, *, where: s
         # Kale's kfp_host: where --kfp submits; here the Argo Server of the argo-server backend
         connection = replace(connection or Connection(), argo_server=spec.kfp_host)
     if mode == "run":
-        from .run import run as run_local
+        from .running import run as run_local
 
-        return run_local(spec, values, run)
+        return run_local(spec, values, run, server=server)
     if mode == "compile":
         path = compiling.compiled_path(spec.script.path)
         compiling.write_atomic(path, compiling.compile(spec, values))
@@ -189,6 +205,6 @@ def dispatch(spec: Any, params: Mapping[str, Any] | None, mode: str, *, where: s
             print(f"kale-argo: note: {note}", file=sys.stderr)
         print(f"compiled pipeline {spec.name!r} to {path}", file=sys.stdout)
         return path
-    from .submit import submit as submit_run
+    from .submitting import submit as submit_run
 
     return submit_run(spec, values, submit, connection).name

@@ -8,18 +8,12 @@ Names are loaded on first use, so importing this package (or :mod:`.options`) do
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from ..lazy import exported, lazy_getattr
 
-_EXPORTS = {
-    "CompileOptions": "options", "compile_dict": "output", "compile_yaml": "output",
-    "compile_manifests": "output", "compile_run": "workflow", "to_yaml": "output",
-    "compile_workflow": "workflow", "step_image": "workflow",
+_MODULES = {
+    "options": ("CompileOptions",),
+    "output": ("compile_dict", "compile_yaml", "compile_manifests", "to_yaml"),
+    "workflow": ("compile_run", "compile_workflow", "step_image"),
 }
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(name)
-    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+__all__ = sorted(exported(_MODULES))
+__getattr__ = lazy_getattr(__name__, _MODULES)

@@ -50,7 +50,7 @@ EXCLUDED_PACKAGES = ("app", "argo", "cli", "cluster", "local", "views")
 #: Of the SDK a step imports only the decorators and `when` (tracing, options and notebook reading
 #: run where the pipeline is compiled); nor does it need the IR.
 STEP_SDK = ("__init__.py", "context.py", "decorators.py", "entry.py", "flow.py", "refs.py")
-EXCLUDED_FILES = ("spec.py", "cron.py")
+EXCLUDED_FILES = ("spec.py", "cron.py", "lazy.py")
 _EPOCH = (1980, 1, 1, 0, 0, 0)
 
 SHIPPING = ("configmap", "inline")

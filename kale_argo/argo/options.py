@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from ..choices import VOLUME_CLAIM_GC
+from ..choices import DEFAULT_EXECUTOR_SERVICE_ACCOUNT, VOLUME_CLAIM_GC
 from ..errors import ConfigError
 from ..names import is_dns1123_label, is_dns1123_subdomain, is_image_reference
 from ..spec import RunWorkspace, VolumeSpec
 from .names import check_label_key, check_label_value
-
-DEFAULT_EXECUTOR_SERVICE_ACCOUNT = "kale-argo-executor"
 
 
 @dataclass(frozen=True)

@@ -252,7 +252,7 @@ def handle_status(args: argparse.Namespace) -> int:
 
 
 def handle_watch(args: argparse.Namespace) -> int:
-    from ..app.submit import follow
+    from ..app.submitting import follow
 
     follow(_backend(args), args.run, _progress(args), timeout=args.timeout)
     return 0
@@ -318,7 +318,7 @@ def handle_action(args: argparse.Namespace) -> int:
 
 def handle_resubmit(args: argparse.Namespace) -> int:
     from ..app.manage import resubmit
-    from ..app.submit import follow
+    from ..app.submitting import follow
     from ..views.runs import render_submitted
 
     backend = _backend(args)

@@ -29,15 +29,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code."""
     from .. import app
     from ..app.report import report_errors
-    from ..app.script import dispatch, flags_from_args
+    from ..app.script import dispatch, flags_from_args, server_for
 
     args = build_parser().parse_args(argv)
 
     def run_script() -> int:
         flags = flags_from_args(args)
-        spec = app.load_spec(args.script, args.pipeline)
-        dispatch(spec, flags.params, flags.mode, run=flags.run, submit=flags.submit,
-                 connection=flags.connection)
+        with server_for(args.script, flags) as server:  # imports while the script is traced
+            spec = app.load_spec(args.script, args.pipeline)
+            dispatch(spec, flags.params, flags.mode, run=flags.run, submit=flags.submit,
+                     connection=flags.connection, server=server)
         return 0
 
     return report_errors(run_script, args.debug)

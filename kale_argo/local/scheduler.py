@@ -20,11 +20,13 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
-from typing import IO, Protocol, TextIO
+from typing import IO, TYPE_CHECKING, Protocol, TextIO
 
 from ..runtime.supervise import kill_tree
-from ..spec import PipelineSpec, StepOptions, StepSpec
 from .result import CANCELLED, FAILED, PENDING, RUNNING, SKIPPED, SUCCEEDED, StepResult
+
+if TYPE_CHECKING:
+    from ..spec import PipelineSpec, StepOptions, StepSpec
 
 TAIL_LINES = 60           # output lines kept per step, shown again if it fails without a record
 MAX_PARTIAL = 1 << 16     # a "line" longer than this is flushed without waiting for its newline

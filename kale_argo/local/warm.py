@@ -39,13 +39,15 @@ import sys
 import tempfile
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from typing import IO, TextIO
+from typing import IO, TYPE_CHECKING, TextIO
 
 from ..errors import ConfigError
 from ..runtime.marshal.binding import CHECKSUM_ENV, KEY_FILE_ENV, RUN_ID_ENV
-from ..spec import PipelineSpec
 from . import forkserver
 from .forkserver import SERVER_BOOTSTRAP, accepts, folder_names
+
+if TYPE_CHECKING:
+    from ..spec import PipelineSpec
 
 ENV_VAR = "KALE_ARGO_WARM_START"
 READY_TIMEOUT = 120.0   # seconds the server may take to import the libraries

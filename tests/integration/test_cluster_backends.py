@@ -10,7 +10,7 @@ import pytest
 
 import kale_argo.cluster.follow as follow_module
 from kale_argo import app
-from kale_argo.app.submit import follow
+from kale_argo.app.submitting import follow
 from kale_argo.cluster.follow import wait
 from kale_argo.errors import AuthError, ClusterError, ConfigError, ConnectionFailed, NotFoundError, RunFailed
 from kale_argo.labels import SUBMISSION_LABEL

@@ -26,6 +26,7 @@ from kale_argo.local.forkserver import accepts
 from kale_argo.local.warm import end_kept_server, preload_list, warm_start_wanted, warm_starts
 from kale_argo.sdk.loader import load_pipeline
 
+REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="warm starts need Linux")
 
 STATELIB = '''
@@ -726,3 +727,64 @@ def test_a_process_forked_after_a_run_neither_uses_nor_ends_the_kept_server(libs
     assert os.waitpid(child, 0)[1] == 0, "the forked process took its parent's server"
     second = run(path, tmp_path / "two")[0].load("seen")
     assert second[0] == first[0] != second[1]  # the parent's server, still kept, still serving
+
+
+# Runs a front end (argv[1]: cli, script or module) on the rest of argv, noting in order the fork
+# server's start and the first import of pydantic (the IR, the heaviest of the command's imports).
+ORDER = '''
+import atexit, runpy, sys
+seen = []
+
+def hook(event, args):
+    if event == "subprocess.Popen" and "SourceFileLoader" in " ".join(map(str, args[1] or ())):
+        seen.append("server")
+    elif event == "import" and args[0] == "pydantic":
+        seen.append("pydantic")
+
+sys.addaudithook(hook)
+atexit.register(lambda: print("ORDER", seen, file=sys.stderr))
+import kale_argo
+print(kale_argo.__file__, file=sys.stderr)
+how, rest = sys.argv[1], sys.argv[2:]
+if how == "cli":
+    from kale_argo.cli.main import main
+    sys.argv = ["kale-argo", "run", *rest]
+    sys.exit(main())
+elif how == "script":
+    sys.argv = rest
+    runpy.run_path(rest[0], run_name="__main__")
+else:
+    sys.argv = ["kale_argo", *rest]
+    runpy.run_module("kale_argo", run_name="__main__", alter_sys=True)
+'''
+
+ONE_STEP = '''
+from kale_argo import pipeline, step
+
+@step(name="hello")
+def hello():
+    print("hello from a step")
+
+@pipeline(name="one")
+def one():
+    hello()
+
+if __name__ == "__main__":
+    one()
+'''
+
+
+@pytest.mark.parametrize("how", ["cli", "script", "module"])
+def test_each_front_end_starts_the_server_before_it_imports_the_ir(libs, tmp_path, subprocess_env, how):
+    # the server imports the libraries while the command imports pydantic and traces the script
+    path = pipeline_file(tmp_path, ONE_STEP)
+    env = {**subprocess_env,
+           "PYTHONPATH": os.pathsep.join([subprocess_env["PYTHONPATH"], os.environ["PYTHONPATH"]])}
+    proc = subprocess.run([sys.executable, "-c", ORDER, how, str(path), "--no-cache",
+                           "--marshal-dir", str(tmp_path / "m")], capture_output=True, text=True,
+                          env=env, cwd=str(tmp_path), timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "hello from a step" in proc.stdout
+    assert f"{REPO}/kale_argo" in proc.stderr  # this checkout's
+    order = [line for line in proc.stderr.splitlines() if line.startswith("ORDER")]
+    assert order == ["ORDER ['server', 'pydantic']"], proc.stderr

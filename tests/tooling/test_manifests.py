@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from kale_argo.argo.options import DEFAULT_EXECUTOR_SERVICE_ACCOUNT
+from kale_argo.choices import DEFAULT_EXECUTOR_SERVICE_ACCOUNT
 
 MANIFESTS = Path(__file__).resolve().parents[2] / "manifests"
 KUSTOMIZATION = "kustomization.yaml"

@@ -8,6 +8,7 @@ pulled each one in, so a failure says where to look.
 
 from __future__ import annotations
 
+import importlib
 import json
 import subprocess
 import sys
@@ -16,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from kale_argo.lazy import exported
 
 REPO = Path(__file__).resolve().parents[2]
 HEAVY = ("hera", "kubernetes", "pydantic", "yaml", "requests", "urllib3")
@@ -130,3 +133,29 @@ def test_a_step_process_imports_no_slow_module_before_user_code():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=str(REPO))
     assert out.stdout.strip() == "[]"
+
+
+# What a local run's front ends import before they start the run's fork server (see
+# tests/integration/test_warm_starts.py): the application layer's package, its run and script
+# modules, the warm starts.
+BEFORE_THE_SERVER = ("kale_argo.app", "kale_argo.app.running", "kale_argo.app.script",
+                     "kale_argo.local.warm", "kale_argo.app.manage")
+
+
+def test_what_a_run_imports_before_its_fork_server_starts_is_light(subprocess_env):
+    code = (f"import sys, importlib; [importlib.import_module(m) for m in {BEFORE_THE_SERVER!r}];"
+            f"print(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=str(REPO), env=subprocess_env)
+    assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("package", ["kale_argo.app", "kale_argo.local", "kale_argo.argo"])
+def test_a_lazy_package_loads_each_name_it_lists_from_its_module(package):
+    module = importlib.import_module(package)
+    where = exported(module._MODULES)
+    assert sorted(module.__all__) == sorted(where)
+    for name, submodule in where.items():
+        assert getattr(module, name) is getattr(importlib.import_module(f"{package}.{submodule}"), name)
+    with pytest.raises(AttributeError, match="no_such_name"):
+        module.no_such_name  # noqa: B018

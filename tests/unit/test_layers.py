@@ -21,7 +21,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 PACKAGE = "kale_argo"
 
-LEAVES = ("errors", "names", "units", "params", "labels", "choices", "version", "cron")
+LEAVES = ("errors", "names", "units", "params", "labels", "choices", "version", "cron", "lazy")
 # Third-party packages the step runtime may use, only lazily (inside a function) but dill; each
 # optional where the runtime ships to a pod (blake3: a checksum with a standard-library fallback).
 RUNTIME_THIRD_PARTY = frozenset({"dill", "numpy", "pandas", "pyarrow", "blake3"})

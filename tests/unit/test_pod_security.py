@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from kale_argo.argo import CompileOptions, compile_dict
-from kale_argo.argo.options import DEFAULT_EXECUTOR_SERVICE_ACCOUNT
 from kale_argo.argo.workflow import compile_notes, compile_workflow
+from kale_argo.choices import DEFAULT_EXECUTOR_SERVICE_ACCOUNT
 from kale_argo.cli.main import main
 from kale_argo.errors import ConfigError, PipelineError
 from kale_argo.spec import DEFAULT_IMAGE, PipelineSpec

@@ -1,4 +1,8 @@
-"""Run a pipeline on this machine, each step in its own process."""
+"""Run a pipeline on this machine, each step in its own process.
+
+Light to import (the executor and the IR load with the first run): ``kale-argo run`` starts the
+run's fork server (:func:`prestarted`) before it imports them.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,15 @@ import contextlib
 import os
 import sys
 from collections.abc import Iterator, Mapping
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from ..local import LocalRun, run_local
 from ..local.scheduler import step_environment
 from ..local.warm import WarmStarts, prestart
-from ..spec import PipelineSpec
-from .options import RunOptions
+
+if TYPE_CHECKING:
+    from ..local import LocalRun
+    from ..spec import PipelineSpec
+    from .options import RunOptions
 
 
 def run(spec: PipelineSpec, params: Mapping[str, Any] | None = None, options: RunOptions | None = None,
@@ -22,6 +28,9 @@ def run(spec: PipelineSpec, params: Mapping[str, Any] | None = None, options: Ru
 
     Returns the :class:`~kale_argo.local.LocalRun`; raises RunFailed (carrying the run) if a step failed.
     """
+    from ..local import run_local
+    from .options import RunOptions
+
     options = options or RunOptions()
     return run_local(spec, params, jobs=options.jobs, marshal_dir=options.marshal_dir, stream=out,
                      retries=options.retries, warm_start=options.warm_start,
