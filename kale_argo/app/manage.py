@@ -36,13 +36,6 @@ def connect(connection: Connection | None = None) -> Backend:
                        context=c.context, kubeconfig=c.kubeconfig)
 
 
-def redact_logs() -> None:
-    """Scrub registered credentials from every log handler's records (the CLI's stderr handler too)."""
-    from ..cluster.redact import _install_filter
-
-    _install_filter()
-
-
 def read_token(path: str) -> str:
     """An Argo Server token from a file (``--token-file``: kept out of the process list)."""
     try:

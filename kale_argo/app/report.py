@@ -1,7 +1,8 @@
 """The one place errors become what a user sees: one line on stderr and an exit code.
 
 A :class:`~kale_argo.errors.UserError` exits 2, a failed run 1, Ctrl-C 130; a traceback only
-with ``--debug`` (which keeps the exit codes). Used by the CLI and by ``python SCRIPT``.
+with ``--debug`` (which keeps the exit codes). Used by the CLI and by ``python SCRIPT``. Log records
+reach stderr with registered credentials scrubbed (:func:`redact_logs`).
 """
 
 from __future__ import annotations
@@ -43,3 +44,10 @@ def closed_stdout() -> int:
     os.dup2(devnull, sys.stdout.fileno())
     os.close(devnull)
     return 1
+
+
+def redact_logs() -> None:
+    """Scrub registered credentials from every log handler's records (the CLI's stderr handler too)."""
+    from ..cluster.redact import _install_filter
+
+    _install_filter()

@@ -100,7 +100,7 @@ def configure_logging(debug: bool, verbose: int, quiet: int) -> None:
     handler.setFormatter(detailed if level == logging.DEBUG else logging.Formatter("kale-argo: %(message)s"))
     root.addHandler(handler)
     root.setLevel(level)
-    from ..app.manage import redact_logs
+    from ..app.report import redact_logs
 
     redact_logs()  # credentials never reach stderr, even with --debug
 

@@ -139,7 +139,7 @@ def test_a_step_process_imports_no_slow_module_before_user_code():
 # tests/integration/test_warm_starts.py): the application layer's package, its run and script
 # modules, the warm starts.
 BEFORE_THE_SERVER = ("kale_argo.app", "kale_argo.app.running", "kale_argo.app.script",
-                     "kale_argo.local.warm", "kale_argo.app.manage")
+                     "kale_argo.local.warm", "kale_argo.app.report")
 
 
 def test_what_a_run_imports_before_its_fork_server_starts_is_light(subprocess_env):
