@@ -14,7 +14,6 @@ import contextlib
 import os
 import sys
 from collections.abc import Mapping
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -167,7 +166,8 @@ def pipeline_called(pipe: Any, args: tuple[Any, ...], params: Mapping[str, Any],
     return result[0]
 
 
-def server_for(script: str | None, flags: ScriptFlags) -> AbstractContextManager[WarmStarts | None]:
+def server_for(script: str | None,
+               flags: ScriptFlags) -> contextlib.AbstractContextManager[WarmStarts | None]:
     """The fork server of a local run of the file ``script``, started before the pipeline is traced
     (:func:`.running.prestarted`); None for another mode, or no script."""
     if script is None or flags.mode != "run":
