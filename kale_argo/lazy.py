@@ -14,9 +14,11 @@ def exported(modules: Mapping[str, Sequence[str]]) -> dict[str, str]:
     return {name: module for module, names in modules.items() for name in names}
 
 
-def lazy_getattr(package: str, modules: Mapping[str, Sequence[str]]) -> Callable[[str], Any]:
-    """The module ``__getattr__`` of ``package``: each name of ``modules`` (``{submodule: names}``)
-    is imported from its submodule when first asked for, then kept in the package."""
+def lazy_names(package: str, modules: Mapping[str, Sequence[str]]
+               ) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+    """The module ``__getattr__`` and ``__dir__`` of ``package``: each name of ``modules``
+    (``{submodule: names}``) is imported from its submodule when first asked for, then kept in the
+    package; ``dir()`` (a notebook's completion) lists them before that too."""
     where = exported(modules)
 
     def __getattr__(name: str) -> Any:
@@ -26,4 +28,7 @@ def lazy_getattr(package: str, modules: Mapping[str, Sequence[str]]) -> Callable
         setattr(sys.modules[package], name, value)
         return value
 
-    return __getattr__
+    def __dir__() -> list[str]:
+        return sorted(set(vars(sys.modules[package])) | set(where))
+
+    return __getattr__, __dir__

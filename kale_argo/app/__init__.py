@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..lazy import lazy_getattr
+from ..lazy import lazy_names
 
 if TYPE_CHECKING:
     from .compiling import (
@@ -120,4 +120,4 @@ __all__ = [
     "wait",
     "write_atomic",
 ]
-__getattr__ = lazy_getattr(__name__, _MODULES)
+__getattr__, __dir__ = lazy_names(__name__, _MODULES)

@@ -8,7 +8,7 @@ Names are loaded on first use, so importing this package (or :mod:`.options`) do
 
 from __future__ import annotations
 
-from ..lazy import exported, lazy_getattr
+from ..lazy import exported, lazy_names
 
 _MODULES = {
     "options": ("CompileOptions",),
@@ -16,4 +16,4 @@ _MODULES = {
     "workflow": ("compile_run", "compile_workflow", "step_image"),
 }
 __all__ = sorted(exported(_MODULES))
-__getattr__ = lazy_getattr(__name__, _MODULES)
+__getattr__, __dir__ = lazy_names(__name__, _MODULES)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..lazy import lazy_getattr
+from ..lazy import lazy_names
 
 if TYPE_CHECKING:
     from .executor import run_local
@@ -20,4 +20,4 @@ if TYPE_CHECKING:
 
 _MODULES = {"executor": ("run_local",), "result": ("LocalRun", "StepResult"), "warm": ("end_kept_server",)}
 __all__ = ["LocalRun", "StepResult", "end_kept_server", "run_local"]
-__getattr__ = lazy_getattr(__name__, _MODULES)
+__getattr__, __dir__ = lazy_names(__name__, _MODULES)
