@@ -774,17 +774,29 @@ if __name__ == "__main__":
 '''
 
 
-@pytest.mark.parametrize("how", ["cli", "script", "module"])
-def test_each_front_end_starts_the_server_before_it_imports_the_ir(libs, tmp_path, subprocess_env, how):
+@pytest.mark.parametrize(("how", "flags", "events"), [
+    ("cli", [], ["server", "pydantic"]),
+    ("script", [], ["server", "pydantic"]),
+    ("module", [], ["server", "pydantic"]),
+    ("cli", ["--no-warm-start"], ["pydantic"]),
+    ("script", ["--no-warm-start"], ["pydantic"]),
+    ("script", ["--kfp", "--dry-run"], ["pydantic"]),  # compiles: no run, no server
+    ("module", ["--kfp", "--dry-run"], ["pydantic"]),
+], ids=["cli", "script", "module", "cli-cold", "script-cold", "script-compile", "module-compile"])
+def test_each_front_end_starts_the_server_before_it_imports_the_ir(libs, tmp_path, subprocess_env,
+                                                                   how, flags, events):
     # the server imports the libraries while the command imports pydantic and traces the script
     path = pipeline_file(tmp_path, ONE_STEP)
     env = {**subprocess_env,
            "PYTHONPATH": os.pathsep.join([subprocess_env["PYTHONPATH"], os.environ["PYTHONPATH"]])}
-    proc = subprocess.run([sys.executable, "-c", ORDER, how, str(path), "--no-cache",
+    proc = subprocess.run([sys.executable, "-c", ORDER, how, str(path), "--no-cache", *flags,
                            "--marshal-dir", str(tmp_path / "m")], capture_output=True, text=True,
                           env=env, cwd=str(tmp_path), timeout=120)
     assert proc.returncode == 0, proc.stderr
-    assert "hello from a step" in proc.stdout
+    if "--kfp" in flags:
+        assert path.with_suffix(".yaml").is_file()
+    else:
+        assert "hello from a step" in proc.stdout
     assert f"{REPO}/kale_argo" in proc.stderr  # this checkout's
     order = [line for line in proc.stderr.splitlines() if line.startswith("ORDER")]
-    assert order == ["ORDER ['server', 'pydantic']"], proc.stderr
+    assert order == [f"ORDER {events!r}"], proc.stderr
