@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TextIO
 
 from ..local.scheduler import step_environment
-from ..local.warm import WarmStarts, prestart
+from ..local.warm import WarmStarts, prestart, release
 
 if TYPE_CHECKING:
     from ..local import LocalRun
@@ -43,7 +43,8 @@ def prestarted(script: str, warm_start: bool | None, out: TextIO | None = None
                ) -> Iterator[WarmStarts | None]:
     """The run's fork server, started for the Python file ``script`` before the caller traces it:
     it imports the script's libraries while the tracing imports them too (None: warm starts off,
-    or not a ``.py`` file). Ended on leaving, whatever happened (a run ends it before)."""
+    not a ``.py`` file, or this process kept a server from a run of it). Ended on leaving,
+    whatever happened, unless the run kept it for the process's next run."""
     server = None
     if script.endswith(".py") and os.path.isfile(script):
         server = prestart(script, out or sys.stdout, warm_start, sys.executable, step_environment())
@@ -51,4 +52,4 @@ def prestarted(script: str, warm_start: bool | None, out: TextIO | None = None
         yield server
     finally:
         if server is not None:
-            server.close()
+            release(server)

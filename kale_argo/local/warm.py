@@ -447,6 +447,21 @@ def _take_kept() -> WarmStarts | None:
     return kept
 
 
+def _kept_for(script: str) -> bool:
+    """Whether this process kept a server from a run of the script at ``script``."""
+    with _kept_lock:
+        kept = _kept
+    return kept is not None and os.path.realpath(kept.script) == os.path.realpath(script)
+
+
+def release(warm: WarmStarts) -> None:
+    """End a server :func:`prestart` started, unless a run kept it for this process's next run."""
+    with _kept_lock:
+        kept = _kept is warm
+    if not kept:
+        warm.close()
+
+
 def end_kept_server() -> None:
     """End the fork server this process kept from its last run, if any (its memory is freed)."""
     kept = _take_kept()
@@ -461,13 +476,14 @@ def prestart(script: str, stream: TextIO, option: bool | None, python: str,
              env: Mapping[str, str]) -> WarmStarts | None:
     """Start the fork server for the script at ``script`` before it is traced, so that the server
     imports its libraries while the caller imports them to trace it (two CPUs: about one import
-    time instead of two). None when warm starts are off. Pass it to :func:`warm_starts`; close
-    it if no run follows."""
-    if not warm_start_wanted(option):
+    time instead of two). None when warm starts are off, or when this process kept a server from a
+    run of the same script (:func:`warm_starts` reuses it if it may serve). Pass it to
+    :func:`warm_starts`; close it if no run follows."""
+    path = os.path.abspath(script)
+    if not warm_start_wanted(option) or _kept_for(path):
         return None
     from ..runtime.modules import local_modules
 
-    path = os.path.abspath(script)
     warm = WarmStarts(script_preload(path, local_modules(path)), path, stream)
     warm.spawn(python, env)
     return warm

@@ -800,3 +800,19 @@ def test_each_front_end_starts_the_server_before_it_imports_the_ir(libs, tmp_pat
     assert f"{REPO}/kale_argo" in proc.stderr  # this checkout's
     order = [line for line in proc.stderr.splitlines() if line.startswith("ORDER")]
     assert order == [f"ORDER {events!r}"], proc.stderr
+
+
+def test_a_script_that_runs_its_pipeline_twice_reuses_the_kept_server(libs, tmp_path, subprocess_env):
+    # the second call's run takes the server the first kept; none is started for it
+    path = pipeline_file(tmp_path, COUNTING + '\nif __name__ == "__main__":\n    counting()\n    counting()\n')
+    env = {**subprocess_env,
+           "PYTHONPATH": os.pathsep.join([subprocess_env["PYTHONPATH"], os.environ["PYTHONPATH"]])}
+    proc = subprocess.run([sys.executable, str(path), "--no-cache"], capture_output=True, text=True,
+                          env=env, cwd=str(tmp_path), timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    lines = [line.split() for line in proc.stdout.splitlines() if line.startswith("[first] imported by ")]
+    assert len(lines) == 2, proc.stdout
+    (server1, step1), (server2, step2) = ((int(w[3]), int(w[5])) for w in lines)
+    assert server1 != step1 and server2 != step2  # forked
+    assert server1 == server2, "the second run started a server of its own"
+    assert proc.stdout.count("statelib imported") == 1  # imported once, by the one server
