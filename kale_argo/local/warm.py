@@ -478,7 +478,7 @@ def prestart(script: str, stream: TextIO, option: bool | None, python: str,
     imports its libraries while the caller imports them to trace it (two CPUs: about one import
     time instead of two). None when warm starts are off, or when this process kept a server from a
     run of the same script (:func:`warm_starts` reuses it if it may serve). Pass it to
-    :func:`warm_starts`; close it if no run follows."""
+    :func:`warm_starts`, then to :func:`release`."""
     path = os.path.abspath(script)
     if not warm_start_wanted(option) or _kept_for(path):
         return None
