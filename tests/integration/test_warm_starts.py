@@ -804,7 +804,8 @@ def test_each_front_end_starts_the_server_before_it_imports_the_ir(libs, tmp_pat
 
 def test_a_script_that_runs_its_pipeline_twice_reuses_the_kept_server(libs, tmp_path, subprocess_env):
     # the second call's run takes the server the first kept; none is started for it
-    path = pipeline_file(tmp_path, COUNTING + '\nif __name__ == "__main__":\n    counting()\n    counting()\n')
+    twice = '\nif __name__ == "__main__":\n    counting()\n    counting()\n'
+    path = pipeline_file(tmp_path, COUNTING + twice)
     env = {**subprocess_env,
            "PYTHONPATH": os.pathsep.join([subprocess_env["PYTHONPATH"], os.environ["PYTHONPATH"]])}
     proc = subprocess.run([sys.executable, str(path), "--no-cache"], capture_output=True, text=True,
