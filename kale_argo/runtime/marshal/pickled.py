@@ -65,10 +65,12 @@ class PickleCodec(Codec):
         if not large:
             return {}
         stream = position = os.lseek(out.fd, 0, os.SEEK_CUR)
-        for raw in large:  # straight from the objects' memory, unbuffered
-            pad = -position % ALIGN
-            position += out.write(bytes(pad)) + out.write(raw)
-        return {"pickle_bytes": stream, "buffers": [raw.nbytes for raw in large]}
+        lengths = [raw.nbytes for raw in large]
+        for raw, (start, end) in zip(large, buffer_layout(stream, lengths), strict=True):
+            out.write(bytes(start - position))  # padding, then the buffer from the object's memory
+            out.write(raw)
+            position = end
+        return {"pickle_bytes": stream, "buffers": lengths}
 
     def loads(self, data: memoryview, meta: dict[str, Any]) -> Any:
         if "buffers" not in meta:
@@ -84,15 +86,23 @@ def buffer_spans(meta: dict[str, Any], size: int) -> tuple[int, list[tuple[int, 
     lengths: Any = meta.get("buffers")
     if not _count(stream) or not isinstance(lengths, list) or not all(map(_count, lengths)):
         raise ValueError("its metadata's buffer layout is malformed")
+    spans = buffer_layout(stream, lengths)
+    end = spans[-1][1] if spans else stream
+    if end != size:
+        raise ValueError(f"its buffers end at byte {end}, the file has {size}")
+    return stream, spans
+
+
+def buffer_layout(stream: int, lengths: list[int]) -> list[tuple[int, int]]:
+    """(start, end) of each out-of-band buffer of ``lengths`` bytes after a ``stream``-byte pickle:
+    each at the next multiple of :data:`ALIGN` (the one layout saves write and loads read)."""
     spans: list[tuple[int, int]] = []
-    position: int = stream
+    position = stream
     for length in lengths:
         start = position + (-position % ALIGN)
         position = start + length
         spans.append((start, position))
-    if position != size:
-        raise ValueError(f"its buffers end at byte {position}, the file has {size}")
-    return stream, spans
+    return spans
 
 
 def _count(n: Any) -> bool:
