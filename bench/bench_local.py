@@ -42,8 +42,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from common import Row, emit, main_args, paired_samples, samples_row, spread_of
 
-from kale_argo.local import end_kept_server, run_local, warm
+from kale_argo.local import end_kept_server, run_local
 from kale_argo.local.executor import step_commands
+from kale_argo.local.warm import kept_for
 from kale_argo.sdk.loader import load_pipeline
 
 # Why a step started as a new process costs more than a bare start of the runtime's package.
@@ -182,7 +183,7 @@ def step_start_rows(quick: bool, repeat: int) -> list[Row]:
             "cold"."""
             if warm == "new":
                 end_kept_server()
-            elif warm == "kept" and not kept_for(spec):
+            elif warm == "kept" and not kept_for(spec.script.path):
                 local(spec, jobs=jobs, marshal_dir=fresh())
             start = time.perf_counter()
             local(spec, jobs=jobs, marshal_dir=fresh(), warm_start=warm != "cold")
@@ -257,12 +258,6 @@ def step_start_rows(quick: bool, repeat: int) -> list[Row]:
         samples_row(f"local fan-out of {width} steps, --no-warm-start, --jobs 2 vs --jobs 1", fans,
                     "two cold", "one cold", 0.6, cpus),
     ]
-
-
-def kept_for(spec: Any) -> bool:
-    """Whether this process kept a fork server from a run of ``spec``'s script."""
-    kept = warm._kept
-    return kept is not None and kept.script == spec.script.path
 
 
 def seed_example_row(quick: bool, repeat: int) -> Row:

@@ -447,7 +447,7 @@ def _take_kept() -> WarmStarts | None:
     return kept
 
 
-def _kept_for(script: str) -> bool:
+def kept_for(script: str) -> bool:
     """Whether this process kept a server from a run of the script at ``script``."""
     with _kept_lock:
         kept = _kept
@@ -480,7 +480,7 @@ def prestart(script: str, stream: TextIO, option: bool | None, python: str,
     run of the same script (:func:`warm_starts` reuses it if it may serve). Pass it to
     :func:`warm_starts`, then to :func:`release`."""
     path = os.path.abspath(script)
-    if not warm_start_wanted(option) or _kept_for(path):
+    if not warm_start_wanted(option) or kept_for(path):
         return None
     from ..runtime.modules import local_modules
 
