@@ -95,15 +95,11 @@ class Pipeline:
 
     def trace(self, source_path: str | None = None) -> Any:
         """The pipeline as a validated :class:`kale_argo.spec.PipelineSpec`."""
-        from .tracing import trace_pipeline
-
-        return trace_pipeline(self, source_path)
+        return _tracing().trace_pipeline(self, source_path)
 
     def _ship(self) -> Any:
         """Trace for a run, compile or submit: a notebook's code is written and what was shipped said."""
-        from .tracing import trace_pipeline
-
-        return trace_pipeline(self, out=sys.stdout)
+        return _tracing().trace_pipeline(self, out=sys.stdout)
 
     def run(self, *, jobs: int | None = None, marshal_dir: str | None = None,
             params: dict[str, Any] | None = None, warm_start: bool | None = None,
@@ -255,6 +251,14 @@ class Pipeline:
 
     def __repr__(self) -> str:
         return f"<pipeline {self.name!r}>"
+
+
+def _tracing() -> Any:
+    """The tracing module, imported whole: it imports the IR, whose import Ctrl-C must not cut
+    (:func:`kale_argo.lazy.import_whole`)."""
+    from ..lazy import import_whole
+
+    return import_whole(f"{__package__}.tracing")
 
 
 def _in_kernel() -> bool:
