@@ -783,15 +783,11 @@ if __name__ == "__main__":
     ("script", ["--kfp", "--dry-run"], ["pydantic"]),  # compiles: no run, no server
     ("module", ["--kfp", "--dry-run"], ["pydantic"]),
 ], ids=["cli", "script", "module", "cli-cold", "script-cold", "script-compile", "module-compile"])
-def test_each_front_end_starts_the_server_before_it_imports_the_ir(libs, tmp_path, subprocess_env,
+def test_each_front_end_starts_the_server_before_it_imports_the_ir(libs, tmp_path, run_python,
                                                                    how, flags, events):
     # the server imports the libraries while the command imports pydantic and traces the script
     path = pipeline_file(tmp_path, ONE_STEP)
-    env = {**subprocess_env,
-           "PYTHONPATH": os.pathsep.join([subprocess_env["PYTHONPATH"], os.environ["PYTHONPATH"]])}
-    proc = subprocess.run([sys.executable, "-c", ORDER, how, str(path), "--no-cache", *flags,
-                           "--marshal-dir", str(tmp_path / "m")], capture_output=True, text=True,
-                          env=env, cwd=str(tmp_path), timeout=120)
+    proc = run_python("-c", ORDER, how, path, "--no-cache", *flags, "--marshal-dir", tmp_path / "m")
     assert proc.returncode == 0, proc.stderr
     if "--kfp" in flags:
         assert path.with_suffix(".yaml").is_file()
@@ -802,14 +798,10 @@ def test_each_front_end_starts_the_server_before_it_imports_the_ir(libs, tmp_pat
     assert order == [f"ORDER {events!r}"], proc.stderr
 
 
-def test_a_script_that_runs_its_pipeline_twice_reuses_the_kept_server(libs, tmp_path, subprocess_env):
+def test_a_script_that_runs_its_pipeline_twice_reuses_the_kept_server(libs, tmp_path, run_python):
     # the second call's run takes the server the first kept; none is started for it
     twice = '\nif __name__ == "__main__":\n    counting()\n    counting()\n'
-    path = pipeline_file(tmp_path, COUNTING + twice)
-    env = {**subprocess_env,
-           "PYTHONPATH": os.pathsep.join([subprocess_env["PYTHONPATH"], os.environ["PYTHONPATH"]])}
-    proc = subprocess.run([sys.executable, str(path), "--no-cache"], capture_output=True, text=True,
-                          env=env, cwd=str(tmp_path), timeout=120)
+    proc = run_python(pipeline_file(tmp_path, COUNTING + twice), "--no-cache")
     assert proc.returncode == 0, proc.stderr
     lines = [line.split() for line in proc.stdout.splitlines() if line.startswith("[first] imported by ")]
     assert len(lines) == 2, proc.stdout
