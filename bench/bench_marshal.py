@@ -41,7 +41,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
-from common import Row, checksum_name, emit, main_args, ratio_row, run_binding  # noqa: E402
+from common import Row, checksum_name, emit, main_args, run_binding, samples_row, spread_of  # noqa: E402
 
 from kale_argo.runtime import marshal  # noqa: E402
 from kale_argo.runtime.script import import_script  # noqa: E402
@@ -144,8 +144,8 @@ def raw_save(buffer: memoryview, path: Path) -> None:
 
 
 def round_trips(variants: dict[str, tuple[Callable[[], Any], str, Path]], repeat: int
-                ) -> tuple[dict[str, float], dict[str, str]]:
-    """Median of save + fresh-process load per variant, the variants interleaved in each round;
+                ) -> tuple[dict[str, list[float]], dict[str, str]]:
+    """Save + fresh-process load times per variant, the variants interleaved in each round;
     and per variant the medians of the two phases, as text for the rows' notes."""
     times: dict[str, list[tuple[float, float]]] = {name: [] for name in variants}
     for _ in range(repeat):
@@ -154,7 +154,7 @@ def round_trips(variants: dict[str, tuple[Callable[[], Any], str, Path]], repeat
             saved = timed(save)
             times[name].append((saved, fresh(kind, path)["seconds"]))
     clean()
-    total = {name: statistics.median(s + lo for s, lo in t) for name, t in times.items()}
+    total = {name: [s + lo for s, lo in t] for name, t in times.items()}
     phases = {name: f"save {statistics.median(s for s, _ in t):.3g} s + load "
                     f"{statistics.median(lo for _, lo in t):.3g} s" for name, t in times.items()}
     return total, phases
@@ -177,13 +177,13 @@ def bench_array(n: int, repeat: int) -> list[Row]:
     }, repeat)
     size = f"{x.nbytes / GiB:.3g} GiB"
     return [
-        ratio_row(f"array {size} round trip vs raw write+fsync+read", t["ours"], t["raw"], 1.0,
-                  note=phase_note(p, "ours", "raw") + "; CRC-32 over every byte on load"),
-        ratio_row(f"array {size} round trip with a run key vs raw write+fsync+read", t["keyed"],
-                  t["raw"], 1.0, note=phase_note(p, "keyed", "raw")
-                  + f"; {checksum_name(KEYED)} over every byte on load, as steps run"),
-        ratio_row(f"array {size} round trip vs np.save/np.load", t["ours"], t["np"], 1.0,
-                  note=phase_note(p, "ours", "np")),
+        samples_row(f"array {size} round trip vs raw write+fsync+read", t, "ours", "raw", 1.0,
+                    note=phase_note(p, "ours", "raw") + "; CRC-32 over every byte on load"),
+        samples_row(f"array {size} round trip with a run key vs raw write+fsync+read", t, "keyed",
+                    "raw", 1.0, note=phase_note(p, "keyed", "raw")
+                    + f"; {checksum_name(KEYED)} over every byte on load, as steps run"),
+        samples_row(f"array {size} round trip vs np.save/np.load", t, "ours", "np", 1.0,
+                    note=phase_note(p, "ours", "np")),
     ]
 
 
@@ -225,16 +225,16 @@ def bench_frame(n: int, repeat: int) -> list[Row]:
     }, repeat)
     size = f"{block.nbytes / GiB:.3g} GiB"
     keyed = f"; with a run key ({checksum_name(KEYED)} and HMAC), as steps run"
-    parquet_row = ratio_row(f"DataFrame {size} round trip vs parquet (alternative considered)",
-                            t["ours"], t["parquet"], 1.0,
-                            note="informational; " + phase_note(p, "ours", "parquet"))
+    parquet_row = samples_row(f"DataFrame {size} round trip vs parquet (alternative considered)",
+                              t, "ours", "parquet", 1.0,
+                              note="informational; " + phase_note(p, "ours", "parquet"))
     return [
-        ratio_row(f"DataFrame {size} round trip vs raw write+fsync+read", t["ours"], t["raw"], 1.3,
-                  note=phase_note(p, "ours", "raw") + keyed),
-        ratio_row(f"DataFrame {size} round trip vs to_pickle/read_pickle", t["ours"], t["pickle"], 0.5,
-                  note=phase_note(p, "ours", "pickle") + keyed + "; 0.5x was set when loads were "
-                  "lazy: every byte is now verified on load, and pickle writes numeric frames at "
-                  "the disk's speed (only writing fewer bytes could halve its time)"),
+        samples_row(f"DataFrame {size} round trip vs raw write+fsync+read", t, "ours", "raw", 1.3,
+                    note=phase_note(p, "ours", "raw") + keyed),
+        samples_row(f"DataFrame {size} round trip vs to_pickle/read_pickle", t, "ours", "pickle", 0.5,
+                    note=phase_note(p, "ours", "pickle") + keyed + "; 0.5x was set when loads were "
+                    "lazy: every byte is now verified on load, and pickle writes numeric frames at "
+                    "the disk's speed (only writing fewer bytes could halve its time)"),
         parquet_row,
     ]
 
@@ -253,9 +253,9 @@ def bench_lazy(n: int, repeat: int) -> list[Row]:
     clean()
     # Every byte is verified before a value is used, so a load reads the file once, whatever the
     # step then reads: the figure is a full read (was <= 0.01x with sampled checksums).
-    return [ratio_row(f"lazy load: {x.nbytes / GiB:.3g} GiB array, one row read, vs full raw read",
-                      statistics.median(ours), statistics.median(ref), 1.0,
-                      note="every byte verified on load")]
+    return [samples_row(f"lazy load: {x.nbytes / GiB:.3g} GiB array, one row read, vs full raw read",
+                        {"ours": ours, "raw": ref}, "ours", "raw", 1.0,
+                        note="every byte verified on load")]
 
 
 def bench_memory(n: int, repeat: int, full: bool) -> list[Row]:
@@ -270,7 +270,8 @@ def bench_memory(n: int, repeat: int, full: bool) -> list[Row]:
     limit = 2.2 * n * 8  # 2.2x the value: the value, one mapped copy, the interpreter
     return [Row(f"peak RSS, {n * 8 / GiB:.3g} GiB array round trip (np.save/np.load as reference)",
                 peak / GiB, reference / GiB, "GiB", f"<= {limit / GiB:.3g} GiB",
-                peak <= limit or not full, "" if full else "quick: not a figure")]
+                peak <= limit or not full, "" if full else "quick: not a figure",
+                spread_of([x / GiB for x in ours], [x / GiB for x in ref], "GiB"))]
 
 
 USER_SCRIPT = '''
@@ -320,10 +321,10 @@ def bench_small(n_dict: int, n_objects: int, repeat: int) -> list[Row]:
             times["pickle"].append(timed(plain))
             times["dill"].append(timed(lambda plain=plain: plain(module=dill)))
         med = {k: statistics.median(v) for k, v in times.items()}
-        rows.append(ratio_row(f"{label}: round trip vs pickle 5", med["ours"], med["pickle"], 1.2))
-        rows.append(ratio_row(f"{label}: round trip vs dill (Kale's default)", med["ours"], med["dill"],
-                              1.0, note="context: dill / pickle = "
-                              f"{med['dill'] / med['pickle']:.1f}x"))
+        rows.append(samples_row(f"{label}: round trip vs pickle 5", times, "ours", "pickle", 1.2))
+        rows.append(samples_row(f"{label}: round trip vs dill (Kale's default)", times, "ours", "dill",
+                                1.0, note="context: dill / pickle = "
+                                f"{med['dill'] / med['pickle']:.1f}x"))
     script.unlink()
     clean()
     return rows

@@ -23,7 +23,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
-from common import Row, emit, main_args  # noqa: E402
+from common import Row, emit, main_args, spread_of  # noqa: E402
 
 from kale_argo.runtime.contract import step_argv  # noqa: E402
 
@@ -82,10 +82,11 @@ def main() -> None:
     rows = [
         Row("trivial step (python -m kale_argo.runtime) vs python -c pass, wall", med["step"],
             med["bare"], "s", "<= +60 ms", med["step"] - med["bare"] <= BUDGET,
-            f"+{(med['step'] - med['bare']) * 1000:.0f} ms"),
+            f"+{(med['step'] - med['bare']) * 1000:.0f} ms", spread_of(times["step"], times["bare"])),
         Row("import of the step runtime vs python -c pass, wall", med["imports"], med["bare"], "s",
             "<= +60 ms", med["imports"] - med["bare"] <= BUDGET,
-            f"+{(med['imports'] - med['bare']) * 1000:.0f} ms"),
+            f"+{(med['imports'] - med['bare']) * 1000:.0f} ms",
+            spread_of(times["imports"], times["bare"])),
         Row("step's own imports (-X importtime self time beyond bare python) vs budget", own_ms, BUDGET,
             "s", "<= 60 ms", own_ms <= BUDGET and not heavy,
             f"{len(extra)} modules; top (ms): {top}; hera/kubernetes/pydantic/yaml imported: "

@@ -46,9 +46,9 @@ def checksum_name(binding: Any) -> str:
     return {"blake3": "BLAKE3", "sha256": "SHA-256"}.get(binding.algorithm, binding.algorithm)
 
 
-def median_time(fn: Callable[[], object], repeat: int = 5, setup: Callable[[], object] | None = None
-                ) -> float:
-    """Median wall time in seconds of ``fn()`` over ``repeat`` runs (``setup`` untimed before each)."""
+def timings(fn: Callable[[], object], repeat: int = 5, setup: Callable[[], object] | None = None
+            ) -> list[float]:
+    """Wall times in seconds of ``fn()`` over ``repeat`` runs (``setup`` untimed before each)."""
     times = []
     for _ in range(repeat):
         if setup is not None:
@@ -56,7 +56,7 @@ def median_time(fn: Callable[[], object], repeat: int = 5, setup: Callable[[], o
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return times
 
 
 def ratio_row(figure: str, ours: float, reference: float, max_ratio: float, unit: str = "s",
