@@ -15,8 +15,9 @@ a run in which a step came from the cache fails the benchmark.
   ``--jobs 1``: <= 0.6x. Warm runs inside a process either start a new fork server (the one the
   last run kept is ended first, untimed) or use the kept one (a notebook's next run). The fan-out
   is also run by ``kale-argo run``, as whole commands and as the run inside the command (the
-  application layer's ``run``, as the command calls it, timed in its process): the command starts
-  the fork server before it imports the IR and traces the script.
+  application layer's ``run``, as the command calls it, timed in its process), and by a new
+  process's first ``Pipeline.run()`` (the run inside it, timed the same way): both start the fork
+  server before they import the IR and trace the pipeline.
 
 - chain: 100 steps, each reading the previous one's output, vs the same 100 step commands run one
   after another with ``subprocess.run`` (steps x one step-runtime start, the limit): ratio <= 1.3x.
@@ -53,10 +54,11 @@ COLD_STEP = ("beyond a bare start each step imports the rest of the runtime (~15
              "starts avoid the imports")
 KALE_ARGO = os.path.join(os.path.dirname(sys.executable), "kale-argo")
 BENCH = Path(__file__).resolve().parent
-# `kale-argo` (as its console script runs it) with the application layer's ``run`` timed inside
-# the command's process: the seconds follow RUN_SECONDS on stderr.
+# The application layer's ``run`` timed inside a new process: the seconds follow RUN_SECONDS on
+# stderr. TIMED_COMMAND runs `kale-argo` as its console script does; TIMED_API the first
+# ``Pipeline.run()`` of the process (argv: the script, the pipeline's name, --jobs, the marshal dir).
 RUN_SECONDS = "run-seconds:"
-TIMED_COMMAND = f"""
+TIMED_RUN = f"""
 import sys, time
 from kale_argo.app import running
 untimed = running.run
@@ -69,9 +71,16 @@ def run(*args, **kwargs):
         print("{RUN_SECONDS}", time.perf_counter() - start, file=sys.stderr)
 
 running.run = run
+"""
+TIMED_COMMAND = TIMED_RUN + """
 from kale_argo.cli.main import main
 sys.argv[0] = "kale-argo"
 sys.exit(main())
+"""
+TIMED_API = TIMED_RUN + """
+import runpy
+path, name, jobs, folder = sys.argv[1:]
+runpy.run_path(path, run_name="pipe")[name].run(jobs=int(jobs), cache=False, marshal_dir=folder)
 """
 EXAMPLE = BENCH.parent / "examples" / "binary_classification.py"
 
@@ -206,6 +215,12 @@ def step_start_rows(quick: bool, repeat: int) -> list[Row]:
             walls[jobs].append(time.perf_counter() - start)
             return float(done.stderr.rsplit(RUN_SECONDS, 1)[1].split()[0])
 
+        def fan_api(jobs: int) -> float:
+            """A new process's first ``Pipeline.run()`` of the fan-out: the run inside it."""
+            done = subprocess.run([sys.executable, "-c", TIMED_API, fan_script, "fan16", str(jobs), fresh()],
+                                  check=True, capture_output=True, text=True)
+            return float(done.stderr.rsplit(RUN_SECONDS, 1)[1].split()[0])
+
         samples = paired_samples({
             "inside": lambda: inside(chain, 2, "new"), "inside kept": lambda: inside(chain, 2, "kept"),
             "inside cold": lambda: inside(chain, 2, "cold"),
@@ -215,7 +230,8 @@ def step_start_rows(quick: bool, repeat: int) -> list[Row]:
             "two": lambda: inside(fan, 2, "new"), "one": lambda: inside(fan, 1, "new"),
             "two kept": lambda: inside(fan, 2, "kept"), "one kept": lambda: inside(fan, 1, "kept"),
             "two cold": lambda: inside(fan, 2, "cold"), "one cold": lambda: inside(fan, 1, "cold"),
-            "two command": lambda: fan_command(2), "one command": lambda: fan_command(1)},
+            "two command": lambda: fan_command(2), "one command": lambda: fan_command(1),
+            "two api": lambda: fan_api(2), "one api": lambda: fan_api(1)},
             repeat)
         end_kept_server()
     cpus = f"{os.cpu_count()} CPUs shared with the machine's other load"
@@ -251,6 +267,11 @@ def step_start_rows(quick: bool, repeat: int) -> list[Row]:
                     "two command", "one command", 0.6,
                     f"{cpus}; {forked}; the command starts the run's fork server before it imports the "
                     "IR and traces the script, so the server is ready when the run begins"),
+        samples_row(f"local fan-out of {width} steps, a process's first Pipeline.run() (the Python API, "
+                    "as a notebook's first run): the run inside it, --jobs 2 vs --jobs 1", fans,
+                    "two api", "one api", 0.6,
+                    f"{cpus}; {forked}; Pipeline.run() starts the run's fork server before it imports "
+                    "the IR and traces the pipeline, so the server is ready when the run begins"),
         samples_row(f"local fan-out of {width} steps, `kale-argo run` as whole commands, --jobs 2 vs "
                     "--jobs 1", {"two": walls[2], "one": walls[1]}, "two", "one", 0.6,
                     "the command's own start (Python, its imports, the IR, tracing: ~0.3 s) is the same "

@@ -22,6 +22,7 @@ from ..cluster.status import metadata, phase, steps
 from ..errors import ConfigError, KaleArgoError, RunFailed
 from ..labels import PIPELINE_ANNOTATION
 from ..local import LocalRun, StepResult
+from ..local.warm import WarmStarts
 from ..runtime.script import module_name_for
 from ..spec import PipelineSpec
 from .manage import connect
@@ -320,8 +321,9 @@ def live_view(handle: RunHandle, out: TextIO | None = None) -> Any:
 
 
 def run_pipeline(spec: PipelineSpec, params: Mapping[str, Any] | None, options: RunOptions | None = None,
-                 *, out: TextIO | None = None) -> LocalRunHandle:
+                 *, out: TextIO | None = None, server: WarmStarts | None = None) -> LocalRunHandle:
     """Run locally (streaming each step's prefixed output to ``out``); the handle of the finished run.
+    ``server``: from :func:`.running.prestarted`, for the script ``spec`` was traced from.
 
     A failed run raises RunFailed with the handle as ``.handle``.
     """
@@ -329,7 +331,7 @@ def run_pipeline(spec: PipelineSpec, params: Mapping[str, Any] | None, options: 
 
     stream = _StepLogs(out or sys.stdout)
     try:
-        result = run(spec, params, options, out=stream)  # type: ignore[arg-type]
+        result = run(spec, params, options, out=stream, server=server)  # type: ignore[arg-type]
     except RunFailed as exc:
         local = getattr(exc, "run", None)
         if isinstance(local, LocalRun):

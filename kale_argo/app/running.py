@@ -39,15 +39,16 @@ def run(spec: PipelineSpec, params: Mapping[str, Any] | None = None, options: Ru
 
 
 @contextlib.contextmanager
-def prestarted(script: str, warm_start: bool | None, out: TextIO | None = None
-               ) -> Iterator[WarmStarts | None]:
+def prestarted(script: str | None, warm_start: bool | None, out: TextIO | None = None,
+               text: bytes | None = None) -> Iterator[WarmStarts | None]:
     """The run's fork server, started for the Python file ``script`` before the caller traces it:
     it imports the script's libraries while the tracing imports them too (None: warm starts off,
-    not a ``.py`` file, or this process kept a server from a run of it). Ended on leaving,
+    no ``.py`` file, or this process kept a server from a run of it). ``text``: the script's
+    source, where the file is not written yet (a notebook's pipeline module). Ended on leaving,
     whatever happened, unless the run kept it for the process's next run."""
     server = None
-    if script.endswith(".py") and os.path.isfile(script):
-        server = prestart(script, out or sys.stdout, warm_start, sys.executable, step_environment())
+    if script is not None and script.endswith(".py") and (text is not None or os.path.isfile(script)):
+        server = prestart(script, out or sys.stdout, warm_start, sys.executable, step_environment(), text)
     try:
         yield server
     finally:

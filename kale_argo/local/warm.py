@@ -122,19 +122,19 @@ def preload_list(spec: PipelineSpec) -> list[list[object]]:
     return script_preload(spec.script.path, spec.script.modules)
 
 
-def script_preload(script: str, modules: Iterable[str]) -> list[list[object]]:
+def script_preload(script: str, modules: Iterable[str], text: bytes | None = None) -> list[list[object]]:
     """:func:`preload_list` of the script at ``script`` whose local modules are ``modules``
-    (paths relative to its folder)."""
+    (paths relative to its folder); ``text``: the script's source, where the file is not written yet."""
+    from ..runtime.modules import read_source
+
     folder = os.path.dirname(os.path.abspath(script))
     local = folder_names(folder)
     found: dict[str, list[str]] = {}
     for path in [script, *(os.path.join(folder, m) for m in modules)]:
-        try:
-            with open(path, "rb") as fh:
-                imports = module_imports(fh.read())
-        except OSError:
+        source = read_source(path, text if path == script else None)
+        if source is None:
             continue
-        for module, names in imports.items():
+        for module, names in module_imports(source).items():
             top = module.partition(".")[0]
             if top not in _NOT_PRELOADED and top not in local:
                 known = found.setdefault(module, [])
@@ -473,17 +473,18 @@ atexit.register(end_kept_server)
 
 
 def prestart(script: str, stream: TextIO, option: bool | None, python: str,
-             env: Mapping[str, str]) -> WarmStarts | None:
+             env: Mapping[str, str], text: bytes | None = None) -> WarmStarts | None:
     """Start the fork server for the script at ``script`` before it is traced, so that the server
     imports its libraries while the caller imports them to trace it (two CPUs: about one import
     time instead of two). None when warm starts are off, or when this process kept a server from a
     run of the same script (:func:`warm_starts` reuses it if it may serve). Pass it to
-    :func:`warm_starts`, then to :func:`release`."""
+    :func:`warm_starts`, then to :func:`release`. ``text``: the script's source, where its file is
+    not written yet (the module of a pipeline defined in a notebook's cells)."""
     path = os.path.abspath(script)
     if not warm_start_wanted(option) or kept_for(path):
         return None
     from ..runtime.modules import local_modules
 
-    warm = WarmStarts(script_preload(path, local_modules(path)), path, stream)
+    warm = WarmStarts(script_preload(path, local_modules(path, text), text), path, stream)
     warm.spawn(python, env)
     return warm

@@ -19,18 +19,17 @@ import os
 _NOT_SHIPPED = frozenset({"kale_argo"})
 
 
-def local_modules(script: str) -> dict[str, str]:
-    """``relative/path.py`` (POSIX, from the script's directory) -> sha256 of what it imports."""
+def local_modules(script: str, text: bytes | None = None) -> dict[str, str]:
+    """``relative/path.py`` (POSIX, from the script's directory) -> sha256 of what it imports.
+    ``text``: the script's source, where the file is not written yet."""
     script = os.path.realpath(script)
     root = os.path.dirname(script)
     found: dict[str, str] = {}
     pending = [script]
     while pending:
         path = pending.pop()
-        try:
-            with open(path, "rb") as fh:
-                source = fh.read()
-        except OSError:
+        source = read_source(path, text if path == script else None)
+        if source is None:
             continue
         if path != script:
             found[os.path.relpath(path, root).replace(os.sep, "/")] = hashlib.sha256(source).hexdigest()
@@ -43,6 +42,18 @@ def local_modules(script: str) -> dict[str, str]:
                 if os.path.realpath(file) != script and rel not in found and file not in pending:
                     pending.append(file)
     return dict(sorted(found.items()))
+
+
+def read_source(path: str, text: bytes | None = None) -> bytes | None:
+    """``text`` if given (a module not written yet), else the bytes of the file at ``path``; None
+    if it cannot be read."""
+    if text is not None:
+        return text
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except OSError:
+        return None
 
 
 def _package_of(path: str, root: str) -> list[str]:

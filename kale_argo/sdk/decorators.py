@@ -113,18 +113,18 @@ class Pipeline:
         rerunning only the steps that failed or never ran. Returns the run's handle
         (``.load(name)``, ``.steps``, ``.logs()``); raises RunFailed (``.handle``) if a step failed.
         """
-        from .entry import application
+        from .entry import application, run_server
 
         where = _user_location()
 
         def call() -> Any:
             app = application()
-            spec = self._ship()
-            values = app.resolve(spec, {**(params or {}), **kwargs}, where)
-            return app.run_pipeline(spec, values, app.RunOptions(jobs=jobs, marshal_dir=marshal_dir,
-                                                                 warm_start=warm_start,
-                                                                 cache=cache,
-                                                                 resume=_run_folder(resume)))
+            with run_server(self, warm_start) as server:  # imports while the pipeline is traced
+                spec = self._ship()
+                values = app.resolve(spec, {**(params or {}), **kwargs}, where)
+                options = app.RunOptions(jobs=jobs, marshal_dir=marshal_dir, warm_start=warm_start,
+                                         cache=cache, resume=_run_folder(resume))
+                return app.run_pipeline(spec, values, options, server=server)
 
         return _api(self, call)
 

@@ -267,3 +267,36 @@ def test_submit_and_watch_updates_one_display(notebook: Cells, kernel: Kernel, a
     (display,) = [o for o in outputs if o["output_type"] == "display_data"]  # one display, updated in place
     shown = display["data"]["text/html"]
     assert shown.count("Succeeded") == 3 and "Running" not in shown
+
+
+# Notes in order the fork server's start and the first import of pydantic (the IR's).
+ORDER_HOOK = '''import sys
+seen = []
+
+def hook(event, args):
+    if event == "subprocess.Popen" and "SourceFileLoader" in " ".join(map(str, args[1] or ())):
+        seen.append("server")
+    elif event == "import" and args[0] == "pydantic":
+        seen.append("pydantic")
+
+sys.addaudithook(hook)'''
+
+
+def test_a_kernels_first_run_starts_its_fork_server_before_it_imports_the_ir(specs: Path,
+                                                                              tmp_path: Path) -> None:
+    # as the command line does: the server imports the cells' libraries while the kernel imports
+    # the IR and traces; started for the module the cells make before it is written, and used
+    folder = tmp_path / "nb"
+    folder.mkdir()
+    kernel = Kernel(folder, specs)
+    with kernel.client.setup_kernel():
+        kernel.cell(ORDER_HOOK)
+        kernel.cell("import json\nfrom kale_argo import pipeline, step")
+        kernel.cell("@step(name='dump')\ndef dump(n):\n    return json.dumps(list(range(n)))\n\n\n"
+                    "@pipeline(name='nb-order')\ndef nb_order(n=3):\n    out = dump(n)")
+        text, _ = kernel.cell("first = nb_order.run(cache=False)\nprint('ORDER', seen)")
+        assert "ORDER ['server', 'pydantic']" in text, text
+        assert (folder / ".kale_nb_order.py").is_file()
+        text, _ = kernel.cell("second = nb_order.run(cache=False)\n"
+                              "print('ORDER', seen, second.load('out'))")
+        assert "ORDER ['server', 'pydantic'] [0, 1, 2]" in text, text  # the kept server served it

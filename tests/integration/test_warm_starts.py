@@ -729,8 +729,9 @@ def test_a_process_forked_after_a_run_neither_uses_nor_ends_the_kept_server(libs
     assert second[0] == first[0] != second[1]  # the parent's server, still kept, still serving
 
 
-# Runs a front end (argv[1]: cli, script or module) on the rest of argv, noting in order the fork
-# server's start and the first import of pydantic (the IR, the heaviest of the command's imports).
+# Runs a front end (argv[1]: cli, script, module or api: the Python API's Pipeline.run() of the
+# pipeline ``one`` in the file argv[2]) on the rest of argv, noting in order the fork server's start
+# and the first import of pydantic (the IR, the heaviest of the command's imports).
 ORDER = '''
 import atexit, runpy, sys
 seen = []
@@ -753,6 +754,10 @@ if how == "cli":
 elif how == "script":
     sys.argv = rest
     runpy.run_path(rest[0], run_name="__main__")
+elif how == "api":
+    one = runpy.run_path(rest[0], run_name="pipe")["one"]
+    one.run(marshal_dir=rest[rest.index("--marshal-dir") + 1], cache=False,
+            warm_start=False if "--no-warm-start" in rest else None)
 else:
     sys.argv = ["kale_argo", *rest]
     runpy.run_module("kale_argo", run_name="__main__", alter_sys=True)
@@ -778,11 +783,14 @@ if __name__ == "__main__":
     ("cli", [], ["server", "pydantic"]),
     ("script", [], ["server", "pydantic"]),
     ("module", [], ["server", "pydantic"]),
+    ("api", [], ["server", "pydantic"]),
     ("cli", ["--no-warm-start"], ["pydantic"]),
+    ("api", ["--no-warm-start"], ["pydantic"]),
     ("script", ["--no-warm-start"], ["pydantic"]),
     ("script", ["--kfp", "--dry-run"], ["pydantic"]),  # compiles: no run, no server
     ("module", ["--kfp", "--dry-run"], ["pydantic"]),
-], ids=["cli", "script", "module", "cli-cold", "script-cold", "script-compile", "module-compile"])
+], ids=["cli", "script", "module", "api", "cli-cold", "api-cold", "script-cold", "script-compile",
+        "module-compile"])
 def test_each_front_end_starts_the_server_before_it_imports_the_ir(libs, tmp_path, run_python,
                                                                    how, flags, events):
     # the server imports the libraries while the command imports pydantic and traces the script
