@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 import builtins
 import contextlib
+import functools
 import os
 import symtable
 from collections.abc import Callable, Iterable
@@ -24,7 +25,7 @@ from ..errors import ScriptError
 _SHOWN = frozenset({"print", "display"})
 
 
-@dataclass
+@dataclass(frozen=True)
 class Statement:
     """One top-level statement of a cell."""
 
@@ -32,9 +33,9 @@ class Statement:
     order: int          # position of the cell
     index: int          # position in the cell
     source: str
-    binds: set[str]
-    now: set[str]       # names read when the statement runs
-    later: set[str]     # names read when a function it defines is called
+    binds: frozenset[str]
+    now: frozenset[str]     # names read when the statement runs
+    later: frozenset[str]   # names read when a function it defines is called
     magic: bool         # it runs get_ipython() (a magic or shell escape IPython transformed)
     imports: bool = False
     setup: bool = False
@@ -85,11 +86,17 @@ def _names(table: symtable.SymbolTable, now: set[str], later: set[str], top: boo
 
 
 def statements(label: str, order: int, source: str) -> list[Statement]:
-    """The top-level statements of one cell (none if it does not parse)."""
+    """The top-level statements of one cell (none if it does not parse). A kernel's history is
+    read again at each run (and before it, for its fork server): each cell is parsed once."""
+    return list(_parsed(label, order, source))
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed(label: str, order: int, source: str) -> tuple[Statement, ...]:
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError):
-        return []
+        return ()
     lines = source.splitlines(keepends=True)
     result = []
     for i, node in enumerate(tree.body):
@@ -112,10 +119,11 @@ def statements(label: str, order: int, source: str) -> list[Statement]:
             binds.add("*")
         shown = (isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)
                  and isinstance(node.value.func, ast.Name) and node.value.func.id in _SHOWN)
-        result.append(Statement(label, order, i, text if text.endswith("\n") else text + "\n", binds, now,
-                                later, "get_ipython" in now, imports,
+        result.append(Statement(label, order, i, text if text.endswith("\n") else text + "\n",
+                                frozenset(binds), frozenset(now), frozenset(later),
+                                "get_ipython" in now, imports,
                                 setup=not binds and not imports and bool(now | later) and not shown))
-    return result
+    return tuple(result)
 
 
 def pipeline_names(items: Iterable[Statement]) -> set[str]:

@@ -53,3 +53,15 @@ def test_ipython_syntax_becomes_pass_with_a_note() -> None:
     assert notes[0] == "cell 1 line 1: skipped '%pip install x' (IPython magic or shell escape)"
     assert cell_to_python("%%bash\necho hi", "cell 2", notes) == ""
     assert cell_to_python("%%time\nx = 1", "cell 3", notes) == "pass  # %%time\nx = 1\n"
+
+
+def test_a_cell_is_parsed_once_however_often_the_history_is_read() -> None:
+    # a kernel's history is read at each run and before it: an unchanged cell is not parsed again
+    cell = "import json\n\ndef helper(x):\n    return json.dumps(x)"
+    first, again = statements("In[1]", 1, cell), statements("In[1]", 1, cell)
+    assert first == again and all(a is b for a, b in zip(first, again, strict=True))
+    changed = statements("In[1]", 1, cell.replace("json.dumps(x)", "json.dumps([x])"))
+    assert changed[1].source != first[1].source  # a cell run again with new text is read anew
+    relabelled = statements("In[2]", 2, cell)
+    assert [s.cell for s in relabelled] == ["In[2]", "In[2]"] and relabelled[0] is not first[0]
+    assert first[0].binds == {"json"} and first[1].later == {"json"}
