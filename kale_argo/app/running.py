@@ -1,8 +1,8 @@
 """Run a pipeline on this machine, each step in its own process.
 
 Light to import (the executor and the IR load with the first run): ``kale-argo run``, ``python
-SCRIPT`` and ``python -m kale_argo SCRIPT`` start the run's fork server (:func:`prestarted`)
-before they import them.
+SCRIPT``, ``python -m kale_argo SCRIPT`` and ``Pipeline.run()`` start the run's fork server
+(:func:`prestarted`) before they import them.
 """
 
 from __future__ import annotations

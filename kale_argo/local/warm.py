@@ -17,11 +17,12 @@ back to new processes: off Linux (macOS' system frameworks do not survive a fork
 the server cannot vet runs (see :func:`.forkserver.unsafe_thread`; the module that started it is
 left out of the preload, said in one line), and from the moment the server ends unexpectedly.
 
-``kale-argo run``, ``python SCRIPT`` and ``python -m kale_argo SCRIPT`` start the server before
-they import the IR and trace the script (:func:`prestart`; this module stays light to import for
-that): the server imports the libraries while the command imports its own and the script's, on
-two CPUs. If tracing changed the environment beyond what the libraries set themselves (the script set
-``OMP_NUM_THREADS``, say), that server is replaced by one started under the steps' environment.
+``kale-argo run``, ``python SCRIPT``, ``python -m kale_argo SCRIPT`` and ``Pipeline.run()`` start
+the server before they import the IR and trace the script (:func:`prestart`; this module stays
+light to import for that): the server imports the libraries while the command imports its own and
+the script's, on two CPUs. If tracing changed the environment beyond what the libraries set
+themselves (the script set ``OMP_NUM_THREADS``, say), that server is replaced by one started under
+the steps' environment.
 
 Off with ``--no-warm-start``, ``Pipeline.run(warm_start=False)`` or ``KALE_ARGO_WARM_START=0``.
 """
