@@ -22,6 +22,7 @@ import yaml
 
 from tests.fakes.argo_server import FakeArgoServer
 from tests.integration.test_compile_pods import bare_python, run_pods
+from tests.integration.test_warm_starts import ORDER_HOOK
 from tests.workflow_checks import check_workflow
 
 nbformat = pytest.importorskip("nbformat")
@@ -267,19 +268,6 @@ def test_submit_and_watch_updates_one_display(notebook: Cells, kernel: Kernel, a
     (display,) = [o for o in outputs if o["output_type"] == "display_data"]  # one display, updated in place
     shown = display["data"]["text/html"]
     assert shown.count("Succeeded") == 3 and "Running" not in shown
-
-
-# Notes in order the fork server's start and the first import of pydantic (the IR's).
-ORDER_HOOK = '''import sys
-seen = []
-
-def hook(event, args):
-    if event == "subprocess.Popen" and "SourceFileLoader" in " ".join(map(str, args[1] or ())):
-        seen.append("server")
-    elif event == "import" and args[0] == "pydantic":
-        seen.append("pydantic")
-
-sys.addaudithook(hook)'''
 
 
 def test_a_kernels_first_run_starts_its_fork_server_before_it_imports_the_ir(specs: Path,

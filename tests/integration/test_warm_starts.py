@@ -731,9 +731,8 @@ def test_a_process_forked_after_a_run_neither_uses_nor_ends_the_kept_server(libs
 
 # Runs a front end (argv[1]: cli, script, module or api: the Python API's Pipeline.run() of the
 # pipeline ``one`` in the file argv[2]) on the rest of argv, noting in order the fork server's start
-# and the first import of pydantic (the IR, the heaviest of the command's imports).
-ORDER = '''
-import atexit, runpy, sys
+# and the first import of pydantic (the IR, the heaviest of the command's imports): ORDER_HOOK.
+ORDER_HOOK = '''import sys
 seen = []
 
 def hook(event, args):
@@ -742,7 +741,9 @@ def hook(event, args):
     elif event == "import" and args[0] == "pydantic":
         seen.append("pydantic")
 
-sys.addaudithook(hook)
+sys.addaudithook(hook)'''
+ORDER = ORDER_HOOK + '''
+import atexit, runpy
 atexit.register(lambda: print("ORDER", seen, file=sys.stderr))
 import kale_argo
 print(kale_argo.__file__, file=sys.stderr)
