@@ -26,12 +26,40 @@ def report_errors(action: Callable[[], int], debug: bool) -> int:
         print(f"kale-argo: error: {exc.one_line()}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        if debug:
-            traceback.print_exc(file=sys.stderr)
-        print("kale-argo: interrupted", file=sys.stderr)
-        return 130
+        return interrupted(debug)
     except BrokenPipeError:
         return closed_stdout()
+    except Exception as exc:
+        if not from_interrupt(exc):
+            raise
+        return interrupted(debug)
+
+
+def from_interrupt(exc: BaseException) -> bool:
+    """Whether ``exc`` was caused by Ctrl-C: an interrupt that landed in code turning exceptions into
+    its own (a class body's ``__set_name__`` makes it a RuntimeError, pydantic-core a SchemaError)."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, KeyboardInterrupt):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
+def interrupted(debug: bool) -> int:
+    """Say the command was interrupted; 130, the exit code of a Ctrl-C handled.
+
+    An interrupt that ended a string's ``exec``/``eval`` (a dataclass's generated methods, a
+    namedtuple's ``__new__``) leaves CPython's flag that the program ended on Ctrl-C set, caught or
+    not, and the interpreter would then end itself by SIGINT; evaluating a string that completes
+    clears it."""
+    if debug:
+        traceback.print_exc(file=sys.stderr)
+    print("kale-argo: interrupted", file=sys.stderr)
+    exec("None")  # a constant string: clears the flag (CPython's run_eval_code_obj)
+    return 130
 
 
 def closed_stdout() -> int:
