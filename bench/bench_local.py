@@ -105,6 +105,15 @@ def local(spec: Any, **options: Any) -> Any:
     return run
 
 
+def timed_run(code: str, *args: str) -> tuple[float, float]:
+    """``python -c code *args`` (TIMED_COMMAND, TIMED_API): the run inside it and the whole process's
+    wall time, in seconds."""
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", code, *args], check=True, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    return float(done.stderr.rsplit(RUN_SECONDS, 1)[1].split()[0]), wall
+
+
 def write_script(folder: str, name: str, steps: int, chain: bool) -> str:
     """A pipeline of ``steps`` trivial steps, chained or independent."""
     if chain:
@@ -208,18 +217,14 @@ def step_start_rows(quick: bool, repeat: int) -> list[Row]:
             """`kale-argo run` of the fan-out: the run inside the command (the application layer's
             ``run``, timed in the command's process) returned, the whole command's wall time noted
             in ``walls``."""
-            start = time.perf_counter()
-            done = subprocess.run([sys.executable, "-c", TIMED_COMMAND, "run", fan_script, "--no-cache",
-                                   "--jobs", str(jobs), "--marshal-dir", fresh()],
-                                  check=True, capture_output=True, text=True)
-            walls[jobs].append(time.perf_counter() - start)
-            return float(done.stderr.rsplit(RUN_SECONDS, 1)[1].split()[0])
+            run, wall = timed_run(TIMED_COMMAND, "run", fan_script, "--no-cache", "--jobs", str(jobs),
+                                  "--marshal-dir", fresh())
+            walls[jobs].append(wall)
+            return run
 
         def fan_api(jobs: int) -> float:
             """A new process's first ``Pipeline.run()`` of the fan-out: the run inside it."""
-            done = subprocess.run([sys.executable, "-c", TIMED_API, fan_script, "fan16", str(jobs), fresh()],
-                                  check=True, capture_output=True, text=True)
-            return float(done.stderr.rsplit(RUN_SECONDS, 1)[1].split()[0])
+            return timed_run(TIMED_API, fan_script, "fan16", str(jobs), fresh())[0]
 
         samples = paired_samples({
             "inside": lambda: inside(chain, 2, "new"), "inside kept": lambda: inside(chain, 2, "kept"),
