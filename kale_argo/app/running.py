@@ -39,7 +39,7 @@ def run(spec: PipelineSpec, params: Mapping[str, Any] | None = None, options: Ru
 
 
 @contextlib.contextmanager
-def prestarted(script: str | None, warm_start: bool | None, out: TextIO | None = None,
+def prestarted(script: str, warm_start: bool | None, out: TextIO | None = None,
                text: bytes | None = None) -> Iterator[WarmStarts | None]:
     """The run's fork server, started for the Python file ``script`` before the caller traces it:
     it imports the script's libraries while the tracing imports them too (None: warm starts off,
@@ -47,7 +47,7 @@ def prestarted(script: str | None, warm_start: bool | None, out: TextIO | None =
     source, where the file is not written yet (a notebook's pipeline module). Ended on leaving,
     whatever happened, unless the run kept it for the process's next run."""
     server = None
-    if script is not None and script.endswith(".py") and (text is not None or os.path.isfile(script)):
+    if script.endswith(".py") and (text is not None or os.path.isfile(script)):
         server = prestart(script, out or sys.stdout, warm_start, sys.executable, step_environment(), text)
     try:
         yield server
