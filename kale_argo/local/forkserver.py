@@ -17,8 +17,9 @@ executor, pydantic) is never imported into it, nor into the steps forked from it
    SOCK_SEQPACKET pair), and notes the size and modification time of every file it loaded modules
    from;
 3. for each request (``{"argv", "env", "cwd"}`` with two file descriptors: the step's output pipe
-   and a status pipe) forks the step's process, which says ``+`` (taken on) and, once it has its own
-   session (so its process group can be signalled), its pid on the status pipe. The step's process
+   and a status pipe) forks the step's process and says ``+`` (taken on) on the status pipe as soon
+   as the fork returns; the step's process says its pid there once it has its own session (so its
+   process group can be signalled), in either order with the ``+``. The step's process
    is what ``argv`` (the step-runtime command, :func:`accepts`) would start: a session of its own,
    stdin from /dev/null, stdout and stderr to the pipe, no other descriptor of the server's (the
    status pipe stays with it, not with the worker it forks to run the step's code), the request's
@@ -238,15 +239,15 @@ def _run_runtime() -> int:
 
 
 def _become_step(request: dict[str, Any], out: int, status: int, inherited: Iterable[int]) -> None:
-    """In the forked step process: report ``+`` and its pid on ``status``, take on the request's
-    process state, run the step runtime and report its exit code (never returns)."""
+    """In the forked step process: report its pid on ``status`` (EPIPE if the executor stopped
+    waiting for it: no step then), take on the request's process state, run the step runtime and
+    report its exit code (never returns)."""
     code, reported = 1, False
     try:
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         for fd in inherited:
             os.close(fd)
-        os.write(status, b"+")  # taken on; EPIPE if the executor stopped waiting: no step then
         os.setsid()  # its process group exists before anyone may signal it
         os.write(status, f"{os.getpid()}\n".encode())
         reported = True
@@ -345,6 +346,8 @@ def serve(server: socket.socket, stale: Callable[[str], str | None]) -> None:
             pid = _fork_quietly()
             if pid == 0:
                 _become_step(request, fds[0], fds[1], [server.fileno(), wake_r, wake_w, *running.values()])
+            with contextlib.suppress(OSError):  # taken on: said here, not by the step, which has
+                os.write(fds[1], b"+")  # pages to copy before it runs (the executor waits for this)
             running[pid] = fds.pop()  # the status pipe, kept until the step is reaped
         except Exception as exc:  # the executor starts this step as a new process instead
             print(f"kale-argo: fork server: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)

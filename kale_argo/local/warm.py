@@ -149,14 +149,16 @@ class WarmProcess:
     The executor does not wait for the step to exist: ``status`` carries its pid (once its
     session exists) and then its exit code (``=N``, from the step and from the server that
     reaps it: the first counts); :attr:`pid` reads the first when asked (to signal the step),
-    :meth:`wait` both."""
+    :meth:`wait` both. The server's ``+`` (one byte, written at once: never inside another's
+    line) may come before, between or after them, and is skipped. ``read``: what was read of
+    ``status`` already."""
 
-    def __init__(self, stdout: IO[bytes], status: IO[bytes], argv: Sequence[str]) -> None:
+    def __init__(self, stdout: IO[bytes], status: IO[bytes], argv: Sequence[str], read: bytes = b"") -> None:
         self.stdout: IO[bytes] | None = stdout
         self.returncode: int | None = None
         self._pid: int | None = None
         self._status = status
-        self._buffer = b""
+        self._buffer = read
         self._argv = list(argv)
 
     def _line(self, timeout: float | None) -> bytes | None:
@@ -167,10 +169,10 @@ class WarmProcess:
             chunk = self._status.read(64)
             if not chunk:
                 line, self._buffer = self._buffer, b""
-                return line
+                return line.lstrip(b"+")
             self._buffer += chunk
         line, _, self._buffer = self._buffer.partition(b"\n")
-        return line
+        return line.lstrip(b"+")
 
     @property
     def pid(self) -> int:
@@ -352,17 +354,18 @@ class WarmStarts:
             os.close(status_w)
         status = os.fdopen(status_r, "rb", buffering=0)
         stdout = os.fdopen(out_r, "rb")
-        # The step's "+" says it was forked; unanswered, closing the pipe makes a late step give
-        # up before it runs (EPIPE), so it never runs twice. Its pid follows once its session
-        # exists: not waited for here, the next step starts meanwhile.
-        if not (readable(status, REPLY_TIMEOUT) and status.read(1) == b"+"):  # the server could not
+        # The server's "+" (or the step's pid, which may come first) says it was forked;
+        # unanswered, closing the pipe makes a late step give up before it runs (EPIPE on its pid),
+        # so it never runs twice. The pid is not waited for here: the next step starts meanwhile.
+        first = status.read(1) if readable(status, REPLY_TIMEOUT) else b""
+        if not (first == b"+" or first.isdigit()):  # the server could not
             status.close()
             stdout.close()
             self._show_log()
             self._stop("the fork server ended" if self.server and self.server.poll() is not None
                        else "the fork server could not fork a step")
             return None
-        return WarmProcess(stdout, status, argv)
+        return WarmProcess(stdout, status, argv, first.lstrip(b"+"))
 
     def _show_log(self) -> None:
         """What the server printed since last shown (warnings from the libraries it imported)."""

@@ -101,3 +101,48 @@ def test_killing_the_tree_of_no_process_kills_nothing():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          start_new_session=True, timeout=60)  # its own group: os.killpg(0) hits only it
     assert (out.returncode, out.stdout.strip()) == (0, "alive")
+
+
+@pytest.mark.parametrize(("read", "status"), [
+    (b"", b"17\n+=3\n"),  # the server's "+" after the step's pid
+    (b"", b"17\n=3\n+"),  # ... after the step's exit code too
+    (b"1", b"7\n=3\n"),  # the step's pid came first, its first byte read by the executor
+])
+def test_the_servers_taken_on_byte_may_come_in_any_order_with_the_steps_lines(read, status):
+    status_r, status_w = os.pipe()
+    out_r, out_w = os.pipe()
+    os.close(out_w)
+    os.write(status_w, status)
+    os.close(status_w)
+    proc = WarmProcess(os.fdopen(out_r, "rb"), os.fdopen(status_r, "rb", buffering=0), ["step"], read)
+    assert (proc.pid, proc.wait()) == (17, 3)
+
+
+def test_a_step_whose_pid_comes_before_the_servers_taken_on_byte_is_started():
+    import io
+    import socket
+
+    from kale_argo.local.warm import WarmStarts
+
+    warm = WarmStarts([], "script.py", io.StringIO())
+    warm.sock, server = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+
+    def serve() -> None:  # the fork server, as the step's pid beats its "+" to the pipe
+        _, fds, _, _ = socket.recv_fds(server, 1 << 20, 2)
+        out, status = fds
+        os.write(status, b"4242\n")
+        os.write(status, b"+")
+        os.write(status, b"=0\n")
+        os.close(status)
+        os.close(out)
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    try:
+        proc = warm._fork(["step"], {})
+    finally:
+        thread.join()
+        server.close()
+        warm.sock.close()
+    assert warm.stopped is None and proc is not None
+    assert (proc.pid, proc.wait()) == (4242, 0)
