@@ -237,10 +237,10 @@ def step_start_rows(quick: bool, repeat: int) -> list[Row]:
             "two cold": lambda: inside(fan, 2, "cold"), "one cold": lambda: inside(fan, 1, "cold"),
             "two command": lambda: fan_command(2), "one command": lambda: fan_command(1),
             "two api": lambda: fan_api(2), "one api": lambda: fan_api(1)},
-            repeat)
+            2 * repeat)  # runs of 0.1-0.4 s: twice the samples, for steadier medians
         end_kept_server()
     cpus = f"{os.cpu_count()} CPUs shared with the machine's other load"
-    forked = ("a forked trivial step costs ~11 ms of CPU over its two processes (the step and "
+    forked = ("a forked trivial step costs ~7 ms of CPU over its two processes (the step and "
               "its supervised worker, each copying the pages it writes)")
     return [
         samples_row(f"local chain of {steps} trivial steps, inside the run, vs {steps} bare "
