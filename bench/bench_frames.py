@@ -170,7 +170,7 @@ def main() -> None:
         if args.quick:
             rows = bench_size(2 * MiB, args.repeat)
         else:
-            rows = bench_size(256 * MiB, args.repeat) + bench_size(1024 * MiB, max(3, args.repeat // 2))
+            rows = bench_size(256 * MiB, args.repeat) + bench_size(1024 * MiB, args.repeat)
     finally:
         shutil.rmtree(DATA, ignore_errors=True)
     emit(rows, args)
