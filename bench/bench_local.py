@@ -262,7 +262,7 @@ def step_start_rows(quick: bool, repeat: int) -> list[Row]:
         samples_row(f"local fan-out of {width} steps, a new fork server each run, --jobs 2 vs --jobs 1",
                     fans, "two", "one", 0.6,
                     f"{cpus}; {forked}; the run first starts its fork server (a new Python and "
-                    "what every step imports, ~50-70 ms), which takes as long at --jobs 2 as at "
+                    "what every step imports, ~40-50 ms), which takes as long at --jobs 2 as at "
                     "--jobs 1"),
         samples_row(f"local fan-out of {width} steps, the process's next run (its kept fork server), "
                     "--jobs 2 vs --jobs 1", fans, "two kept", "one kept", 0.6,
@@ -279,8 +279,8 @@ def step_start_rows(quick: bool, repeat: int) -> list[Row]:
                     "the IR and traces the pipeline, so the server is ready when the run begins"),
         samples_row(f"local fan-out of {width} steps, `kale-argo run` as whole commands, --jobs 2 vs "
                     "--jobs 1", {"two": walls[2], "one": walls[1]}, "two", "one", 0.6,
-                    "the command's own start (Python, its imports, the IR, tracing: ~0.3 s) is the same "
-                    "at both and longer than the steps' 0.1-0.2 s"),
+                    "the command's own start (Python, its imports, the IR, tracing: ~0.18 s) is the same "
+                    "at both and longer than the steps' 0.13-0.15 s at --jobs 1"),
         samples_row(f"local fan-out of {width} steps, --no-warm-start, --jobs 2 vs --jobs 1", fans,
                     "two cold", "one cold", 0.6, cpus),
     ]
