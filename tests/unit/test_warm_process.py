@@ -125,7 +125,8 @@ def test_a_step_whose_pid_comes_before_the_servers_taken_on_byte_is_started():
     from kale_argo.local.warm import WarmStarts
 
     warm = WarmStarts([], "script.py", io.StringIO())
-    warm.sock, server = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    ours, server = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    warm.sock = ours
 
     def serve() -> None:  # the fork server, as the step's pid beats its "+" to the pipe
         _, fds, _, _ = socket.recv_fds(server, 1 << 20, 2)
@@ -143,6 +144,6 @@ def test_a_step_whose_pid_comes_before_the_servers_taken_on_byte_is_started():
     finally:
         thread.join()
         server.close()
-        warm.sock.close()
+        ours.close()  # a stopped WarmStarts closed it already: closing again is harmless
     assert warm.stopped is None and proc is not None
     assert (proc.pid, proc.wait()) == (4242, 0)
