@@ -250,14 +250,19 @@ def atomic_writer(path: str, *, sync: bool = True, sync_dir: bool = True,
         fsync_directory(os.path.dirname(path) or ".")
 
 
-def write_json_atomic(path: str, data: Any, *, sync: bool = True) -> None:
-    """Write ``data`` as JSON to ``path`` atomically (creating the directory if needed).
+def write_bytes_atomic(path: str, data: bytes, *, sync: bool = True) -> None:
+    """Write ``data`` to ``path`` atomically (creating the directory if needed).
 
     The rename is made durable (directory fsync); with ``sync`` the content is fsynced first too.
     """
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     with atomic_writer(path, sync=sync) as out:
-        out.write(json.dumps(data, sort_keys=True, indent=1).encode())
+        out.write(data)
+
+
+def write_json_atomic(path: str, data: Any, *, sync: bool = True) -> None:
+    """:func:`write_bytes_atomic` of ``data`` as JSON (sorted keys, indented)."""
+    write_bytes_atomic(path, json.dumps(data, sort_keys=True, indent=1).encode(), sync=sync)
 
 
 def map_verified(path: str, size: int, checksum: int | str, algorithm: str = CRC32) -> memoryview:
