@@ -169,10 +169,10 @@ class WarmProcess:
             chunk = self._status.read(64)
             if not chunk:
                 line, self._buffer = self._buffer, b""
-                return line.lstrip(b"+")
-            self._buffer += chunk
+                return line
+            self._buffer += chunk.replace(b"+", b"")  # the server's word: in no line
         line, _, self._buffer = self._buffer.partition(b"\n")
-        return line.lstrip(b"+")
+        return line
 
     @property
     def pid(self) -> int:
