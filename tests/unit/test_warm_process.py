@@ -4,8 +4,10 @@ for all its steps."""
 
 from __future__ import annotations
 
+import io
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -14,10 +16,10 @@ import time
 import pytest
 
 from kale_argo.local.scheduler import _signal_group
-from kale_argo.local.warm import WarmProcess
+from kale_argo.local.warm import WarmProcess, WarmStarts
 
 
-def _process(*lines: bytes, close: bool = True) -> tuple[WarmProcess, int]:
+def _process(*lines: bytes, close: bool = True, read: bytes = b"") -> tuple[WarmProcess, int]:
     status_r, status_w = os.pipe()
     out_r, out_w = os.pipe()
     os.close(out_w)
@@ -25,7 +27,7 @@ def _process(*lines: bytes, close: bool = True) -> tuple[WarmProcess, int]:
         os.write(status_w, line)
     if close:
         os.close(status_w)
-    proc = WarmProcess(os.fdopen(out_r, "rb"), os.fdopen(status_r, "rb", buffering=0), ["step"])
+    proc = WarmProcess(os.fdopen(out_r, "rb"), os.fdopen(status_r, "rb", buffering=0), ["step"], read)
     return proc, status_w
 
 
@@ -109,21 +111,11 @@ def test_killing_the_tree_of_no_process_kills_nothing():
     (b"1", b"7\n=3\n"),  # the step's pid came first, its first byte read by the executor
 ])
 def test_the_servers_taken_on_byte_may_come_in_any_order_with_the_steps_lines(read, status):
-    status_r, status_w = os.pipe()
-    out_r, out_w = os.pipe()
-    os.close(out_w)
-    os.write(status_w, status)
-    os.close(status_w)
-    proc = WarmProcess(os.fdopen(out_r, "rb"), os.fdopen(status_r, "rb", buffering=0), ["step"], read)
+    proc, _ = _process(status, read=read)
     assert (proc.pid, proc.wait()) == (17, 3)
 
 
 def test_a_step_whose_pid_comes_before_the_servers_taken_on_byte_is_started():
-    import io
-    import socket
-
-    from kale_argo.local.warm import WarmStarts
-
     warm = WarmStarts([], "script.py", io.StringIO())
     ours, server = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     warm.sock = ours
