@@ -13,10 +13,13 @@ executor, pydantic) is never imported into it, nor into the steps forked from it
    loaded may bear a name that the script's folder holds (the step would import that file instead).
    A module that fails, or whose import raises, is left out: the server runs itself again without
    it (``exec``, at most :data:`MAX_RESTARTS` times), so no trace of it stays;
-2. sends ``{"ready": true, "left_out": {module: reason}, "env": {...}}`` on its socket (a
+2. compiles the script (a step still reads the file and takes that code only for the same bytes:
+   :func:`kale_argo.runtime.script.precompile`) and finds the step runtime's ``__main__`` code, for
+   every step to run without finding and loading them again;
+3. sends ``{"ready": true, "left_out": {module: reason}, "env": {...}}`` on its socket (a
    SOCK_SEQPACKET pair), and notes the size and modification time of every file it loaded modules
    from;
-3. for each request (``{"argv", "env", "cwd"}`` with two file descriptors: the step's output pipe
+4. for each request (``{"argv", "env", "cwd"}`` with two file descriptors: the step's output pipe
    and a status pipe) forks the step's process and says ``+`` (taken on) on the status pipe as soon
    as the fork returns; the step's process says its pid there once it has its own session (so its
    process group can be signalled), in either order with the ``+``. The step's process
@@ -34,7 +37,7 @@ executor, pydantic) is never imported into it, nor into the steps forked from it
    A request ``{"check": folder}`` (no descriptors), from a process that kept the server for
    another run, gets ``{"fresh": true}``, or false and why: a file it loaded changed since (a
    library upgraded), or ``folder`` now holds a name it loaded (the step would import that file);
-4. exits when the socket closes (the run ended, or the process that started it died), at once
+5. exits when the socket closes (the run ended, or the process that started it died), at once
    (``os._exit``: no clean-up of what it imported, which would hold up the end of the run).
 """
 
@@ -50,11 +53,13 @@ import select
 import signal
 import socket
 import sys
+import types
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from kale_argo.runtime.contract import BOOTSTRAP, MODULE
+from kale_argo.runtime.script import precompile
 
 #: Runs this file as ``__main__`` without importing its package (``{path}``: this file), from its
 #: cached bytecode (the executor imported it) rather than compiling it again.
@@ -184,7 +189,6 @@ def _warm_runtime(libraries: bool) -> None:
     importlib.import_module(f"{MODULE}.step")
     supervise = importlib.import_module(f"{MODULE}.supervise")
     supervise.libc()  # ctypes and the C library, loaded once
-    importlib.import_module("runpy")
     from kale_argo.runtime.contract import parse_argv
 
     # a step parses its command first: argparse's regular expressions and gettext (locale) warm
@@ -212,12 +216,31 @@ def _restart(config: dict[str, Any], index: int, reason: str) -> None:
 
 # -- serving ---------------------------------------------------------------------------------
 
-def _run_runtime() -> int:
-    """Run ``kale_argo.runtime`` as ``python -c BOOTSTRAP`` does; its exit code as Python has it."""
-    import runpy
+def _runtime_main() -> tuple[Any, Any]:
+    """The spec and code of ``kale_argo.runtime``'s ``__main__``, as ``runpy`` finds them."""
+    spec = importlib.util.find_spec(f"{MODULE}.__main__")
+    assert spec is not None and spec.loader is not None  # the runtime is imported already
+    return spec, spec.loader.get_code(spec.name)  # type: ignore[attr-defined]
 
+
+def _exec_main(main: tuple[Any, Any]) -> None:
+    """``runpy.run_module(MODULE, run_name="__main__", alter_sys=True)`` with the spec and code
+    resolved once, by the server: the same module namespace, ``sys.argv[0]`` and
+    ``sys.modules["__main__"]`` (not restored: the step's process ends after it)."""
+    spec, code = main
+    module = types.ModuleType("__main__")
+    module.__dict__.update(__file__=spec.origin, __cached__=spec.cached, __loader__=spec.loader,
+                           __package__=spec.parent, __spec__=spec)
+    sys.modules["__main__"] = module
+    sys.argv[0] = spec.origin
+    exec(code, module.__dict__)
+
+
+def _run_runtime(main: tuple[Any, Any]) -> int:
+    """Run ``kale_argo.runtime`` as ``python -c BOOTSTRAP`` does (``main``: :func:`_runtime_main`);
+    its exit code as Python has it."""
     try:
-        runpy.run_module(MODULE, run_name="__main__", alter_sys=True)
+        _exec_main(main)
     except SystemExit as exc:
         if exc.code is None or isinstance(exc.code, int):
             return exc.code or 0
@@ -238,10 +261,11 @@ def _run_runtime() -> int:
     return 0
 
 
-def _become_step(request: dict[str, Any], out: int, status: int, inherited: Iterable[int]) -> None:
+def _become_step(request: dict[str, Any], out: int, status: int, inherited: Iterable[int],
+                 runtime: tuple[Any, Any]) -> None:
     """In the forked step process: report its pid on ``status`` (EPIPE if the executor stopped
-    waiting for it: no step then), take on the request's process state, run the step runtime and
-    report its exit code (never returns)."""
+    waiting for it: no step then), take on the request's process state, run the step runtime
+    (``runtime``: :func:`_runtime_main`) and report its exit code (never returns)."""
     code, reported = 1, False
     try:
         signal.set_wakeup_fd(-1)
@@ -258,8 +282,7 @@ def _become_step(request: dict[str, Any], out: int, status: int, inherited: Iter
         os.dup2(out, 2)
         os.close(null)
         os.close(out)
-        os.environ.clear()
-        os.environ.update(request["env"])
+        _take_environ(request["env"])
         os.chdir(request["cwd"])
         random = sys.modules.get("numpy.random")
         if random is not None:
@@ -267,7 +290,7 @@ def _become_step(request: dict[str, Any], out: int, status: int, inherited: Iter
                 random.seed()  # fresh entropy, as a new process's numpy would have
         sys.argv = ["-c", *request["argv"][3:]]
         sys.orig_argv = list(request["argv"])
-        code = _run_runtime()
+        code = _run_runtime(runtime)
     finally:
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(Exception):
@@ -276,6 +299,16 @@ def _become_step(request: dict[str, Any], out: int, status: int, inherited: Iter
             with contextlib.suppress(OSError):
                 os.write(status, f"={code}\n".encode())
         os._exit(code)
+
+
+def _take_environ(env: dict[str, str]) -> None:
+    """Make ``os.environ`` (and the C environment) ``env``, changing only what differs: the
+    server's is the steps' but for what each run sets (a full rewrite copies more pages)."""
+    for key in [k for k in os.environ if k not in env]:
+        del os.environ[key]
+    for key, value in env.items():
+        if os.environ.get(key) != value:
+            os.environ[key] = value
 
 
 def _close_in_children(fd: int) -> None:
@@ -307,9 +340,10 @@ def _reap(running: dict[int, int]) -> None:
             os.close(fd)
 
 
-def serve(server: socket.socket, stale: Callable[[str], str | None]) -> None:
+def serve(server: socket.socket, stale: Callable[[str], str | None], runtime: tuple[Any, Any]) -> None:
     """Fork a step per request until the socket closes, reporting each one's exit code as it is
-    reaped; answer a check whether this server may serve a script in a folder with ``stale(folder)``."""
+    reaped; answer a check whether this server may serve a script in a folder with ``stale(folder)``.
+    ``runtime``: what each step runs (:func:`_runtime_main`)."""
     wake_r, wake_w = os.pipe()  # SIGCHLD writes a byte here (signal.set_wakeup_fd)
     os.set_blocking(wake_r, False)
     os.set_blocking(wake_w, False)
@@ -345,7 +379,8 @@ def serve(server: socket.socket, stale: Callable[[str], str | None]) -> None:
                 stream.flush()
             pid = _fork_quietly()
             if pid == 0:
-                _become_step(request, fds[0], fds[1], [server.fileno(), wake_r, wake_w, *running.values()])
+                _become_step(request, fds[0], fds[1], [server.fileno(), wake_r, wake_w, *running.values()],
+                             runtime)
             with contextlib.suppress(OSError):  # taken on: said here, not by the step, which has
                 os.write(fds[1], b"+")  # pages to copy before it runs (the executor waits for this)
             running[pid] = fds.pop()  # the status pipe, kept until the step is reaped
@@ -376,13 +411,15 @@ def main(config: dict[str, Any]) -> None:
         reason = preload(module, names, local)
         if reason is not None:
             _restart(config, index, reason)
+    runtime = _runtime_main()
+    precompile(config["script"])
     for stream in (sys.stdout, sys.stderr):
         stream.flush()
     gc.freeze()  # a step's collections then leave the preloaded objects' pages shared, uncopied
     files, names = loaded(before)
     stamps = file_stamps(files)
     server.send(json.dumps({"ready": True, "left_out": config["left_out"], "env": dict(os.environ)}).encode())
-    serve(server, lambda folder: staleness(stamps, names, folder))
+    serve(server, lambda folder: staleness(stamps, names, folder), runtime)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ travel as separate ``--param`` items so Argo can template them (``{{workflow.par
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -93,8 +94,10 @@ class StepCommand(NamedTuple):
         return keys if self.item is None else [element_key(k, self.item) for k in keys]
 
 
-def parse_argv(argv: Sequence[str]) -> StepCommand:
-    """Parse the arguments after ``-m kale_argo.runtime`` (inverse of :func:`step_argv`)."""
+@functools.lru_cache(maxsize=1)
+def _parser() -> argparse.ArgumentParser:
+    """The step command's parser (built once: a warm-start server builds it for its steps;
+    parsing does not change it)."""
     # A fixed help width: argparse would otherwise import shutil (and bz2, lzma) in every step
     # to ask the terminal's width, even when no help is printed.
     parser = argparse.ArgumentParser(prog=f"python -m {MODULE}", description="Run one step.",
@@ -105,6 +108,12 @@ def parse_argv(argv: Sequence[str]) -> StepCommand:
     parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
     parser.add_argument("--item", type=int, default=None, help="the fan-out instance to run")
     parser.add_argument("--cache-dir", default=None, help="the step cache (see runtime.cache)")
+    return parser
+
+
+def parse_argv(argv: Sequence[str]) -> StepCommand:
+    """Parse the arguments after ``-m kale_argo.runtime`` (inverse of :func:`step_argv`)."""
+    parser = _parser()
     ns = parser.parse_args(list(argv))
     params: dict[str, str] = {}
     for item in ns.param:

@@ -2,11 +2,40 @@
 
 from __future__ import annotations
 
+import importlib.machinery
 import importlib.util
 import os
 import re
 import sys
-from types import ModuleType
+from types import CodeType, ModuleType
+
+#: path -> (source bytes, code) compiled ahead by :func:`precompile`
+_compiled: dict[str, tuple[bytes, CodeType]] = {}
+
+
+class ScriptLoader(importlib.machinery.SourceFileLoader):
+    """Python's loader for a source file, but for source bytes that :func:`precompile` compiled
+    already it takes that code instead of compiling them again."""
+
+    def source_to_code(self, data: bytes, path: str, *, _optimize: int = -1) -> CodeType:  # type: ignore[override]
+        known = _compiled.get(path)
+        if known is not None and known[0] == data:
+            return known[1]
+        return super().source_to_code(data, path, _optimize=_optimize)  # type: ignore[call-arg]
+
+
+def precompile(path: str) -> None:
+    """Compile the script at ``path`` now (a warm-start server, once for the steps it forks): a
+    step still reads the file, and takes this code only for the same bytes, where no cached
+    bytecode is (``PYTHONDONTWRITEBYTECODE``, a read-only folder). A file that cannot be read or
+    compiled is left to the step, which reports it."""
+    path = os.path.abspath(path)
+    loader = ScriptLoader(module_name_for(path), path)
+    try:
+        data = loader.get_data(path)
+        _compiled[path] = (data, compile(data, path, "exec", dont_inherit=True))
+    except (OSError, SyntaxError, ValueError):
+        return
 
 
 def module_name_for(path: str) -> str:
@@ -51,7 +80,7 @@ def import_script(path: str) -> ModuleType:
     directory = os.path.dirname(path)
     if directory not in sys.path:
         sys.path.insert(_after_stdlib(), directory)
-    spec = importlib.util.spec_from_file_location(name, path)
+    spec = importlib.util.spec_from_file_location(name, path, loader=ScriptLoader(name, path))
     if spec is None or spec.loader is None:  # pragma: no cover - .py files always have a loader
         raise ImportError(f"cannot import {path}")
     module = importlib.util.module_from_spec(spec)

@@ -673,6 +673,63 @@ def test_a_library_changed_between_runs_is_imported_again_by_a_new_server(libs, 
     assert second[0] not in (first[0], second[1]) and _gone(first[0])  # a new server, forked
 
 
+def test_a_script_changed_between_runs_runs_as_changed_in_steps_the_kept_server_forks(
+        libs, tmp_path, monkeypatch):
+    # no cached bytecode: the steps take the code the server compiled from the script, for the
+    # bytes it compiled only
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+
+    def edit(server: int) -> None:
+        path = tmp_path / "project" / "pipe.py"
+        path.write_text(path.read_text().replace('append("probe")', 'append("edited")'))
+
+    first, second = kept_runs(tmp_path, edit)
+    assert first[2] == ["probe"] and second[2] == ["edited"], "the step ran the script as it was"
+    assert first[0] == second[0] != second[1]  # the same server, forked
+
+
+PROCESS_STATE = '''
+import os, subprocess, sys
+from kale_argo import pipeline, step
+
+@step(name="probe")
+def probe():
+    main = sys.modules["__main__"]
+    env = subprocess.run(["env"], capture_output=True, text=True, check=True).stdout.splitlines()
+    seen = {"argv0": sys.argv[0], "argv": sys.argv[1:],
+            "main": [main.__name__, main.__file__, main.__package__, main.__spec__.name],
+            "environ": sorted(f"{k}={v}" for k, v in os.environ.items() if k.startswith("PROBE_")),
+            "environ_c": sorted(line for line in env if line.startswith("PROBE_"))}
+    import envlib2, statelib
+    return seen, statelib.IMPORTED_BY != os.getpid()
+
+@pipeline(name="state")
+def state():
+    seen = probe()
+'''
+
+
+def test_a_forked_step_starts_in_the_process_state_of_a_new_step_process(libs, tmp_path, monkeypatch):
+    # a library the server preloads changes its environment: the step gets the run's own
+    (libs / "envlib2.py").write_text('import os\nos.environ["PROBE_LIB"] = "lib"\n'
+                                     'os.environ["PROBE_CHANGED"] = "lib"\n')
+    monkeypatch.setenv("PROBE_CHANGED", "user")
+    monkeypatch.setenv("PROBE_KEPT", "user")
+    spec = load_pipeline(str(pipeline_file(tmp_path, PROCESS_STATE))).trace()
+    seen = {}
+    for warm in (True, False):
+        result = run_local(spec, marshal_dir=str(tmp_path / str(warm)), stream=io.StringIO(), cache=False,
+                           warm_start=warm)
+        seen[warm], forked = result.load("seen")
+        assert forked is warm
+    end_kept_server()
+    assert seen[True] == seen[False]
+    assert seen[True]["environ"] == seen[True]["environ_c"] == ["PROBE_CHANGED=user", "PROBE_KEPT=user"]
+    assert seen[True]["main"][0] == "__main__"
+    assert seen[True]["main"][1].endswith(os.path.join("kale_argo", "runtime", "__main__.py"))
+
+
 def test_a_kept_server_that_died_is_replaced(libs, tmp_path):
     first, second = kept_runs(tmp_path, lambda server: os.kill(server, signal.SIGKILL))
     assert second[0] not in (first[0], second[1])  # a new server, forked

@@ -11,7 +11,10 @@ import pytest
 from kale_argo import step
 from kale_argo.errors import UserError
 from kale_argo.params import convert_parameter
+from kale_argo.runtime import script
+from kale_argo.runtime.contract import parse_argv
 from kale_argo.runtime.record import read_record, record_path, write_record
+from kale_argo.runtime.script import import_script, precompile
 from kale_argo.runtime.step import StepError, _outputs, resolve_function, user_traceback
 
 
@@ -108,3 +111,55 @@ def test_a_huge_rejected_value_is_shortened_in_the_error():
         convert_parameter("n", "int", "9" * 5000 + "x", where="-p n")
     text = str(info.value)
     assert len(text) < 300 and "5001 characters" in text and "\n" not in text
+
+
+def test_the_step_command_parser_built_once_keeps_nothing_between_parses():
+    base = ["--script", "s.py", "--marshal-dir", ".", "--call", '{"step": "a"}']
+    first = parse_argv([*base, "--param", "a=1", "--item", "2", "--cache-dir", "c"])
+    assert (first.params, first.item, first.cache_dir) == ({"a": "1"}, 2, "c")
+    again = parse_argv(base)
+    assert (again.params, again.item, again.cache_dir) == ({}, None, None)
+
+
+@pytest.fixture
+def script_module(tmp_path, monkeypatch):
+    """Write a script; its module and folder leave sys.modules and sys.path after the test.
+    Bytecode is not cached, so each import compiles the source or takes precompiled code."""
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    names = []
+
+    def write(text: str, name: str = "precompiled_script") -> str:
+        path = tmp_path / f"{name}.py"
+        path.write_text(text)
+        names.append(name)
+        return str(path)
+
+    yield write
+    for name in names:
+        sys.modules.pop(name, None)
+
+
+def test_a_precompiled_script_is_imported_from_that_code(script_module):
+    path = script_module("def f():\n    return 1\n")
+    precompile(path)
+    module = import_script(path)
+    assert module.f() == 1
+    assert module.f.__code__ in script._compiled[path][1].co_consts  # not compiled again
+
+
+def test_a_script_changed_after_it_was_precompiled_is_compiled_again(script_module):
+    path = script_module("def f():\n    return 1\n")
+    precompile(path)
+    with open(path, "w") as fh:
+        fh.write("def f():\n    return 2\n")
+    assert import_script(path).f() == 2
+
+
+def test_a_script_that_cannot_be_precompiled_is_left_to_the_step(script_module, tmp_path):
+    precompile(str(tmp_path / "missing.py"))  # nothing raised: the step reports it
+    path = script_module("def f(:\n")
+    precompile(path)
+    assert path not in script._compiled
+    with pytest.raises(SyntaxError):
+        import_script(path)

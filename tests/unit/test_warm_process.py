@@ -91,11 +91,12 @@ def test_a_step_without_a_pid_never_signals_the_executors_own_process_group():
 
 def test_the_fork_server_loads_once_what_every_step_would_load_again():
     code = ("import sys; from kale_argo.local import forkserver; forkserver._warm_runtime(False);"
-            "from kale_argo.runtime import supervise;"
-            "print(all(m in sys.modules for m in ('ctypes', 'locale', 'runpy', 'argparse', 'blake3')),"
-            " supervise.libc.cache_info().currsize)")
+            "from kale_argo.runtime import contract, supervise;"
+            "print(all(m in sys.modules for m in ('ctypes', 'locale', 'argparse', 'blake3')),"
+            " supervise.libc.cache_info().currsize, contract._parser.cache_info().currsize)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["True", "1"]  # blake3: a dependency, as local steps' checksum
+    # blake3: a dependency, as local steps' checksum; the step command's parser, built
+    assert out.stdout.split() == ["True", "1", "1"]
 
 
 def test_killing_the_tree_of_no_process_kills_nothing():
