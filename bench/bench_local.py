@@ -240,7 +240,7 @@ def step_start_rows(quick: bool, repeat: int) -> list[Row]:
             2 * repeat)  # runs of 0.1-0.4 s: twice the samples, for steadier medians
         end_kept_server()
     cpus = f"{os.cpu_count()} CPUs shared with the machine's other load"
-    forked = ("a forked trivial step costs ~7 ms of CPU over its two processes (the step and "
+    forked = ("a forked trivial step costs ~5.5-6 ms of CPU over its two processes (the step and "
               "its supervised worker, each copying the pages it writes)")
     return [
         samples_row(f"local chain of {steps} trivial steps, inside the run, vs {steps} bare "
