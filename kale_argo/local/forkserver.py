@@ -18,7 +18,7 @@ executor, pydantic) is never imported into it, nor into the steps forked from it
    every step to run without finding and loading them again;
 3. sends ``{"ready": true, "left_out": {module: reason}, "env": {...}}`` on its socket (a
    SOCK_SEQPACKET pair), and notes the size and modification time of every file it loaded modules
-   from;
+   from, and of the runtime's ``__main__``;
 4. for each request (``{"argv", "env", "cwd"}`` with two file descriptors: the step's output pipe
    and a status pipe) forks the step's process and says ``+`` (taken on) on the status pipe as soon
    as the fork returns; the step's process says its pid there once it has its own session (so its
@@ -302,13 +302,14 @@ def _become_step(request: dict[str, Any], out: int, status: int, inherited: Iter
 
 
 def _take_environ(env: dict[str, str]) -> None:
-    """Make ``os.environ`` (and the C environment) ``env``, changing only what differs: the
-    server's is the steps' but for what each run sets (a full rewrite copies more pages)."""
+    """Make ``os.environ`` (and the C environment) ``env``: the keys ``env`` lacks removed, each of
+    its keys set, also where ``os.environ`` holds that value already (a library may have changed
+    it through C's ``setenv``, which ``os.environ`` does not see). Clearing everything first, as
+    ``os.environ.clear()`` would, copies half as many pages again."""
     for key in [k for k in os.environ if k not in env]:
         del os.environ[key]
     for key, value in env.items():
-        if os.environ.get(key) != value:
-            os.environ[key] = value
+        os.environ[key] = value
 
 
 def _close_in_children(fd: int) -> None:
@@ -417,7 +418,7 @@ def main(config: dict[str, Any]) -> None:
         stream.flush()
     gc.freeze()  # a step's collections then leave the preloaded objects' pages shared, uncopied
     files, names = loaded(before)
-    stamps = file_stamps(files)
+    stamps = file_stamps([*files, runtime[0].origin])  # its code is held here, not imported
     server.send(json.dumps({"ready": True, "left_out": config["left_out"], "env": dict(os.environ)}).encode())
     serve(server, lambda folder: staleness(stamps, names, folder), runtime)
 

@@ -7,6 +7,7 @@ import importlib.util
 import os
 import re
 import sys
+import warnings
 from types import CodeType, ModuleType
 
 #: path -> (source bytes, code) compiled ahead by :func:`precompile`
@@ -28,14 +29,19 @@ def precompile(path: str) -> None:
     """Compile the script at ``path`` now (a warm-start server, once for the steps it forks): a
     step still reads the file, and takes this code only for the same bytes, where no cached
     bytecode is (``PYTHONDONTWRITEBYTECODE``, a read-only folder). A file that cannot be read or
-    compiled is left to the step, which reports it."""
+    compiled, or whose compiling warns (``SyntaxWarning``), is left to the step, which reports it
+    as a new process would."""
     path = os.path.abspath(path)
     loader = ScriptLoader(module_name_for(path), path)
     try:
         data = loader.get_data(path)
-        _compiled[path] = (data, compile(data, path, "exec", dont_inherit=True))
-    except (OSError, SyntaxError, ValueError):
+        with warnings.catch_warnings(record=True) as warned:
+            warnings.simplefilter("always")
+            code = compile(data, path, "exec", dont_inherit=True)
+    except Exception:  # OSError, SyntaxError, RecursionError, MemoryError: the step reports it
         return
+    if not warned:
+        _compiled[path] = (data, code)
 
 
 def module_name_for(path: str) -> str:

@@ -712,10 +712,13 @@ def state():
 
 def test_a_forked_step_starts_in_the_process_state_of_a_new_step_process(libs, tmp_path, monkeypatch):
     # a library the server preloads changes its environment: the step gets the run's own
-    (libs / "envlib2.py").write_text('import os\nos.environ["PROBE_LIB"] = "lib"\n'
-                                     'os.environ["PROBE_CHANGED"] = "lib"\n')
+    # (PROBE_C through C's setenv, which os.environ does not see)
+    (libs / "envlib2.py").write_text('import ctypes, os\nos.environ["PROBE_LIB"] = "lib"\n'
+                                     'os.environ["PROBE_CHANGED"] = "lib"\n'
+                                     'ctypes.CDLL(None).setenv(b"PROBE_C", b"lib", 1)\n')
     monkeypatch.setenv("PROBE_CHANGED", "user")
     monkeypatch.setenv("PROBE_KEPT", "user")
+    monkeypatch.setenv("PROBE_C", "user")
     spec = load_pipeline(str(pipeline_file(tmp_path, PROCESS_STATE))).trace()
     seen = {}
     for warm in (True, False):
@@ -725,9 +728,28 @@ def test_a_forked_step_starts_in_the_process_state_of_a_new_step_process(libs, t
         assert forked is warm
     end_kept_server()
     assert seen[True] == seen[False]
-    assert seen[True]["environ"] == seen[True]["environ_c"] == ["PROBE_CHANGED=user", "PROBE_KEPT=user"]
+    assert seen[True]["environ"] == seen[True]["environ_c"] == ["PROBE_C=user", "PROBE_CHANGED=user",
+                                                                "PROBE_KEPT=user"]
     assert seen[True]["main"][0] == "__main__"
     assert seen[True]["main"][1].endswith(os.path.join("kale_argo", "runtime", "__main__.py"))
+
+
+def test_a_kept_server_is_replaced_once_the_step_runtimes_main_changed(libs, tmp_path):
+    import kale_argo.runtime
+
+    main = Path(kale_argo.runtime.__file__).with_name("__main__.py")  # the server holds its code
+    if not os.access(main, os.W_OK):
+        pytest.skip("the installed runtime is read-only here")
+    before = main.stat()
+
+    def touch(server: int) -> None:
+        os.utime(main, ns=(before.st_atime_ns, before.st_mtime_ns + 1_000_000_000))
+
+    try:
+        first, second = kept_runs(tmp_path, touch)
+    finally:
+        os.utime(main, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert second[0] not in (first[0], second[1]) and _gone(first[0])  # a new server, forked
 
 
 def test_a_kept_server_that_died_is_replaced(libs, tmp_path):

@@ -156,10 +156,22 @@ def test_a_script_changed_after_it_was_precompiled_is_compiled_again(script_modu
     assert import_script(path).f() == 2
 
 
-def test_a_script_that_cannot_be_precompiled_is_left_to_the_step(script_module, tmp_path):
+@pytest.mark.parametrize(("text", "error"), [
+    ("def f(:\n", SyntaxError),
+    ("x = " + "+".join(["1"] * 100_000) + "\n", RecursionError),  # too deep for the compiler
+])
+def test_a_script_that_cannot_be_precompiled_is_left_to_the_step(script_module, tmp_path, text, error):
     precompile(str(tmp_path / "missing.py"))  # nothing raised: the step reports it
-    path = script_module("def f(:\n")
+    path = script_module(text)
     precompile(path)
     assert path not in script._compiled
-    with pytest.raises(SyntaxError):
+    with pytest.raises(error):
+        import_script(path)
+
+
+def test_a_script_whose_compiling_warns_is_compiled_by_the_step_which_shows_the_warning(script_module):
+    path = script_module("x = 1\ny = x is 1\n")
+    precompile(path)
+    assert path not in script._compiled
+    with pytest.warns(SyntaxWarning):
         import_script(path)
