@@ -170,9 +170,9 @@ def main() -> None:
         if args.quick:
             rows = bench_size(2 * MiB, args.repeat)
         else:
-            # the 256 MiB frame's round trips take 0.2 s in most tries and 0.5-1.7 s in others, on
-            # both sides (system time: memory not used recently; README): twice the samples
-            rows = bench_size(256 * MiB, 2 * args.repeat) + bench_size(1024 * MiB, args.repeat)
+            # a round trip takes its usual time in most tries and 2-5x it in others, on every side
+            # (system time: memory not used recently; README): twice the samples
+            rows = bench_size(256 * MiB, 2 * args.repeat) + bench_size(1024 * MiB, 2 * args.repeat)
     finally:
         shutil.rmtree(DATA, ignore_errors=True)
     emit(rows, args)
