@@ -32,12 +32,12 @@ def precompile(path: str) -> None:
     compiled, or whose compiling warns (``SyntaxWarning``), is left to the step, which reports it
     as a new process would."""
     path = os.path.abspath(path)
-    loader = ScriptLoader(module_name_for(path), path)
+    loader = importlib.machinery.SourceFileLoader(module_name_for(path), path)  # as a step's import
     try:
         data = loader.get_data(path)
         with warnings.catch_warnings(record=True) as warned:
             warnings.simplefilter("always")
-            code = compile(data, path, "exec", dont_inherit=True)
+            code = loader.source_to_code(data, path)
     except Exception:  # OSError, SyntaxError, RecursionError, MemoryError: the step reports it
         return
     if not warned:
