@@ -17,7 +17,9 @@ a run in which a step came from the cache fails the benchmark.
   is also run by ``kale-argo run``, as whole commands and as the run inside the command (the
   application layer's ``run``, as the command calls it, timed in its process), and by a new
   process's first ``Pipeline.run()`` (the run inside it, timed the same way): both start the fork
-  server before they import the IR and trace the pipeline.
+  server before they import the IR and trace the pipeline. Beside them, the machine's floor for
+  that ratio (``process_shape.py``): the fan-out's processes with no work in them, alternated
+  with the rest.
 
 - chain: 100 steps, each reading the previous one's output, vs the same 100 step commands run one
   after another with ``subprocess.run`` (steps x one step-runtime start, the limit): ratio <= 1.3x.
@@ -226,6 +228,12 @@ def step_start_rows(quick: bool, repeat: int) -> list[Row]:
             """A new process's first ``Pipeline.run()`` of the fan-out: the run inside it."""
             return timed_run(TIMED_API, fan_script, "fan16", str(jobs), fresh())[0]
 
+        def shape(jobs: int) -> float:
+            """The fan-out's processes with no work in them (``process_shape.py``): the floor."""
+            done = subprocess.run([sys.executable, str(BENCH / "process_shape.py"), str(width), str(jobs)],
+                                  check=True, capture_output=True, text=True)
+            return float(done.stdout)
+
         samples = paired_samples({
             "inside": lambda: inside(chain, 2, "new"), "inside kept": lambda: inside(chain, 2, "kept"),
             "inside cold": lambda: inside(chain, 2, "cold"),
@@ -236,7 +244,8 @@ def step_start_rows(quick: bool, repeat: int) -> list[Row]:
             "two kept": lambda: inside(fan, 2, "kept"), "one kept": lambda: inside(fan, 1, "kept"),
             "two cold": lambda: inside(fan, 2, "cold"), "one cold": lambda: inside(fan, 1, "cold"),
             "two command": lambda: fan_command(2), "one command": lambda: fan_command(1),
-            "two api": lambda: fan_api(2), "one api": lambda: fan_api(1)},
+            "two api": lambda: fan_api(2), "one api": lambda: fan_api(1),
+            "two shape": lambda: shape(2), "one shape": lambda: shape(1)},
             2 * repeat)  # runs of 0.1-0.4 s: twice the samples, for steadier medians
         end_kept_server()
     cpus = f"{os.cpu_count()} CPUs shared with the machine's other load"
@@ -283,6 +292,13 @@ def step_start_rows(quick: bool, repeat: int) -> list[Row]:
                     "at both and longer than the steps' 0.13-0.15 s at --jobs 1"),
         samples_row(f"local fan-out of {width} steps, --no-warm-start, --jobs 2 vs --jobs 1", fans,
                     "two cold", "one cold", 0.6, cpus),
+        Row(f"the machine's floor: the {width}-step fan-out's processes with no work in them (a "
+            "process holding the step runtime forks each step, which forks its worker and waits; "
+            "both exit at once), --jobs 2 vs --jobs 1", statistics.median(fans["two shape"]),
+            statistics.median(fans["one shape"]), "s", "figure (reported)", True,
+            "bench/process_shape.py: nothing of kale-argo's runs in these processes; what creating, "
+            "copying and ending them costs on this machine, and how that scales to its two CPUs",
+            spread_of(fans["two shape"], fans["one shape"])),
     ]
 
 
