@@ -48,5 +48,5 @@ if __name__ == "__main__":
     for module in HELD:  # what the fork server imports for its steps
         importlib.import_module(module)
     gc.freeze()
-    run(2, 2)  # untimed: the first forks pay for pages no later one does
+    run(2, 2)  # untimed warm-up: the timed forks come from a process that has forked before
     print(run(int(sys.argv[1]), int(sys.argv[2])))
